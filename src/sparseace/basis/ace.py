@@ -1,0 +1,285 @@
+"""The linear ACE basis: specification, metadata, serialisation and evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from ase.data import atomic_numbers
+
+from . import kernels
+from .neighbours import neighbour_pairs
+from .radial import agnesi_a, jacobi_recurrence
+from .spec import MAX_ORDER, build_manybody_spec
+
+#: bond lengths r0 (Å) of the reference implementation (``ace1_model`` defaults)
+BOND_LENGTHS = {"H": 1.2, "O": 1.7, "Li": 3.0, "Si": 2.4, "Ni": 2.5, "Cu": 2.6, "Ge": 2.5, "Mo": 2.7}
+
+DEFAULT_OPTIONS = {
+    "r0": None,  # dict element -> Å; None: BOND_LENGTHS
+    "rcut": None,  # Å; None: rcut_factor * max pair r0
+    "rcut_factor": 2.5,
+    "rin": 0.0,  # Å
+    "wL": 1.5,  # level weight of l
+    "pair_degree": None,  # pair functions per neighbour species; None: ceil(total degree of order 1)
+    "transform": [2, 4],  # Agnesi (p, q) of the many-body radial basis
+    "pair_transform": [1, 3],  # Agnesi (p, q) of the pair basis
+}
+
+
+class ACEBasis:
+    """Linear ACE basis of ``len(basis)`` functions.
+
+    Parameters
+    ----------
+    elements : element symbols (stored sorted by atomic number).
+    order : maximal correlation order (2..4); order-1 radial terms are the pair basis.
+    totaldegree : maximal level sum, a number or one number per correlation order 1..order.
+    **options : see ``DEFAULT_OPTIONS``.
+
+    Layout: [many-body block of species 1 ... NZ | pair block of species 1 ... NZ].
+    """
+
+    def __init__(self, elements, order: int, totaldegree, **options):
+        unknown = set(options) - set(DEFAULT_OPTIONS)
+        if unknown:
+            raise TypeError(f"unknown ACEBasis options: {sorted(unknown)}")
+        bad = [e for e in elements if e not in atomic_numbers]
+        if bad or len(set(elements)) != len(elements) or not elements:
+            raise ValueError(f"elements must be distinct chemical symbols, got {list(elements)}")
+        self.elements = sorted(elements, key=lambda e: atomic_numbers[e])
+        self.order = int(order)
+        degrees = [float(totaldegree)] * self.order if np.isscalar(totaldegree) else \
+            [float(d) for d in totaldegree]
+        if len(degrees) != self.order:
+            raise ValueError(f"totaldegree needs one value per order 1..{self.order}, got {degrees}")
+        self.totaldegree = degrees
+        opts = {**DEFAULT_OPTIONS, **options}
+        r0_table = {**BOND_LENGTHS, **(opts["r0"] or {})}
+        missing = [e for e in self.elements if e not in r0_table]
+        if missing:
+            raise ValueError(f"no bond length r0 for {missing}: pass r0={{element: Å}}")
+        opts["r0"] = {e: float(r0_table[e]) for e in self.elements}
+        nz = len(self.elements)
+        r0 = np.array([[0.5 * (opts["r0"][a] + opts["r0"][b]) for b in self.elements]
+                       for a in self.elements])
+        if opts["rcut"] is None:
+            opts["rcut"] = float(opts["rcut_factor"] * r0.max())
+        if opts["pair_degree"] is None:
+            opts["pair_degree"] = int(math.ceil(degrees[0]))
+        self.options = opts
+        self.cutoff = float(opts["rcut"])
+        self.mb = build_manybody_spec(nz, self.order, degrees, float(opts["wL"]))
+        op = self.mb.op
+        a_op = np.repeat(np.arange(len(op)), 2 * op[:, 1] + 1)
+        a_m = np.arange(self.mb.num_a) - self.mb.a_offset[a_op] - op[a_op, 1]
+        self._a_species = ((op[a_op, 0] - 1) % nz).astype(np.int64)
+        self._a_deg = ((op[a_op, 0] - 1) // nz).astype(np.int64)
+        self._a_lm = (op[a_op, 1] ** 2 + op[a_op, 1] + a_m).astype(np.int64)
+        self._lmax = int(op[:, 1].max())
+        self._n_radial = int(self._a_deg.max()) + 1
+        p, q = opts["transform"]
+        pp, pq = opts["pair_transform"]
+        scalars = np.array([opts["rin"], opts["rcut"], p, q, agnesi_a(p, q), pp, pq,
+                            agnesi_a(pp, pq)], dtype=float)
+        self._geom = (np.ascontiguousarray(r0), scalars)
+        self._rec_mb = jacobi_recurrence(4.0, self._n_radial)
+        self._rec_pair = jacobi_recurrence(0.0, opts["pair_degree"])
+
+    # ------------------------------------------------------------------ sizes and metadata
+    @property
+    def nspecies(self) -> int:
+        return len(self.elements)
+
+    @property
+    def n_manybody(self) -> int:
+        """Many-body functions per centre species."""
+        return len(self.mb)
+
+    @property
+    def n_pair(self) -> int:
+        """Pair functions per centre species."""
+        return self.options["pair_degree"] * self.nspecies
+
+    def __len__(self) -> int:
+        return self.nspecies * (self.n_manybody + self.n_pair)
+
+    def __repr__(self) -> str:
+        return (f"ACEBasis(elements={self.elements}, order={self.order}, "
+                f"totaldegree={self.totaldegree}, size={len(self)})")
+
+    @cached_property
+    def factor_table(self) -> dict[str, np.ndarray]:
+        """Per function: centre species index, order, kind (0 many-body, 1 pair), level,
+        coupling, and per factor (padded with -1 to 4): neighbour species, n (interleaved
+        radial index), radial degree (1-based) and l."""
+        nz, K = self.nspecies, len(self)
+        mb = self.mb
+        op_n = mb.op[:, 0][np.where(mb.fn_factors >= 0, mb.fn_factors, 0)]
+        op_l = mb.op[:, 1][np.where(mb.fn_factors >= 0, mb.fn_factors, 0)]
+        valid = mb.fn_factors >= 0
+        mb_n = np.where(valid, op_n, -1)
+        mb_l = np.where(valid, op_l, -1)
+        pair_n = np.arange(1, self.n_pair + 1)
+        n = -np.ones((K, MAX_ORDER), dtype=np.int64)
+        l = -np.ones((K, MAX_ORDER), dtype=np.int64)
+        n[: nz * len(mb)] = np.tile(mb_n, (nz, 1))
+        l[: nz * len(mb)] = np.tile(mb_l, (nz, 1))
+        n[nz * len(mb):, 0] = np.tile(pair_n, nz)
+        l[nz * len(mb):, 0] = 0
+        wL = self.options["wL"]
+        level = np.where(n > 0, n / nz + wL * np.maximum(l, 0), 0.0).sum(axis=1)
+        return {
+            "centre": np.concatenate([np.repeat(np.arange(nz), len(mb)),
+                                      np.repeat(np.arange(nz), self.n_pair)]),
+            "order": np.concatenate([np.tile(mb.fn_order, nz), np.ones(nz * self.n_pair, int)]),
+            "kind": np.concatenate([np.zeros(nz * len(mb), int), np.ones(nz * self.n_pair, int)]),
+            "level": level,
+            "coupling": np.concatenate([np.tile(mb.fn_coupling, nz),
+                                        np.zeros(nz * self.n_pair, int)]),
+            "n": n,
+            "l": l,
+            "species": np.where(n > 0, (n - 1) % nz, -1),
+            "degree": np.where(n > 0, (n - 1) // nz + 1, -1),
+        }
+
+    @cached_property
+    def functions(self) -> pd.DataFrame:
+        """One row per basis function: centre, kind, order, level, factors (species, n, l)."""
+        t = self.factor_table
+        el = np.array(self.elements)
+        rows = []
+        for k in range(len(self)):
+            m = t["n"][k] > 0
+            rows.append({
+                "centre": el[t["centre"][k]],
+                "kind": "pair" if t["kind"][k] else "manybody",
+                "order": int(t["order"][k]),
+                "level": float(t["level"][k]),
+                "species": tuple(el[t["species"][k][m]]),
+                "n": tuple(int(x) for x in t["n"][k][m]),
+                "degree": tuple(int(x) for x in t["degree"][k][m]),
+                "l": tuple(int(x) for x in t["l"][k][m]),
+                "coupling": int(t["coupling"][k]),
+            })
+        return pd.DataFrame(rows)
+
+    def level_order(self) -> np.ndarray:
+        """Permutation listing the functions by level (ties: order, then basis position)."""
+        t = self.factor_table
+        return np.lexsort((np.arange(len(self)), t["order"], np.round(t["level"], 9)))
+
+    def size_table(self) -> pd.DataFrame:
+        """Number of functions per centre species and correlation order (pair = order 1)."""
+        t = self.factor_table
+        df = pd.DataFrame({"centre": np.array(self.elements)[t["centre"]],
+                           "order": t["order"], "kind": np.where(t["kind"] == 1, "pair", "manybody")})
+        return df.groupby(["centre", "kind", "order"]).size().rename("functions").reset_index()
+
+    # ------------------------------------------------------------------ serialisation
+    def fingerprint(self) -> str:
+        """Hash of the basis structure and its coupling coefficients (rounded to 1e-9)."""
+        h = hashlib.sha256()
+        for arr in (self.mb.op, self.mb.fn_order, self.mb.fn_factors, self.mb.term_ptr,
+                    self.mb.term_a):
+            h.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+        h.update(json.dumps(self.to_dict(fingerprint=False), sort_keys=True).encode())
+        h.update(np.round(self.mb.term_coef * 1e9).astype(np.int64).tobytes())
+        return h.hexdigest()
+
+    def to_dict(self, fingerprint: bool = True) -> dict:
+        d = {"type": "ACEBasis", "elements": list(self.elements), "order": self.order,
+             "totaldegree": list(self.totaldegree), "options": dict(self.options),
+             "size": len(self)}
+        if fingerprint:
+            d["fingerprint"] = self.fingerprint()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ACEBasis":
+        basis = cls(d["elements"], d["order"], d["totaldegree"], **d.get("options", {}))
+        if "size" in d and d["size"] != len(basis):
+            raise ValueError(f"basis size {len(basis)} differs from the recorded {d['size']}")
+        return basis
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ACEBasis":
+        return cls.from_dict(json.loads(text))
+
+    # ------------------------------------------------------------------ evaluation
+    def species_indices(self, atoms) -> np.ndarray:
+        index = {e: i for i, e in enumerate(self.elements)}
+        symbols = atoms.get_chemical_symbols()
+        try:
+            return np.array([index[s] for s in symbols], dtype=np.int64)
+        except KeyError:
+            bad = sorted(set(symbols) - set(index))
+            raise ValueError(f"structure contains elements {bad} outside the basis "
+                             f"elements {self.elements}") from None
+
+    def neighbours(self, atoms):
+        """(species, pair_ptr, second, rij) within the cutoff; pairs sorted by centre, then by
+        neighbour species."""
+        species = self.species_indices(atoms)
+        first, second, rij = neighbour_pairs(atoms, self.cutoff)
+        if self.nspecies > 1:
+            order = np.lexsort((species[second], first))
+            first, second, rij = first[order], second[order], rij[order]
+        pair_ptr = np.zeros(len(atoms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(first, minlength=len(atoms)), out=pair_ptr[1:])
+        return species, pair_ptr, second, rij
+
+    def _selection(self, subset):
+        idx = np.arange(len(self)) if subset is None else np.asarray(subset, dtype=np.int64)
+        if idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= len(self))):
+            raise IndexError(f"subset indices must lie in [0, {len(self)})")
+        cols = np.arange(len(idx))
+        nz, nmb, npair = self.nspecies, self.n_manybody, self.n_pair
+        is_mb = idx < nz * nmb
+        out = []
+        for mask, block in ((is_mb, nmb), (~is_mb, npair)):
+            rel = idx[mask] - (0 if block == nmb else nz * nmb)
+            centre, local = rel // block, rel % block
+            order = np.argsort(centre, kind="stable")
+            ptr = np.zeros(nz + 1, dtype=np.int64)
+            np.cumsum(np.bincount(centre, minlength=nz), out=ptr[1:])
+            out.append((ptr, local[order].astype(np.int64), cols[mask][order].astype(np.int64)))
+        (sel_ptr, sel_fn, sel_col), (psel_ptr, plocal, psel_col) = out
+        # pair local index p: interleaved n = p + 1 -> degree q = p // nz, species p % nz
+        return sel_ptr, sel_fn, sel_col, psel_ptr, plocal % nz, plocal // nz, psel_col, len(idx)
+
+    def _buffers(self, pair_ptr):
+        max_neigh = int(np.diff(pair_ptr).max()) if len(pair_ptr) > 1 else 0
+        return kernels._buffers(max(max_neigh, 1), self._n_radial, self.options["pair_degree"],
+                                self._lmax, self.mb.num_a)
+
+    def evaluate(self, atoms, subset=None):
+        """Design rows of one structure.
+
+        Returns energy rows (K,) in eV, force rows (N, 3, K) in eV/Å (F = -dE/dr) and virial rows
+        (6, K) in eV (xx, yy, zz, yz, xz, xy; W = -stress * volume), K = len(subset or basis).
+        Cost is proportional to the selected functions.
+        """
+        return self.rows_from_pairs(*self.neighbours(atoms), subset=subset)
+
+    def rows_from_pairs(self, species, pair_ptr, second, rij, subset=None):
+        """Design rows from a neighbour list (see ``neighbours``); ``evaluate`` documents them."""
+        sel = self._selection(subset)
+        K, N = sel[-1], len(species)
+        E = np.zeros(K)
+        F = np.zeros((K, N, 3))
+        W = np.zeros((K, 6))
+        mb = self.mb
+        kernels.design_rows(species, pair_ptr, second, rij, self._geom, self._rec_mb,
+                            self._rec_pair, self._n_radial, self.options["pair_degree"],
+                            self._lmax, self._a_species, self._a_deg, self._a_lm, mb.term_ptr,
+                            mb.term_coef, mb.term_a, mb.term_slot, mb.dep_ptr, mb.dep_a,
+                            *sel[:-1], self._buffers(pair_ptr), E, F, W)
+        return E, F.transpose(1, 2, 0), W.T

@@ -1,0 +1,391 @@
+"""ACE basis: symmetries, derivatives, cutoff behaviour, linear independence, sizes."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from scipy.spatial.transform import Rotation
+from scipy.special import sph_harm_y
+
+from sparseace.basis import ACEBasis
+from sparseace.basis.coupling import clebsch_gordan, complex_to_real, invariant_couplings
+from sparseace.basis.harmonics import real_harmonics
+from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
+                                    radial_functions)
+from sparseace.basis.spec import build_manybody_spec
+
+RNG = np.random.default_rng(20261122)
+
+
+@pytest.fixture(scope="module")
+def si_basis():
+    return ACEBasis(["Si"], 4, 10)
+
+
+@pytest.fixture(scope="module")
+def ho_basis():
+    return ACEBasis(["O", "H"], 3, 7)
+
+
+def rattled_si(seed=0, cells=(1, 1, 1), amplitude=0.15):
+    atoms = bulk("Si", "diamond", 5.43, cubic=True) * cells
+    atoms.rattle(amplitude, seed=seed)
+    return atoms
+
+
+def water_cluster(seed=0, molecules=6):
+    """Isolated cluster of water-like molecules (non-periodic, zero cell)."""
+    rng = np.random.default_rng(seed)
+    positions, symbols = [], []
+    for k in range(molecules):
+        centre = rng.uniform(0, 5.0, 3)
+        positions += [centre, centre + [0.96, 0, 0], centre + [-0.24, 0.93, 0]]
+        symbols += ["O", "H", "H"]
+    atoms = Atoms(symbols, positions=np.array(positions))
+    atoms.rattle(0.05, seed=seed)
+    return atoms
+
+
+def water_box(seed=0):
+    atoms = water_cluster(seed, molecules=8)
+    atoms.set_cell([6.5, 6.2, 6.8])
+    atoms.pbc = True
+    atoms.wrap()
+    return atoms
+
+
+def relative_error(a, b):
+    scale = max(np.abs(a).max(), np.abs(b).max(), 1e-300)
+    return np.abs(a - b).max() / scale
+
+
+def per_function_relative_error(a, b, axis_fn=-1):
+    """max over functions of |a - b| / max|a| of that function."""
+    a = np.moveaxis(np.asarray(a), axis_fn, 0).reshape(a.shape[axis_fn], -1)
+    b = np.moveaxis(np.asarray(b), axis_fn, 0).reshape(a.shape[0], -1)
+    scale = np.maximum(np.abs(a).max(axis=1), 1e-300)
+    return (np.abs(a - b).max(axis=1) / scale).max()
+
+
+# ----------------------------------------------------------------------------- building blocks
+def test_clebsch_gordan_known_values_and_orthogonality():
+    assert clebsch_gordan(1, 0, 1, 0, 0, 0) == pytest.approx(-1 / math.sqrt(3), abs=1e-15)
+    assert clebsch_gordan(1, 1, 1, -1, 2, 0) == pytest.approx(1 / math.sqrt(6), abs=1e-15)
+    assert clebsch_gordan(2, 1, 1, 1, 3, 2) == pytest.approx(math.sqrt(2 / 3), abs=1e-15)
+    # sum_{m1 m2} <j1 m1 j2 m2|J M>^2 = 1
+    for j1, j2, J in [(3, 2, 4), (4, 4, 0), (5, 3, 6)]:
+        for M in range(-J, J + 1):
+            total = sum(clebsch_gordan(j1, m1, j2, M - m1, J, M) ** 2 for m1 in range(-j1, j1 + 1))
+            assert total == pytest.approx(1.0, abs=1e-13)
+
+
+def test_real_harmonics_match_scipy_and_gradients():
+    lmax = 9
+    for _ in range(5):
+        r = RNG.normal(size=3) * 2.0
+        d = np.linalg.norm(r)
+        Y = np.zeros((lmax + 1) ** 2)
+        dY = np.zeros(((lmax + 1) ** 2, 3))
+        real_harmonics(r / d, lmax, Y, dY, 1 / d)
+        theta, phi = np.arccos(r[2] / d), np.arctan2(r[1], r[0])
+        for l in range(lmax + 1):
+            Yc = np.array([sph_harm_y(l, m, theta, phi) for m in range(-l, l + 1)])
+            YR = complex_to_real(l) @ Yc
+            np.testing.assert_allclose(YR.imag, 0, atol=1e-13)
+            np.testing.assert_allclose(Y[l * l:(l + 1) ** 2], YR.real, atol=1e-13)
+        h = 1e-6
+        for c in range(3):
+            rp, rm = r.copy(), r.copy()
+            rp[c] += h
+            rm[c] -= h
+            Yp, Ym = np.zeros_like(Y), np.zeros_like(Y)
+            real_harmonics(rp / np.linalg.norm(rp), lmax, Yp, np.zeros_like(dY), 1.0)
+            real_harmonics(rm / np.linalg.norm(rm), lmax, Ym, np.zeros_like(dY), 1.0)
+            np.testing.assert_allclose((Yp - Ym) / (2 * h), dY[:, c], atol=1e-7)
+    # a point on the pole: finite and correct
+    Y = np.zeros((lmax + 1) ** 2)
+    dY = np.zeros(((lmax + 1) ** 2, 3))
+    real_harmonics(np.array([0.0, 0.0, 1.0]), lmax, Y, dY, 1.0)
+    assert np.all(np.isfinite(dY))
+    assert Y[0] == pytest.approx(1 / math.sqrt(4 * math.pi))
+
+
+def test_radial_basis_orthonormal_and_derivatives():
+    rec = jacobi_recurrence(4.0, 12)
+    x, w = np.polynomial.legendre.leggauss(80)
+    # orthonormality in x of R_n = e(x) P_n(x): evaluate through the transform's inverse is
+    # awkward, so check the polynomial part against its weight directly
+    P = np.zeros((12, len(x)))
+    for k in range(12):
+        pm2, pm1 = np.zeros_like(x), np.ones_like(x)
+        for j in range(k + 1):
+            cur = np.ones_like(x) if j == 0 else rec[j, 0] * x * pm1 - rec[j, 1] * pm2
+            pm2, pm1 = pm1, cur
+        P[k] = rec[k, 2] * cur
+    gram = (P * w * (1 - x**2) ** 4) @ P.T
+    np.testing.assert_allclose(gram, np.eye(12), atol=1e-12)
+    # derivatives by central differences, both envelopes
+    out, dout = np.zeros(8), np.zeros(8)
+    op, om = np.zeros(8), np.zeros(8)
+    for envelope, (p, q), recs in [(ENVELOPE_POLY, (2, 4), rec), (ENVELOPE_PAIR, (1, 3),
+                                                                 jacobi_recurrence(0.0, 8))]:
+        for r in (0.7, 1.9, 3.1, 4.4):
+            radial_functions(r, 2.4, 0.0, 6.0, p, q, agnesi_a(p, q), recs, 8, envelope, out, dout)
+            h = 1e-6
+            radial_functions(r + h, 2.4, 0.0, 6.0, p, q, agnesi_a(p, q), recs, 8, envelope, op, om)
+            fd = op.copy()
+            radial_functions(r - h, 2.4, 0.0, 6.0, p, q, agnesi_a(p, q), recs, 8, envelope, op, om)
+            fd = (fd - op) / (2 * h)
+            np.testing.assert_allclose(fd, dout, rtol=1e-6, atol=1e-7 * np.abs(dout).max())
+
+
+def test_agnesi_parameters_match_conventions():
+    assert agnesi_a(2, 4) == pytest.approx(10 / 13)
+    assert agnesi_a(1, 3) == pytest.approx(2 / 7)
+
+
+def test_invariant_coupling_counts_small_cases():
+    # two identical l=1 factors: one invariant (dot product); three l=1: only a pseudo-scalar
+    assert invariant_couplings((1, 1), (2,)).shape[0] == 1
+    assert invariant_couplings((1, 1, 1), (1, 1, 1)).shape[0] == 0
+    # four l=2: 5 couplings when all distinct, one for Sym^4 (tr(M^2)^2 = 2 tr(M^4) in 3D)
+    assert invariant_couplings((2, 2, 2, 2), (1, 1, 1, 1)).shape[0] == 5
+    assert invariant_couplings((2, 2, 2, 2), (4,)).shape[0] == 1
+
+
+# ----------------------------------------------------------------------------- sizes
+def test_study_basis_sizes_si_order4_degree23():
+    spec = build_manybody_spec(1, 4, [23.0] * 4, 1.5)
+    counts = [int((spec.fn_order == nu).sum()) for nu in (2, 3, 4)]
+    assert counts == [406, 3086, 10180]
+    basis = ACEBasis(["Si"], 4, 23)
+    assert basis.n_pair == 23
+    assert len(basis) == 13695
+
+
+def test_size_command_prints_study_sizes():
+    out = subprocess.run([sys.executable, "-m", "sparseace.basis", "--elements", "Si",
+                          "--order", "4", "--totaldegree", "23"], capture_output=True,
+                         text=True, check=True).stdout
+    for number in ("406", "3086", "10180", "23", "13695"):
+        assert number in out
+
+
+def test_per_order_degree_vector():
+    full = ACEBasis(["Si"], 3, 12)
+    reduced = ACEBasis(["Si"], 3, [12, 12, 8])
+    t_full, t_red = full.factor_table, reduced.factor_table
+    for nu in (1, 2):
+        assert (t_full["order"] == nu).sum() == (t_red["order"] == nu).sum()
+    assert (t_red["order"] == 3).sum() < (t_full["order"] == 3).sum()
+    assert t_red["level"][t_red["order"] == 3].max() <= 8 + 1e-9
+
+
+def test_metadata_levels_and_layout(ho_basis):
+    df = ho_basis.functions
+    assert len(df) == len(ho_basis)
+    assert list(df["centre"].unique()) == ["H", "O"]
+    nz = 2
+    for row in df.itertuples():
+        assert row.level == pytest.approx(sum(n / nz + 1.5 * l for n, l in zip(row.n, row.l)))
+        assert row.level <= 7 + 1e-9
+        assert len(row.n) == row.order
+        if row.kind == "manybody":
+            assert sum(row.l) % 2 == 0
+        for species, n, degree in zip(row.species, row.n, row.degree):
+            assert ho_basis.elements[(n - 1) % nz] == species
+            assert degree == (n - 1) // nz + 1
+    # layout: many-body blocks of H then O, then pair blocks of H then O
+    kinds = df["kind"].to_numpy()
+    assert (kinds[: 2 * ho_basis.n_manybody] == "manybody").all()
+    assert (kinds[2 * ho_basis.n_manybody:] == "pair").all()
+    order = ho_basis.level_order()
+    assert sorted(order) == list(range(len(ho_basis)))
+    assert np.all(np.diff(df["level"].to_numpy()[order]) >= -1e-9)
+
+
+def test_json_round_trip(ho_basis):
+    text = ho_basis.to_json()
+    again = ACEBasis.from_json(text)
+    assert len(again) == len(ho_basis)
+    assert again.fingerprint() == ho_basis.fingerprint()
+    assert json.loads(text)["fingerprint"] == ho_basis.fingerprint()
+    atoms = water_cluster(1)
+    for a, b in zip(ho_basis.evaluate(atoms), again.evaluate(atoms)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_inputs_raise_clear_errors(si_basis):
+    with pytest.raises(ValueError, match="outside the basis elements"):
+        si_basis.evaluate(Atoms("SiC", positions=[[0, 0, 0], [1.5, 0, 0]]))
+    with pytest.raises(ValueError, match="bond length"):
+        ACEBasis(["Fe"], 2, 5)
+    with pytest.raises(TypeError, match="unknown ACEBasis options"):
+        ACEBasis(["Si"], 2, 5, rcutt=4.0)
+    with pytest.raises(ValueError, match="one value per order"):
+        ACEBasis(["Si"], 3, [5, 5])
+    with pytest.raises(IndexError):
+        si_basis.evaluate(rattled_si(), subset=[len(si_basis)])
+
+
+# ----------------------------------------------------------------------------- symmetry
+def transform(atoms, Q, shift):
+    out = atoms.copy()
+    out.positions = atoms.positions @ Q.T + shift
+    if atoms.cell.rank == 3:
+        out.set_cell(atoms.cell @ Q.T, scale_atoms=False)
+    return out
+
+
+@pytest.mark.parametrize("structure", ["si", "water_cluster", "water_box"])
+def test_rotation_reflection_translation_invariance(structure, si_basis, ho_basis):
+    basis, atoms = {"si": (si_basis, rattled_si(1)), "water_cluster": (ho_basis, water_cluster(2)),
+                    "water_box": (ho_basis, water_box(3))}[structure]
+    E, F, W = basis.evaluate(atoms)
+    assert np.abs(E).max() > 0
+    for seed in range(3):
+        Q = Rotation.random(random_state=seed).as_matrix()
+        if seed % 2 == 0:
+            Q = -Q  # improper: a reflection
+        E2, F2, W2 = basis.evaluate(transform(atoms, Q, RNG.normal(size=3) * 3))
+        assert per_function_relative_error(E[None], E2[None]) < 1e-10
+        F_rot = np.einsum("ab,nbk->nak", Q, F)
+        assert per_function_relative_error(F_rot, F2) < 1e-10
+        Wm = lambda w: np.array([[w[0], w[5], w[4]], [w[5], w[1], w[3]], [w[4], w[3], w[2]]])
+        W_rot = np.stack([Q @ Wm(W[:, k]) @ Q.T for k in range(W.shape[1])], axis=-1)
+        W2m = np.stack([Wm(W2[:, k]) for k in range(W.shape[1])], axis=-1)
+        assert per_function_relative_error(W_rot.reshape(9, -1), W2m.reshape(9, -1)) < 1e-10
+
+
+def test_permutation_of_atoms_and_of_neighbours(ho_basis):
+    atoms = water_box(4)
+    E, F, W = ho_basis.evaluate(atoms)
+    perm = RNG.permutation(len(atoms))
+    E2, F2, W2 = ho_basis.evaluate(atoms[perm])
+    assert per_function_relative_error(E[None], E2[None]) < 1e-10
+    assert per_function_relative_error(F[perm], F2) < 1e-10
+    # shuffle the neighbour order inside each (centre, species) group
+    species, ptr, second, rij = ho_basis.neighbours(atoms)
+    order = np.arange(len(second))
+    for i in range(len(atoms)):
+        for z in range(2):
+            idx = np.arange(ptr[i], ptr[i + 1])
+            idx = idx[species[second[idx]] == z]
+            order[idx] = RNG.permutation(idx)
+    E3, F3, W3 = ho_basis.rows_from_pairs(species, ptr, second[order], rij[order])
+    assert per_function_relative_error(E[None], E3[None]) < 1e-10
+    assert per_function_relative_error(F, F3) < 1e-10
+    assert per_function_relative_error(W, W3) < 1e-10
+
+
+# ----------------------------------------------------------------------------- derivatives
+def fd_check_forces(basis, atoms, atoms_to_move, h=1e-5):
+    E, F, _ = basis.evaluate(atoms)
+    worst = 0.0
+    for a in atoms_to_move:
+        for c in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[a, c] += h
+            minus.positions[a, c] -= h
+            fd = -(basis.evaluate(plus)[0] - basis.evaluate(minus)[0]) / (2 * h)
+            # relative error where the value is not tiny (relative to the function's scale)
+            scale = np.maximum(np.abs(fd), 1e-3 * np.abs(F).max(axis=(0, 1)) + 1e-12)
+            worst = max(worst, (np.abs(fd - F[a, c]) / scale).max())
+    return worst
+
+
+def test_forces_are_minus_energy_gradient_si(si_basis):
+    assert fd_check_forces(si_basis, rattled_si(5), [0, 5]) < 1e-6
+
+
+def test_forces_are_minus_energy_gradient_multispecies(ho_basis):
+    atoms = water_box(6)
+    assert fd_check_forces(ho_basis, atoms, [0, 1, 7]) < 1e-6
+
+
+@pytest.mark.parametrize("structure", ["si", "water_box"])
+def test_virials_are_finite_strain_derivatives(structure, si_basis, ho_basis):
+    basis, atoms = {"si": (si_basis, rattled_si(7)), "water_box": (ho_basis, water_box(8))}[structure]
+    _, _, W = basis.evaluate(atoms)
+    h = 1e-5
+    comps = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
+
+    def strained(eps):
+        out = atoms.copy()
+        out.set_cell(atoms.cell @ (np.eye(3) + eps), scale_atoms=True)
+        return out
+
+    for k, (p, q) in enumerate(comps):
+        eps = np.zeros((3, 3))
+        eps[p, q] = eps[q, p] = h if p == q else h / 2
+        fd = -(basis.evaluate(strained(eps))[0] - basis.evaluate(strained(-eps))[0]) / (2 * h)
+        scale = np.maximum(np.abs(fd), 1e-3 * np.abs(W).max(axis=0) + 1e-12)
+        assert (np.abs(fd - W[k]) / scale).max() < 1e-6
+
+
+def test_subset_evaluation_equals_columns(ho_basis):
+    atoms = water_box(9)
+    E, F, W = ho_basis.evaluate(atoms)
+    subset = RNG.choice(len(ho_basis), 40, replace=False)
+    Es, Fs, Ws = ho_basis.evaluate(atoms, subset=subset)
+    np.testing.assert_array_equal(Es, E[subset])
+    np.testing.assert_array_equal(Fs, F[:, :, subset])
+    np.testing.assert_array_equal(Ws, W[:, subset])
+
+
+# ----------------------------------------------------------------------------- cutoff
+def test_value_and_gradient_vanish_continuously_at_cutoff(ho_basis):
+    rc = ho_basis.cutoff
+    previous = None
+    for delta in (1e-1, 1e-2, 1e-3):
+        dimer = Atoms("OH", positions=[[0, 0, 0], [rc - delta, 0, 0]])
+        E, F, _ = ho_basis.evaluate(dimer)
+        size = (np.abs(E).max(), np.abs(F).max())
+        if previous is not None:  # polynomial envelope: E ~ delta^2, F ~ delta
+            assert size[0] < previous[0] * 0.02
+            assert size[1] < previous[1] * 0.2
+        previous = size
+    assert previous[0] < 1e-4 and previous[1] < 1e-2
+    beyond = Atoms("OH", positions=[[0, 0, 0], [rc + 1e-9, 0, 0]])
+    E, F, W = ho_basis.evaluate(beyond)
+    assert not E.any() and not F.any() and not W.any()
+
+
+# ----------------------------------------------------------------------------- independence
+@pytest.mark.parametrize("elements,order,degree", [(["Si"], 4, 14), (["O", "H"], 4, 9)])
+def test_manybody_functions_linearly_independent(elements, order, degree):
+    """Per centre species and order, single-site functions on random environments have full rank."""
+    basis = ACEBasis(elements, order, degree)
+    t = basis.factor_table
+    rng = np.random.default_rng(7)
+    for centre in range(basis.nspecies):
+        for nu in range(2, order + 1):
+            cols = np.flatnonzero((t["centre"] == centre) & (t["order"] == nu) & (t["kind"] == 0))
+            rows = []
+            while len(rows) < 3 * len(cols):
+                # one centre at the origin with random neighbours inside the cutoff; only the
+                # centre carries the centre species' functions when neighbours are another species
+                nneigh = rng.integers(4, 12)
+                directions = rng.normal(size=(nneigh, 3))
+                directions /= np.linalg.norm(directions, axis=1)[:, None]
+                radii = rng.uniform(0.35, 0.95, nneigh) * basis.cutoff
+                neigh_species = rng.integers(0, basis.nspecies, nneigh)
+                positions = np.vstack([[0, 0, 0], directions * radii[:, None]])
+                species = np.concatenate([[centre], neigh_species])
+                first = np.zeros(nneigh, dtype=np.int64)
+                order_ = np.argsort(neigh_species, kind="stable")
+                second = (np.arange(1, nneigh + 1))[order_]
+                pair_ptr = np.array([0, nneigh] + [nneigh] * nneigh, dtype=np.int64)
+                rij = positions[second] - positions[first]
+                E, _, _ = basis.rows_from_pairs(species.astype(np.int64), pair_ptr, second, rij,
+                                                subset=cols)
+                rows.append(E)
+            M = np.array(rows)
+            M = M / np.linalg.norm(M, axis=0)
+            s = np.linalg.svd(M, compute_uv=False)
+            assert s[-1] / s[0] > 1e-8, (elements, centre, nu, s[-1] / s[0])
