@@ -14,7 +14,7 @@ from scipy.special import sph_harm_y
 
 from sparseace.basis import ACEBasis
 from sparseace.basis.coupling import clebsch_gordan, complex_to_real, invariant_couplings
-from sparseace.basis.harmonics import real_harmonics
+from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
 from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
                                     radial_functions)
 from sparseace.basis.spec import build_manybody_spec
@@ -91,7 +91,7 @@ def test_real_harmonics_match_scipy_and_gradients():
         d = np.linalg.norm(r)
         Y = np.zeros((lmax + 1) ** 2)
         dY = np.zeros(((lmax + 1) ** 2, 3))
-        real_harmonics(r / d, lmax, Y, dY, 1 / d)
+        real_harmonics(r / d, lmax, Y, dY, 1 / d, harmonics_workspace(lmax))
         theta, phi = np.arccos(r[2] / d), np.arctan2(r[1], r[0])
         for l in range(lmax + 1):
             Yc = np.array([sph_harm_y(l, m, theta, phi) for m in range(-l, l + 1)])
@@ -104,13 +104,15 @@ def test_real_harmonics_match_scipy_and_gradients():
             rp[c] += h
             rm[c] -= h
             Yp, Ym = np.zeros_like(Y), np.zeros_like(Y)
-            real_harmonics(rp / np.linalg.norm(rp), lmax, Yp, np.zeros_like(dY), 1.0)
-            real_harmonics(rm / np.linalg.norm(rm), lmax, Ym, np.zeros_like(dY), 1.0)
+            real_harmonics(rp / np.linalg.norm(rp), lmax, Yp, np.zeros_like(dY), 1.0,
+                           harmonics_workspace(lmax))
+            real_harmonics(rm / np.linalg.norm(rm), lmax, Ym, np.zeros_like(dY), 1.0,
+                           harmonics_workspace(lmax))
             np.testing.assert_allclose((Yp - Ym) / (2 * h), dY[:, c], atol=1e-7)
     # a point on the pole: finite and correct
     Y = np.zeros((lmax + 1) ** 2)
     dY = np.zeros(((lmax + 1) ** 2, 3))
-    real_harmonics(np.array([0.0, 0.0, 1.0]), lmax, Y, dY, 1.0)
+    real_harmonics(np.array([0.0, 0.0, 1.0]), lmax, Y, dY, 1.0, harmonics_workspace(lmax))
     assert np.all(np.isfinite(dY))
     assert Y[0] == pytest.approx(1 / math.sqrt(4 * math.pi))
 

@@ -22,18 +22,24 @@ def num_harmonics(lmax: int) -> int:
     return (lmax + 1) ** 2
 
 
-@njit(cache=True, fastmath=False)
-def real_harmonics(u, lmax, Y, dY, inv_r):
+def harmonics_workspace(lmax: int):
+    """Work arrays for ``real_harmonics`` (allocate once, reuse for every call)."""
+    return (np.zeros(lmax + 1), np.zeros(lmax + 1), np.zeros((lmax + 1, 3)),
+            np.zeros((lmax + 1, 3)), np.zeros((lmax + 1, lmax + 1)),
+            np.zeros((lmax + 1, lmax + 1, 3)))
+
+
+@njit(cache=True)
+def real_harmonics(u, lmax, Y, dY, inv_r, work):
     """Fill Y[(lmax+1)^2] with Y_lm(u) and dY[(lmax+1)^2, 3] with grad_r Y_lm(r/|r|).
 
-    u: unit vector (3,); inv_r: 1/|r| (1/Å).  Work arrays are allocated per call only when small.
+    u: unit vector (3,); inv_r: 1/|r| (1/Å); work: ``harmonics_workspace(lmax)``.
     """
     x, y, z = u[0], u[1], u[2]
+    C, S, dC, dS, q, dq = work
     # C_m + i S_m = (x + i y)^m and gradients
-    C = np.empty(lmax + 1)
-    S = np.empty(lmax + 1)
-    dC = np.zeros((lmax + 1, 3))
-    dS = np.zeros((lmax + 1, 3))
+    dC[0, :] = 0.0
+    dS[0, :] = 0.0
     C[0] = 1.0
     S[0] = 0.0
     for m in range(1, lmax + 1):
@@ -48,17 +54,18 @@ def real_harmonics(u, lmax, Y, dY, inv_r):
         dS[m, 1] += C[m - 1]
     # q_l^m: r^(l-m) * (associated Legendre P_l^m / sin^m), as polynomials in (z, r^2); here r = 1
     # but gradients are taken of the homogeneous polynomial: d(r^2)/dr = 2 r_vec.
-    q = np.zeros((lmax + 1, lmax + 1))
-    dq = np.zeros((lmax + 1, lmax + 1, 3))
     r2 = x * x + y * y + z * z
     for m in range(lmax + 1):
-        # q_m^m = (2m-1)!!
+        # q_m^m = (2m-1)!!, a constant
         val = 1.0
         for k in range(1, 2 * m, 2):
             val *= k
         q[m, m] = val
+        dq[m, m, :] = 0.0
         if m + 1 <= lmax:
             q[m + 1, m] = (2 * m + 1) * z * q[m, m]
+            dq[m + 1, m, 0] = 0.0
+            dq[m + 1, m, 1] = 0.0
             dq[m + 1, m, 2] = (2 * m + 1) * q[m, m]
         for l in range(m + 2, lmax + 1):
             a = (2 * l - 1) / (l - m)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .harmonics import real_harmonics
+from .harmonics import harmonics_workspace, real_harmonics
 from .radial import ENVELOPE_PAIR, ENVELOPE_POLY, radial_functions
 
 
 @njit(cache=True)
 def _environment(i, p0, p1, species, pair_species, rij, geom, rec_mb, rec_pair, n_mb, n_pair,
-                 lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A):
+                 lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A, hwork):
     """Radial/angular values of the neighbours of centre i (species geom-indexed) and its base A.
 
     geom = (r0 (NZ, NZ), scalars (rin, rcut, p, q, a, pair_p, pair_q, pair_a)).
@@ -36,7 +36,7 @@ def _environment(i, p0, p1, species, pair_species, rij, geom, rec_mb, rec_pair, 
                          ENVELOPE_POLY, R[p], dR[p])
         radial_functions(d, r0[zi, zj], sc[0], sc[1], sc[5], sc[6], sc[7], rec_pair, n_pair,
                          ENVELOPE_PAIR, P[p], dP[p])
-        real_harmonics(U[p, :3], lmax, Y[p], dY[p], 1.0 / d)
+        real_harmonics(U[p, :3], lmax, Y[p], dY[p], 1.0 / d, hwork)
         for v in range(A.shape[0]):
             if a_species[v] == zj:
                 A[v] += R[p, a_deg[v]] * Y[p, a_lm[v]]
@@ -57,7 +57,8 @@ def _buffers(max_neigh, n_mb, n_pair, lmax, num_a):
     nlm = (lmax + 1) ** 2
     return (np.zeros((max_neigh, 4)), np.zeros((max_neigh, n_mb)), np.zeros((max_neigh, n_mb)),
             np.zeros((max_neigh, nlm)), np.zeros((max_neigh, nlm, 3)),
-            np.zeros((max_neigh, n_pair)), np.zeros((max_neigh, n_pair)), np.zeros(num_a))
+            np.zeros((max_neigh, n_pair)), np.zeros((max_neigh, n_pair)), np.zeros(num_a),
+            harmonics_workspace(lmax))
 
 
 @njit(cache=True)
@@ -84,7 +85,7 @@ def design_rows(species, pair_ptr, pair_second, rij, geom, rec_mb, rec_pair, n_m
     grouped by centre species (sel_ptr (NZ+1,), local index sel_fn, output column sel_col);
     psel_*: selected pair functions (neighbour species, degree, column) grouped the same way.
     """
-    U, R, dR, Y, dY, P, dP, A = bufs
+    U, R, dR, Y, dY, P, dP, A, hwork = bufs
     num_a, max_neigh = A.shape[0], U.shape[0]
     pair_species = species[pair_second]
     max_dep = 1
@@ -106,7 +107,7 @@ def design_rows(species, pair_ptr, pair_second, rij, geom, rec_mb, rec_pair, n_m
         p0, p1 = pair_ptr[i], pair_ptr[i + 1]
         nn = p1 - p0
         _environment(i, p0, p1, species, pair_species, rij, geom, rec_mb, rec_pair, n_mb, n_pair,
-                     lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A)
+                     lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A, hwork)
         _species_ranges(p0, p1, pair_species, lo, hi)
         if sel_ptr[zi + 1] > sel_ptr[zi]:
             for v in range(num_a):
@@ -187,7 +188,7 @@ def site_energies(species, pair_ptr, pair_species, rij, geom, rec_mb, rec_pair, 
     Contracted many-body terms per centre species: c_ptr (NZ+1,), c_coef (T,), c_a (T, 4);
     pair weights (NZ centre, NZ neighbour, n_pair).  ``species`` indexes the centres only.
     """
-    U, R, dR, Y, dY, P, dP, A = bufs
+    U, R, dR, Y, dY, P, dP, A, hwork = bufs
     gA = np.zeros(A.shape[0])
     pa = np.zeros(8)
     grad = np.zeros(3)
@@ -195,7 +196,7 @@ def site_energies(species, pair_ptr, pair_species, rij, geom, rec_mb, rec_pair, 
         zi = species[i]
         p0, p1 = pair_ptr[i], pair_ptr[i + 1]
         _environment(i, p0, p1, species, pair_species, rij, geom, rec_mb, rec_pair, n_mb, n_pair,
-                     lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A)
+                     lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A, hwork)
         e = 0.0
         for v in range(A.shape[0]):
             gA[v] = 0.0
