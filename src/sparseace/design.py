@@ -1,0 +1,251 @@
+"""Weighted least-squares design systems, reduced by streaming QR.
+
+Rows per configuration (conventions §3): one total-energy row with weight wE/sqrt(N), 3N force
+rows with weight wF and 6 virial rows (xx, yy, zz, yz, xz, xy) with weight wV/sqrt(N), each only
+where the data has that quantity; energy targets are E - sum_i Eref[Z_i].  Weights come per
+``config_type``.
+
+The rows are never held together: they are folded batch by batch into the triangular factor of
+the augmented matrix [W A | W y] (triangular-pentagonal QR, LAPACK ``tpqrt``).  Its leading n x n
+block is R, its last column z = Q^T W y and its corner rho, so that for every x
+
+    ||W (A x - y)||^2 = ||R x - z||^2 + rho^2.
+
+Factors of separate chunks of configurations combine the same way (a gather is one more fold),
+so peak memory is one batch of rows plus a few (n+1) x (n+1) matrices, whatever the number of
+rows.  Solvers work on the preconditioned system (R P^-1, z) (see ``smoothness_prior``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.linalg import lapack
+
+from .basis import ACEBasis
+from .io import reference_data
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = {"default": {"E": 30.0, "F": 1.0, "V": 1.0}}
+VIRIAL_COMPONENTS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def loss_weights(config_type: str, weights: dict | None = None) -> tuple[float, float, float]:
+    """(wE, wF, wV) for a config_type; ``weights`` maps config_type -> {"E", "F", "V"} and
+    its "default" entry applies to every other config_type."""
+    table = {**DEFAULT_WEIGHTS, **(weights or {})}
+    w = {**DEFAULT_WEIGHTS["default"], **table["default"], **table.get(config_type, {})}
+    return float(w["E"]), float(w["F"]), float(w["V"])
+
+
+def smoothness_prior(basis: ACEBasis, p: float) -> np.ndarray:
+    """Diagonal of the algebraic smoothness prior: P_kk = sum_t (wL l_t)^p + n_t^p."""
+    t = basis.factor_table
+    wL = basis.options["wL"]
+    valid = t["n"] > 0
+    terms = np.where(valid, (wL * np.maximum(t["l"], 0)) ** p + np.maximum(t["n"], 0) ** p, 0.0)
+    return terms.sum(axis=1)
+
+
+def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = None,
+                   source: str = "<structure>"):
+    """Weighted rows of one configuration: (A (rows, K), y (rows,), counts {E, F, V})."""
+    energy, forces, virial = reference_data(atoms)
+    N = len(atoms)
+    wE, wF, wV = loss_weights(atoms.info.get("config_type", "default"), weights)
+    E_rows, F_rows, W_rows = basis.evaluate(atoms)
+    try:
+        e0 = sum(eref[s] for s in atoms.get_chemical_symbols())
+    except KeyError as err:
+        raise ValueError(f"{source}: no reference energy Eref for element {err}") from None
+    blocks = [(E_rows[None, :] * (wE / np.sqrt(N)), np.array([energy - e0]) * (wE / np.sqrt(N)))]
+    counts = {"E": 1, "F": 0, "V": 0}
+    if forces is not None:
+        blocks.append((F_rows.reshape(3 * N, -1) * wF, forces.reshape(-1) * wF))
+        counts["F"] = 3 * N
+    if virial is not None:
+        v6 = np.array([virial[a, b] for a, b in VIRIAL_COMPONENTS])
+        blocks.append((W_rows * (wV / np.sqrt(N)), v6 * (wV / np.sqrt(N))))
+        counts["V"] = 6
+    return np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), counts
+
+
+class TriangularAccumulator:
+    """Streaming QR of the augmented matrix [A | y] with ``ncols`` columns in A.
+
+    ``add`` buffers rows and folds them into the (n+1) x (n+1) factor when ``batch_rows`` are
+    buffered; ``factor`` folds the rest and returns the factor with a non-negative diagonal.
+    """
+
+    def __init__(self, ncols: int, batch_rows: int | None = None):
+        self.n = int(ncols)
+        self.batch_rows = int(batch_rows or 2 * (self.n + 1))
+        self._R = np.zeros((self.n + 1, self.n + 1), order="F")
+        self._buffer = np.zeros((self.batch_rows, self.n + 1), order="F")
+        self._filled = 0
+        self.nrows = 0
+
+    def add(self, A: np.ndarray, y: np.ndarray) -> None:
+        A = np.asarray(A, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if A.ndim != 2 or A.shape[1] != self.n or y.shape != (A.shape[0],):
+            raise ValueError(f"rows must be (m, {self.n}) with m targets, got {A.shape}, {y.shape}")
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(y))):
+            raise ValueError("non-finite values in design rows or targets")
+        start = 0
+        while start < len(A):
+            take = min(len(A) - start, self.batch_rows - self._filled)
+            self._buffer[self._filled:self._filled + take, :self.n] = A[start:start + take]
+            self._buffer[self._filled:self._filled + take, self.n] = y[start:start + take]
+            self._filled += take
+            start += take
+            if self._filled == self.batch_rows:
+                self._fold()
+        self.nrows += len(A)
+
+    def add_factor(self, R_aug: np.ndarray, nrows: int) -> None:
+        """Fold in the factor of another set of rows (a gather of chunk factors)."""
+        if R_aug.shape != (self.n + 1, self.n + 1):
+            raise ValueError(f"factor must be ({self.n + 1}, {self.n + 1}), got {R_aug.shape}")
+        self._fold()
+        self._fold(np.asfortranarray(R_aug))
+        self.nrows += int(nrows)
+
+    def _fold(self, rows: np.ndarray | None = None) -> None:
+        if rows is None:
+            if self._filled == 0:
+                return
+            rows = self._buffer[:self._filled]
+        nb = max(1, min(64, self.n + 1))
+        R, _, _, info = lapack.dtpqrt(0, nb, self._R, np.asfortranarray(rows), overwrite_a=1,
+                                      overwrite_b=1)
+        if info != 0:  # pragma: no cover - LAPACK argument errors
+            raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
+        self._R = np.asfortranarray(np.triu(R))
+        self._filled = 0
+
+    def factor(self) -> np.ndarray:
+        self._fold()
+        R = self._R.copy()
+        signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+        return R * signs[:, None]
+
+
+@dataclass
+class DesignFactor:
+    """Triangular factor of a weighted design system and what it was built from.
+
+    R_aug (n+1, n+1): [[R, z], [0, rho]].  ``meta`` records rows per kind, configurations,
+    atoms, the basis fingerprint, weights, Eref and input provenance.
+    """
+
+    R_aug: np.ndarray
+    nrows: int
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def R(self) -> np.ndarray:
+        return self.R_aug[:-1, :-1]
+
+    @property
+    def z(self) -> np.ndarray:
+        return self.R_aug[:-1, -1]
+
+    @property
+    def rho2(self) -> float:
+        return float(self.R_aug[-1, -1] ** 2)
+
+    def residual_norm2(self, x: np.ndarray) -> float:
+        """||W (A x - y)||^2 for coefficients x of the (unpreconditioned) basis."""
+        r = self.R @ x - self.z
+        return float(r @ r) + self.rho2
+
+    def rmse(self, x: np.ndarray) -> float:
+        """Root mean square of the weighted residual over all rows."""
+        return float(np.sqrt(self.residual_norm2(x) / max(self.nrows, 1)))
+
+    def save(self, path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
+        os.close(fd)
+        try:
+            np.savez(tmp, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path) -> "DesignFactor":
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["R_aug"], int(data["nrows"]), json.loads(str(data["meta"])))
+
+
+def chunk_bounds(nconfigs: int, nchunks: int) -> list[tuple[int, int]]:
+    """Split ``nconfigs`` configurations into ``nchunks`` contiguous, nearly equal chunks."""
+    if nchunks < 1:
+        raise ValueError("the number of chunks must be at least 1")
+    edges = np.linspace(0, nconfigs, nchunks + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def assemble(basis: ACEBasis, frames, eref: dict, weights: dict | None = None,
+             batch_rows: int | None = None, source: str = "<frames>", progress: bool = False,
+             meta: dict | None = None) -> DesignFactor:
+    """Reduce the weighted design rows of ``frames`` to a ``DesignFactor``."""
+    acc = TriangularAccumulator(len(basis), batch_rows)
+    counts = {"E": 0, "F": 0, "V": 0}
+    natoms = 0
+    config_types: dict[str, int] = {}
+    iterator = frames
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(frames, desc=f"design rows {source}", unit="config")
+    for index, atoms in enumerate(iterator):
+        A, y, c = structure_rows(basis, atoms, eref, weights, source=f"{source}, frame {index}")
+        acc.add(A, y)
+        for k in counts:
+            counts[k] += c[k]
+        natoms += len(atoms)
+        ct = atoms.info.get("config_type", "default")
+        config_types[ct] = config_types.get(ct, 0) + 1
+    info = {"rows": counts, "configs": sum(config_types.values()), "atoms": natoms,
+            "config_types": config_types, "basis": basis.to_dict(), "eref": eref,
+            "weights": {**DEFAULT_WEIGHTS, **(weights or {})}, **(meta or {})}
+    return DesignFactor(acc.factor(), acc.nrows, info)
+
+
+def combine(factors) -> DesignFactor:
+    """Combine chunk factors (loaded lazily if paths are given) into the whole set's factor."""
+    acc = None
+    meta: dict = {}
+    for item in factors:
+        f = DesignFactor.load(item) if isinstance(item, (str, os.PathLike)) else item
+        if acc is None:
+            acc = TriangularAccumulator(f.R_aug.shape[0] - 1)
+            meta = {k: v for k, v in f.meta.items() if k not in ("rows", "configs", "atoms",
+                                                                   "config_types", "chunk")}
+            meta.update(rows={"E": 0, "F": 0, "V": 0}, configs=0, atoms=0, config_types={},
+                        chunks=[])
+        elif f.meta.get("basis", {}).get("fingerprint") != meta.get("basis", {}).get("fingerprint"):
+            raise ValueError("cannot combine factors of different bases")
+        acc.add_factor(f.R_aug, f.nrows)
+        for k in ("E", "F", "V"):
+            meta["rows"][k] += f.meta.get("rows", {}).get(k, 0)
+        meta["configs"] += f.meta.get("configs", 0)
+        meta["atoms"] += f.meta.get("atoms", 0)
+        for ct, n in f.meta.get("config_types", {}).items():
+            meta["config_types"][ct] = meta["config_types"].get(ct, 0) + n
+        meta["chunks"].append(f.meta.get("chunk"))
+    if acc is None:
+        raise ValueError("no factors to combine")
+    return DesignFactor(acc.factor(), acc.nrows, meta)

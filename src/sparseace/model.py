@@ -1,0 +1,230 @@
+"""Fitted linear ACE models and their files.
+
+A model is a basis specification, the indices of its active functions, their coefficients
+(c, in eV per unit basis function: E = sum_k c_k B_k + sum_i Eref[Z_i]), the isolated-atom
+reference energies and provenance.  For evaluation the active functions are contracted into one
+list of weighted products of the atomic base A per centre species, so the cost scales with the
+active set, not with the basis it was selected from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .basis import ACEBasis
+from .basis import kernels
+
+FORMAT = "sparseace-model"
+FORMAT_VERSION = 1
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine numerical results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("sparseace", "numpy", "scipy", "numba", "ase", "matscipy", "scikit-learn"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "not installed"
+    return out
+
+
+def write_json_atomic(path, data) -> None:
+    """Write JSON to ``path`` through a temporary file in the same directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ACEPotential:
+    """A linear ACE potential restricted to its active functions.
+
+    Parameters
+    ----------
+    basis : the ``ACEBasis`` the model was selected from.
+    active : indices of the active functions in ``basis``.
+    coefficients : their coefficients (eV).
+    eref : isolated-atom energy per element (eV), added per atom.
+    metadata : settings and provenance recorded in the model file.
+
+    Implements the ``SiteModel`` interface used by the LAMMPS driver (``species``, ``cutoff``,
+    ``site_energies_and_gradients``).
+    """
+
+    def __init__(self, basis: ACEBasis, active, coefficients, eref=None, metadata=None):
+        self.basis = basis
+        self.active = np.asarray(active, dtype=np.int64)
+        self.coefficients = np.asarray(coefficients, dtype=float)
+        if self.active.shape != self.coefficients.shape or self.active.ndim != 1:
+            raise ValueError("active indices and coefficients must be 1-d arrays of equal length")
+        if len(self.active) and (self.active.min() < 0 or self.active.max() >= len(basis)):
+            raise ValueError(f"active indices outside the basis of {len(basis)} functions")
+        if len(np.unique(self.active)) != len(self.active):
+            raise ValueError("active indices must be distinct")
+        if not np.all(np.isfinite(self.coefficients)):
+            raise ValueError("model coefficients must be finite")
+        eref = eref or {}
+        unknown = set(eref) - set(basis.elements)
+        if unknown:
+            raise ValueError(f"Eref given for elements {sorted(unknown)} outside the basis")
+        self.eref = {e: float(eref.get(e, 0.0)) for e in basis.elements}
+        self.metadata = dict(metadata or {})
+
+    # ------------------------------------------------------------------ SiteModel interface
+    @property
+    def species(self) -> tuple[str, ...]:
+        return tuple(self.basis.elements)
+
+    @property
+    def cutoff(self) -> float:
+        return self.basis.cutoff
+
+    def __len__(self) -> int:
+        return len(self.active)
+
+    @cached_property
+    def _contracted(self):
+        """Weighted products of A per centre species, merged over the active functions."""
+        basis, mb = self.basis, self.basis.mb
+        nz, nmb, npair = basis.nspecies, basis.n_manybody, basis.n_pair
+        is_mb = self.active < nz * nmb
+        centre = self.active[is_mb] // nmb
+        local = self.active[is_mb] % nmb
+        ptr = np.zeros(nz + 1, dtype=np.int64)
+        coefs, prods = [], []
+        for z in range(nz):
+            sel = centre == z
+            f, c = local[sel], self.coefficients[is_mb][sel]
+            counts = mb.term_ptr[f + 1] - mb.term_ptr[f]
+            terms = (np.repeat(mb.term_ptr[f], counts)
+                     + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+            weights = np.repeat(c, counts) * mb.term_coef[terms]
+            keys, inverse = np.unique(mb.term_a[terms], axis=0, return_inverse=True)
+            merged = np.bincount(inverse.ravel(), weights=weights, minlength=len(keys))
+            coefs.append(merged)
+            prods.append(keys.reshape(-1, 4))
+            ptr[z + 1] = ptr[z] + len(keys)
+        c_coef = np.concatenate(coefs) if coefs else np.zeros(0)
+        c_a = np.concatenate(prods).astype(np.int64) if prods else np.zeros((0, 4), np.int64)
+        # compact atomic base: only the entries some product uses
+        used = np.unique(c_a[c_a >= 0])
+        remap = -np.ones(mb.num_a + 1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        c_a = np.where(c_a >= 0, remap[c_a], -1)
+        pair_weights = np.zeros((nz, nz, basis.options["pair_degree"]))
+        rel = self.active[~is_mb] - nz * nmb
+        pc, pl = rel // npair, rel % npair
+        np.add.at(pair_weights, (pc, pl % nz, pl // nz), self.coefficients[~is_mb])
+        a_lm = basis._a_lm[used]
+        lmax = int(np.floor(np.sqrt(a_lm.max()))) if len(used) else 0
+        a_deg = basis._a_deg[used]
+        n_radial = int(a_deg.max()) + 1 if len(used) else 1
+        return dict(c_ptr=ptr, c_coef=c_coef, c_a=c_a, pair_weights=pair_weights,
+                    a_species=basis._a_species[used], a_deg=a_deg, a_lm=a_lm, lmax=lmax,
+                    n_radial=n_radial, num_a=len(used))
+
+    def site_energies_and_gradients(self, centre_species, pair_first, pair_species, rij):
+        """Site energies (eV, without Eref) and pair gradients dE_i/dr_ij (eV/Å).
+
+        centre_species (n_centres,), pair_first (n_pairs,) ascending centre index,
+        pair_species (n_pairs,), rij (n_pairs, 3) = r_j - r_i in Å.
+        """
+        centre_species = np.ascontiguousarray(centre_species, dtype=np.int64)
+        pair_first = np.asarray(pair_first, dtype=np.int64)
+        if len(pair_first) > 1 and np.any(np.diff(pair_first) < 0):
+            raise ValueError("pairs must be sorted by their centre (pair_first ascending)")
+        n = len(centre_species)
+        pair_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pair_first, minlength=n), out=pair_ptr[1:])
+        c = self._contracted
+        basis = self.basis
+        max_neigh = int(np.diff(pair_ptr).max()) if n else 0
+        bufs = kernels._buffers(max(max_neigh, 1), c["n_radial"], basis.options["pair_degree"],
+                                c["lmax"], c["num_a"])
+        E_site = np.zeros(n)
+        dE = np.zeros((len(pair_first), 3))
+        rec_mb = basis._rec_mb[: c["n_radial"]]
+        kernels.site_energies(centre_species, pair_ptr,
+                              np.ascontiguousarray(pair_species, dtype=np.int64),
+                              np.ascontiguousarray(rij, dtype=float), basis._geom, rec_mb,
+                              basis._rec_pair, c["n_radial"], basis.options["pair_degree"],
+                              c["lmax"], c["a_species"], c["a_deg"], c["a_lm"], c["c_ptr"],
+                              c["c_coef"], c["c_a"], c["pair_weights"], bufs, E_site, dE)
+        return E_site, dE
+
+    def evaluate(self, atoms):
+        """Energy (eV), forces (N, 3) eV/Å, virial (3, 3) eV and per-atom energies (eV)."""
+        species, pair_ptr, second, rij = self.basis.neighbours(atoms)
+        first = np.repeat(np.arange(len(atoms)), np.diff(pair_ptr))
+        E_site, dE = self.site_energies_and_gradients(species, first, species[second], rij)
+        E_site = E_site + np.array([self.eref[e] for e in self.basis.elements])[species]
+        forces = np.zeros((len(atoms), 3))
+        np.add.at(forces, first, dE)
+        np.subtract.at(forces, second, dE)
+        virial = -rij.T @ dE
+        return float(E_site.sum()), forces, 0.5 * (virial + virial.T), E_site
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "basis": self.basis.to_dict(),
+            "active": self.active.tolist(),
+            "coefficients": self.coefficients.tolist(),
+            "eref": self.eref,
+            "metadata": self.metadata,
+        }
+
+    def save(self, path) -> None:
+        """Write the model file (JSON), recording package versions and the creation time."""
+        data = self.to_dict()
+        data["metadata"] = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                            "versions": package_versions(), **data["metadata"]}
+        write_json_atomic(path, data)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<dict>") -> "ACEPotential":
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{source}: not a sparseace model file (format={data.get('format')!r})")
+        try:
+            basis = ACEBasis.from_dict(data["basis"])
+            fingerprint = data["basis"].get("fingerprint")
+            if fingerprint is not None and fingerprint != basis.fingerprint():
+                raise ValueError(f"{source}: the basis rebuilt here differs from the one the model "
+                                 "was fitted with (fingerprint mismatch)")
+            return cls(basis, data["active"], data["coefficients"], data.get("eref"),
+                       data.get("metadata"))
+        except KeyError as err:
+            raise ValueError(f"{source}: model file lacks the field {err}") from None
+
+    @classmethod
+    def load(cls, path) -> "ACEPotential":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        return cls.from_dict(data, source=str(path))
+
+
+def load_model(path) -> ACEPotential:
+    """Load a model file written by ``ACEPotential.save``."""
+    return ACEPotential.load(path)
