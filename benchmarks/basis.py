@@ -18,29 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def training_set(limit=None):
-    import ase.io
-
-    mirror = Path(os.environ.get("SPARSEACE_MIRROR", REPO.parent / "shared" / "data"))
-    path = mirror / "zuo2020" / "xyz" / "Si_train.xyz.xz"
-    if not path.exists():
-        sys.exit(f"benchmark data not found: {path} (set SPARSEACE_MIRROR)")
-    frames = ase.io.read(path, ":")
-    return frames[:limit] if limit else frames
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from _common import peak_rss_mb, run_worker, zuo_frames
 
 
 def run_sparseace(frames):
@@ -131,7 +112,7 @@ run 0
 
 
 def worker(method, structures):
-    frames = training_set(structures)
+    frames = zuo_frames("Si", "train", structures)
     natoms = sum(len(a) for a in frames)
     if method == "sparseace":
         nfun, seconds = run_sparseace(frames)
@@ -166,15 +147,10 @@ def main():
             print("ace-jax not installed (pip install -e '.[bench]'): skipping that baseline")
     results = []
     for method, n in runs:
-        cmd = [sys.executable, __file__, "--worker", method]
-        if n:
-            cmd += ["--structures", str(n)]
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        if out.returncode:
-            print(f"{method} failed:\n{out.stderr[-2000:]}")
+        r = run_worker(__file__, method, *(["--structures", str(n)] if n else []))
+        if r is None:
             continue
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        r = results[-1]
+        results.append(r)
         print(f"{r['method']:>10}: {r['structures']} structures, {r['atoms']} atoms, "
               f"{r['functions']} functions, {r['seconds']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
               f"{r['rate']:.3g} atoms x functions / s", flush=True)

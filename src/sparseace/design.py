@@ -86,7 +86,7 @@ class TriangularAccumulator:
 
     def __init__(self, ncols: int, batch_rows: int | None = None):
         self.n = int(ncols)
-        self.batch_rows = int(batch_rows or 2 * (self.n + 1))
+        self.batch_rows = int(batch_rows or self.n + 1)
         self._R = np.zeros((self.n + 1, self.n + 1), order="F")
         self._buffer = np.zeros((self.batch_rows, self.n + 1), order="F")
         self._filled = 0
@@ -115,20 +115,22 @@ class TriangularAccumulator:
         if R_aug.shape != (self.n + 1, self.n + 1):
             raise ValueError(f"factor must be ({self.n + 1}, {self.n + 1}), got {R_aug.shape}")
         self._fold()
-        self._fold(np.asfortranarray(R_aug))
+        self._fold(np.asfortranarray(R_aug), triangular=True)
         self.nrows += int(nrows)
 
-    def _fold(self, rows: np.ndarray | None = None) -> None:
+    def _fold(self, rows: np.ndarray | None = None, triangular: bool = False) -> None:
+        """Fold rows (or an upper-triangular factor, at a third of the cost) into the factor."""
         if rows is None:
             if self._filled == 0:
                 return
-            rows = self._buffer[:self._filled]
+            full = self._filled == self.batch_rows
+            rows = self._buffer if full else np.asfortranarray(self._buffer[:self._filled])
         nb = max(1, min(64, self.n + 1))
-        R, _, _, info = lapack.dtpqrt(0, nb, self._R, np.asfortranarray(rows), overwrite_a=1,
-                                      overwrite_b=1)
+        # in place: R stays upper triangular (LAPACK leaves the strict lower part untouched)
+        self._R, _, _, info = lapack.dtpqrt(self.n + 1 if triangular else 0, nb, self._R, rows,
+                                            overwrite_a=1, overwrite_b=1)
         if info != 0:  # pragma: no cover - LAPACK argument errors
             raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
-        self._R = np.asfortranarray(np.triu(R))
         self._filled = 0
 
     def factor(self) -> np.ndarray:
