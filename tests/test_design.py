@@ -178,3 +178,19 @@ def test_chunk_bounds_cover_everything():
     assert chunk_bounds(2, 4)[-1] == (2, 2)
     with pytest.raises(ValueError):
         chunk_bounds(5, 0)
+
+
+def test_energy_rows_give_model_energy_errors(tmp_path, basis, frames):
+    from sparseace.design import EnergyRows, energy_rows
+    from sparseace.model import ACEPotential
+
+    eref = {"Si": -158.5}
+    rows = energy_rows(basis, frames, eref)
+    rows.save(tmp_path / "rows.npz")
+    rows = EnergyRows.load(tmp_path / "rows.npz")
+    active = np.array([3, 17, 40, len(basis) - 2])
+    coefs = np.array([0.3, -0.2, 0.05, 1.5])
+    model = ACEPotential(basis, active, coefs, eref)
+    expected = [(model.evaluate(a)[0] - a.info["REF_energy"]) / len(a) for a in frames]
+    assert np.allclose(rows.energy_errors(active, coefs), expected, rtol=1e-10, atol=1e-12)
+    assert list(rows.config_type) == [a.info.get("config_type", "default") for a in frames]

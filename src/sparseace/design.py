@@ -77,6 +77,20 @@ def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = No
     return np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), counts
 
 
+def _savez_atomic(path, **arrays) -> None:
+    """np.savez to a temporary name in the target directory, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class TriangularAccumulator:
     """Streaming QR of the augmented matrix [A | y] with ``ncols`` columns in A.
 
@@ -174,16 +188,7 @@ class DesignFactor:
         return float(np.sqrt(self.residual_norm2(x) / max(self.nrows, 1)))
 
     def save(self, path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _savez_atomic(path, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta))
 
     @classmethod
     def load(cls, path) -> "DesignFactor":
@@ -251,3 +256,49 @@ def combine(factors) -> DesignFactor:
     if acc is None:
         raise ValueError("no factors to combine")
     return DesignFactor(acc.factor(), acc.nrows, meta)
+
+
+@dataclass
+class EnergyRows:
+    """Unweighted energy rows of a set of configurations, for errors along whole model paths.
+
+    rows (configs, K): basis energies; target (configs,): E - sum Eref (eV); natoms (configs,);
+    config_type (configs,).  A few numbers per configuration and function, whatever the atoms.
+    """
+
+    rows: np.ndarray
+    target: np.ndarray
+    natoms: np.ndarray
+    config_type: np.ndarray
+
+    def energy_errors(self, active, coefficients) -> np.ndarray:
+        """Predicted minus reference energy per atom (eV/atom) of a sparse coefficient vector."""
+        active = np.asarray(active, dtype=np.int64)
+        predicted = self.rows[:, active] @ np.asarray(coefficients, dtype=float)
+        return (predicted - self.target) / self.natoms
+
+    def save(self, path) -> None:
+        _savez_atomic(path, rows=self.rows, target=self.target, natoms=self.natoms,
+                      config_type=self.config_type.astype(str))
+
+    @classmethod
+    def load(cls, path) -> "EnergyRows":
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["rows"], d["target"], d["natoms"], d["config_type"])
+
+
+def energy_rows(basis: ACEBasis, frames, eref: dict, source: str = "<frames>") -> EnergyRows:
+    """Energy rows and Eref-shifted targets of ``frames``."""
+    rows, target, natoms, ctype = [], [], [], []
+    for index, atoms in enumerate(frames):
+        energy, _, _ = reference_data(atoms, f"{source}, frame {index}")
+        rows.append(basis.evaluate(atoms)[0])
+        try:
+            target.append(energy - sum(eref[s] for s in atoms.get_chemical_symbols()))
+        except KeyError as err:
+            raise ValueError(f"{source}, frame {index}: no reference energy Eref for element "
+                             f"{err}") from None
+        natoms.append(len(atoms))
+        ctype.append(atoms.info.get("config_type", "default"))
+    return EnergyRows(np.array(rows).reshape(len(rows), len(basis)), np.array(target),
+                      np.array(natoms), np.array(ctype, dtype=str))
