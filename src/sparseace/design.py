@@ -21,15 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy.linalg import lapack
 
 from .basis import ACEBasis
 from .io import reference_data
+from .provenance import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +77,8 @@ def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = No
 
 
 def _savez_atomic(path, **arrays) -> None:
-    """np.savez to a temporary name in the target directory, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, ".npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class TriangularAccumulator:

@@ -10,9 +10,6 @@ active set, not with the basis it was selected from.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import tempfile
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -21,36 +18,10 @@ import numpy as np
 
 from .basis import ACEBasis
 from .basis import kernels
+from .provenance import package_versions, write_json_atomic
 
 FORMAT = "sparseace-model"
 FORMAT_VERSION = 1
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that determine numerical results."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("sparseace", "numpy", "scipy", "numba", "ase", "matscipy", "scikit-learn"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            out[name] = "not installed"
-    return out
-
-
-def write_json_atomic(path, data) -> None:
-    """Write JSON to ``path`` through a temporary file in the same directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ACEPotential:
