@@ -1,0 +1,89 @@
+"""The study's tables (pandas), written as CSV, Markdown and LaTeX with a caption that names the
+run (full study or reduced run) and its data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .provenance import atomic_path
+
+SOLVERS = pd.DataFrame([
+    ("RRQR", "rank-revealing (pivoted) QR least squares on the preconditioned system",
+     "dense baseline; level-ordered basis of a given size"),
+    ("BLR", "Bayesian linear regression: evidence maximisation over prior and noise variances",
+     "dense baseline; level-ordered basis of a given size"),
+    ("ARD", "automatic relevance determination (scikit-learn ARDRegression)",
+     "sparse baseline; sparsity from threshold_lambda"),
+    ("ASP", "homotopy LASSO path by the dual active-set method (BPdual), TSVD-debiased",
+     "sparse basis selection: a whole path of models"),
+    ("OMP", "orthogonal matching pursuit with the same QR updating",
+     "sparse basis selection: a whole path of models"),
+], columns=["solver", "method", "use"])
+
+
+def write_table(df: pd.DataFrame, stem, caption: str) -> list[str]:
+    """Write ``stem``.csv/.md/.tex atomically; the caption heads each file.  Returns the paths."""
+    paths = []
+    for ext in ("csv", "md", "tex"):
+        path = f"{stem}.{ext}"
+        with atomic_path(path, "." + ext) as tmp:
+            if ext == "csv":
+                tmp.write_text(f"# {caption}\n" + df.to_csv(index=False))
+            elif ext == "md":
+                tmp.write_text(f"{caption}\n\n" + df.to_markdown(index=False, floatfmt=".4g") + "\n")
+            else:
+                tmp.write_text(df.to_latex(index=False, caption=caption, float_format="%.4g",
+                                           na_rep="--"))
+        paths.append(path)
+    return paths
+
+
+def read_table(path) -> pd.DataFrame:
+    """Read a table CSV written by ``write_table`` (its caption line is a comment)."""
+    return pd.read_csv(path, comment="#")
+
+
+def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
+    """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
+    models of each solver, next to the published MTP and GAP values.
+
+    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae."""
+    rows = []
+    for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
+        d = d.set_index("element")
+        rows += [{"model": f"{solver.upper()} ({model})", "quantity": q,
+                  **{el: d.at[el, col] for el in d.index}}
+                 for q, col in (("energy MAE (meV/atom)", "energy_mae"),
+                                ("force MAE (eV/A)", "force_mae"))]
+    for name in ("MTP", "GAP"):
+        rows.append({"model": name, "quantity": "energy MAE (meV/atom)",
+                     **literature["energy_mae_meV_per_atom"][name]})
+        rows.append({"model": name, "quantity": "force MAE (eV/A)",
+                     **literature["force_mae_eV_per_A"][name]})
+    elements = [e for e in ("Ni", "Cu", "Li", "Mo", "Si", "Ge") if e in errors["element"].values]
+    return pd.DataFrame(rows).reindex(columns=["model", "quantity", *elements])
+
+
+def si_properties_table(models: dict[str, dict], literature: dict) -> pd.DataFrame:
+    """Table III: silicon properties of DFT, GAP and the fitted models, with % error vs DFT.
+
+    ``models``: column label -> property dict (eV, GPa, J/m^2)."""
+    dft, gap = literature["DFT"], literature["GAP"]
+    props = list(dft)
+    table = pd.DataFrame({"property": props, "DFT": [dft[p] for p in props],
+                          "GAP": [gap.get(p, np.nan) for p in props]})
+    for label, values in models.items():
+        table[label] = [values.get(p, np.nan) for p in props]
+        table[f"{label} err %"] = [100 * (values.get(p, np.nan) - dft[p]) / dft[p] for p in props]
+    return table
+
+
+def water_table(errors: pd.DataFrame, literature: list[dict]) -> pd.DataFrame:
+    """Table IV: water energy (meV/atom) and force (meV/Å) test MAE and parameter counts of the
+    OMP models, next to the published rows.  ``errors``: columns model, energy_mae,
+    force_mae (eV/Å), parameters."""
+    ours = errors.assign(force_mae_meV_per_A=errors["force_mae"] * 1000)
+    ours = ours.rename(columns={"energy_mae": "energy_mae_meV_per_atom"})
+    cols = ["model", "energy_mae_meV_per_atom", "force_mae_meV_per_A", "parameters"]
+    return pd.concat([ours[cols], pd.DataFrame(literature)[cols]], ignore_index=True)
