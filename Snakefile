@@ -1,0 +1,20 @@
+# sparseace: the study "Scalable data-driven basis selection for linear machine-learning
+# interatomic potentials" as a workflow, from raw data to figures and tables.
+#   snakemake --cores 2                               (default, reduced run; config/config.yaml)
+#   snakemake --cores N --configfile config/paper.yaml   (the full study)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        expand("results/data/{dataset}/split.json", dataset=config["datasets"]),
+    default_target: True

@@ -1,0 +1,22 @@
+# Shared helpers: validated config, dataset and source paths, the list of final outputs.
+import os
+
+from sparseace.config import validate_config
+
+validate_config(config, "workflow config")
+
+
+def source_path(source):
+    return f"resources/raw/{source}/{config['sources'][source]['file']}"
+
+
+def dataset_file_paths(dataset):
+    files = config["datasets"][dataset]["files"]
+    return {part: [source_path(f["source"]) for f in files.get(part, [])]
+            for part in ("train", "test", "pool")}
+
+
+def run_label(datasets):
+    """Footer of figures and tables: which run and which data."""
+    run = {"full": "full study", "reduced": "reduced run", "test": "test run"}[config["study"]]
+    return f"{run} (config study={config['study']}); data: " + ", ".join(datasets)

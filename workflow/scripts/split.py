@@ -1,0 +1,30 @@
+"""Read a dataset's source files, split them (seeded) and write train/val/test + split.json."""
+
+import logging
+
+from sparseace.io import read_source_file, write_extxyz_atomic
+from sparseace.provenance import file_sha256, setup_logging, write_json_atomic
+from sparseace.split import split_counts, split_indices
+
+setup_logging(snakemake.log[0])
+name, ds = snakemake.wildcards.dataset, snakemake.params.dataset
+frames, files, n_fixed_train = [], [], None
+for part in ("train", "test", "pool"):
+    for ref, path in zip(ds["files"].get(part, []), snakemake.params.paths[part]):
+        part_frames = read_source_file(path, ds["reader"], name, ref.get("member"), ds["elements"])
+        files.append({"part": part, "path": path, "member": ref.get("member"),
+                      "sha256": file_sha256(path), "configs": len(part_frames)})
+        frames += part_frames
+    if part == "train" and ds["files"].get("train"):
+        n_fixed_train = len(frames)
+config_types = [a.info["config_type"] for a in frames]
+s = ds["split"]
+parts = split_indices(s["method"], config_types, n_fixed_train, s["seed"], s["val_fraction"],
+                      s["test_fraction"], s["drop"])
+for part, idx in parts.items():
+    write_extxyz_atomic(getattr(snakemake.output, part), [frames[i] for i in idx])
+    logging.info("%s: %d configurations", part, len(idx))
+write_json_atomic(snakemake.output.manifest, {
+    "dataset": name, "description": ds["description"], "licence": ds["licence"],
+    "split": s, "files": files, "indices": {k: v.tolist() for k, v in parts.items()},
+    "counts": split_counts(config_types, parts)})
