@@ -1,0 +1,131 @@
+"""Checkpoints along model paths: validation error, TSVD debiasing, selection rules, files.
+
+A ``Checkpoints`` object holds a handful of models of one solver (checkpoints of a sparse path,
+points of a dense curve over basis size, or ARD fits at several thresholds): per model its
+support, coefficients (of the preconditioned system) and validation RMSE, plus a ``label``
+(lambda, basis size or threshold).  Selection rules: ``final`` (the last model), ``bysize n``
+(the lowest validation error among models with at most n active functions), ``byerror q``
+(the smallest model within q times the lowest validation error).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import qr, svd
+
+from ..provenance import atomic_path
+from .paths import ModelPath
+from .system import LstsqSystem
+
+
+@dataclass
+class Checkpoints:
+    method: str
+    labels: np.ndarray
+    ptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+    val_rmse: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_models(cls, method, labels, supports, coefs, val_rmse, meta=None):
+        ptr = np.concatenate([[0], np.cumsum([len(s) for s in supports])]).astype(np.int64)
+        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if len(xs) else np.zeros(0, dt))
+        return cls(method, np.asarray(labels, dtype=float), ptr, cat(supports, np.int64),
+                   cat(coefs, float), np.asarray(val_rmse, dtype=float), dict(meta or {}))
+
+    def __len__(self) -> int:
+        return len(self.val_rmse)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.ptr)
+
+    def support(self, i: int) -> np.ndarray:
+        return self.indices[self.ptr[i]:self.ptr[i + 1]]
+
+    def coef(self, i: int) -> np.ndarray:
+        return self.values[self.ptr[i]:self.ptr[i + 1]]
+
+    def select(self, rule: str) -> int:
+        """Index of the model picked by ``final``, ``bysize <n>`` or ``byerror <q>``."""
+        kind, _, arg = rule.partition(" ")
+        if kind == "final" and not arg:
+            return len(self) - 1
+        if kind == "bysize":
+            ok = np.flatnonzero(self.sizes <= int(arg))
+            if not len(ok):
+                raise ValueError(f"no model with at most {arg} active functions")
+            return int(ok[np.argmin(self.val_rmse[ok])])
+        if kind == "byerror":
+            ok = np.flatnonzero(self.val_rmse <= float(arg) * self.val_rmse.min())
+            return int(ok[np.lexsort((self.val_rmse[ok], self.sizes[ok]))[0]])
+        raise ValueError(f"unknown selection rule {rule!r} (final, bysize <n>, byerror <q>)")
+
+    def save(self, path) -> None:
+        with atomic_path(path, ".npz") as tmp:
+            np.savez(tmp, labels=self.labels, ptr=self.ptr, indices=self.indices,
+                     values=self.values, val_rmse=self.val_rmse,
+                     meta=json.dumps({"method": self.method, **self.meta}))
+
+    @classmethod
+    def load(cls, path) -> "Checkpoints":
+        with np.load(path, allow_pickle=False) as d:
+            meta = json.loads(str(d["meta"]))
+            return cls(meta.pop("method"), d["labels"], d["ptr"], d["indices"], d["values"],
+                       d["val_rmse"], meta)
+
+
+def checkpoint_iterates(n_iterates: int, count: int = 100) -> np.ndarray:
+    """About ``count`` iterate indices evenly spread along a path, always the last."""
+    if n_iterates == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, n_iterates - 1, min(count, n_iterates)).round().astype(int))
+
+
+def tsvd_debias(train: LstsqSystem, val: LstsqSystem, support, coef, ranks: int = 20):
+    """Truncated-SVD least squares on ``support`` with the truncation chosen by validation RMSE.
+
+    Returns (coefficients, validation RMSE, rank); the given coefficients are kept (rank -1)
+    when no truncation beats them, so debiasing never raises the validation error."""
+    best = (np.asarray(coef, dtype=float), val.rmse(coef, support), -1)
+    k = len(support)
+    if k == 0:
+        return best
+    Q, R = qr(train.R[:, support], mode="economic")
+    U, s, Vt = svd(R)
+    y = U.T @ (Q.T @ train.z)
+    keep = s > s[0] * 1e-14
+    for t in np.unique(np.geomspace(1, keep.sum(), min(ranks, keep.sum())).round().astype(int)):
+        x = Vt[:t].T @ (y[:t] / s[:t])
+        rmse = val.rmse(x, support)
+        if rmse < best[1]:
+            best = (x, rmse, int(t))
+    return best
+
+
+def path_checkpoints(path: ModelPath, train: LstsqSystem, val: LstsqSystem, count: int = 100,
+                     debias: str | None = None) -> Checkpoints:
+    """Checkpoints of a sparse path with validation RMSE, optionally TSVD-debiased."""
+    supports, coefs, rmse, ranks = [], [], [], []
+    iterates = checkpoint_iterates(len(path), count)
+    for i in iterates:
+        S, x = path.active_set(i), path.coef(i)
+        if debias == "tsvd":
+            x, r, rank = tsvd_debias(train, val, S, x)
+        elif debias in (None, "none"):
+            r, rank = val.rmse(x, S), -1
+        else:
+            raise ValueError(f"unknown debiasing {debias!r} (tsvd or none)")
+        supports.append(S)
+        coefs.append(x)
+        rmse.append(r)
+        ranks.append(rank)
+    return Checkpoints.from_models(path.method, path.lambdas[iterates], supports, coefs, rmse,
+                                   {"iterates": iterates.tolist(), "tsvd_rank": ranks,
+                                    "debias": debias or "none", "stop_reason": path.stop_reason,
+                                    "path_iterates": len(path), **path.settings})

@@ -1,0 +1,157 @@
+"""Solvers against scikit-learn and known limits; checkpoints, debiasing, selection, files."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import ARDRegression, BayesianRidge, lars_path, orthogonal_mp
+
+from sparseace.solvers import (ASP, BLR, OMP, RRQR, Checkpoints, LstsqSystem, ard_fit, asp_path,
+                               blr_solve, dense_curve, omp_path, padded_system, path_checkpoints,
+                               tsvd_debias)
+
+
+def problem(m, n, cond=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(m, n))
+    if cond > 1:
+        U, _, Vt = np.linalg.svd(A, full_matrices=False)
+        A = U @ np.diag(np.geomspace(1, 1 / cond, min(m, n))) @ Vt
+    return A, rng.normal(size=m)
+
+
+def rel(a, b):
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
+
+
+@pytest.mark.parametrize("m,n,cond", [(80, 40, 1), (30, 60, 1), (100, 50, 1e4), (60, 60, 1e2)])
+def test_asp_matches_lars_lasso_and_kkt(m, n, cond):
+    A, b = problem(m, n, cond)
+    path = asp_path(A, b)
+    alphas, _, coefs = lars_path(A, b, method="lasso")
+    k = min(len(path), len(alphas))
+    assert k > 20
+    assert rel(path.lambdas[:k], alphas[:k] * m) < 1e-8
+    for i in range(1, k):
+        x = path.dense_coef(i, n)
+        assert rel(x, coefs[:, i]) < 1e-8
+        assert set(path.active_set(i)) >= set(np.flatnonzero(np.abs(coefs[:, i]) > 1e-10))
+        # KKT: |A^T r| <= lambda, equal with the sign of x on the active set
+        c = A.T @ (b - A @ x)
+        lam = path.lambdas[i]
+        assert np.all(np.abs(c) <= lam * (1 + 1e-8))
+        S = path.active_set(i)
+        nz = S[np.abs(x[S]) > 1e-9 * np.abs(x).max()]  # just-entered ones are ~0
+        assert np.allclose(c[nz], lam * np.sign(x[nz]), rtol=1e-8, atol=1e-10 * lam)
+
+
+def test_reduced_system_gives_the_same_path():
+    A, b = problem(200, 40, 1e3, seed=3)
+    s = LstsqSystem.from_dense(A, b)
+    p_dense, p_red = asp_path(A, b, max_active=30), asp_path(s.R, s.z, max_active=30)
+    assert len(p_dense) == len(p_red)
+    assert rel(p_red.lambdas, p_dense.lambdas) < 1e-10
+    assert rel(p_red.values, p_dense.values) < 1e-8
+    x = p_red.dense_coef(len(p_red) - 1, 40)
+    assert s.residual_norm2(x) == pytest.approx(np.sum((A @ x - b) ** 2), rel=1e-10)
+
+
+@pytest.mark.parametrize("m,n,cond", [(80, 40, 1), (40, 80, 1), (100, 60, 1e3)])
+def test_omp_matches_sklearn(m, n, cond):
+    A, b = problem(m, n, cond, seed=1)
+    k = min(m, n) // 2
+    path = omp_path(A, b, max_active=k)
+    ref = orthogonal_mp(A, b, n_nonzero_coefs=k, return_path=True)
+    assert len(path) == k
+    for i in range(k):
+        assert set(path.active_set(i)) == set(np.flatnonzero(ref[:, i]))
+        assert rel(path.dense_coef(i, n), ref[:, i]) < 1e-8
+
+
+def test_planted_sparse_vector_recovered():
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(120, 300))
+    x0 = np.zeros(300)
+    support = rng.choice(300, 10, replace=False)
+    x0[support] = rng.choice([-1, 1], 10) * rng.uniform(1, 2, 10)
+    b = A @ x0
+    omp = OMP(max_active=10).fit(A, b)
+    assert set(omp.active_) == set(support)
+    assert np.allclose(omp.coef_, x0, atol=1e-10)
+    asp = ASP(lambda_min=1e-9).fit(A, b)
+    assert set(np.flatnonzero(np.abs(asp.coef_) > 1e-6)) == set(support)
+    assert np.allclose(asp.coef_, x0, atol=1e-6)
+
+
+def test_rrqr_blr_and_ard_against_references():
+    A, b = problem(150, 20, 1e2, seed=4)
+    assert np.allclose(RRQR().fit(A, b).coef_, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-10)
+    blr = BLR(variance_floor=1e-12).fit(A, b)
+    ref = BayesianRidge(fit_intercept=False, alpha_1=1e-14, alpha_2=1e-14, lambda_1=1e-14,
+                        lambda_2=1e-14, tol=1e-12, max_iter=1000).fit(A, b)
+    assert blr.beta_ == pytest.approx(ref.alpha_, rel=1e-6)
+    assert blr.alpha_ == pytest.approx(ref.lambda_, rel=1e-6)
+    assert np.allclose(blr.coef_, ref.coef_, rtol=1e-6, atol=1e-10)
+    # ARD on the reduced system equals ARD on the dense one
+    s = LstsqSystem.from_dense(A, b)
+    X, y = padded_system(s)
+    assert np.allclose(X.T @ X, A.T @ A) and np.allclose(X.T @ y, A.T @ b)
+    assert y @ y == pytest.approx(b @ b) and len(y) == len(b)
+    S, x = ard_fit(s, threshold_lambda=1e3, tol=1e-10)
+    ref = ARDRegression(fit_intercept=False, max_iter=500, tol=1e-10, threshold_lambda=1e3).fit(A, b)
+    assert rel(x, ref.coef_[S]) < 1e-6
+    assert set(S) == set(np.flatnonzero(ref.coef_))
+
+
+def test_dense_curve_prefix_trick_and_checkpoints(tmp_path):
+    A, b = problem(300, 40, 10, seed=5)
+    Av, bv = problem(100, 40, 10, seed=6)
+    train, val = LstsqSystem.from_dense(A, b), LstsqSystem.from_dense(Av, bv)
+    order = np.random.default_rng(0).permutation(40)
+    curve = dense_curve(train, val, order, [5, 10, 40], "rrqr")
+    assert list(curve.sizes) == [5, 10, 40]
+    x = np.linalg.lstsq(A[:, order[:10]], b, rcond=None)[0]
+    assert np.allclose(curve.coef(1), x, rtol=1e-9)
+    assert curve.val_rmse[1] == pytest.approx(np.sqrt(np.mean((Av[:, order[:10]] @ x - bv) ** 2)))
+    curve.save(tmp_path / "c.npz")
+    back = Checkpoints.load(tmp_path / "c.npz")
+    assert np.array_equal(back.indices, curve.indices) and back.method == "rrqr"
+    blr = dense_curve(train, val, order, [10], "blr")
+    x_ref = blr_solve(*LstsqSystem.from_dense(A[:, order[:10]], b).__dict__.values())[0]
+    assert np.allclose(blr.coef(0), x_ref, rtol=1e-8)
+
+
+def test_tsvd_never_raises_validation_error():
+    A, b = problem(60, 30, 1e6, seed=8)
+    Av, bv = problem(40, 30, 1e6, seed=9)
+    train, val = LstsqSystem.from_dense(A, b), LstsqSystem.from_dense(Av, bv)
+    path = asp_path(train.R, train.z, max_active=25)
+    plain = path_checkpoints(path, train, val, count=10)
+    debiased = path_checkpoints(path, train, val, count=10, debias="tsvd")
+    assert np.all(debiased.val_rmse <= plain.val_rmse + 1e-15)
+    assert np.any(debiased.val_rmse < plain.val_rmse)
+    x, r, rank = tsvd_debias(train, val, path.active_set(len(path) - 1), path.coef(len(path) - 1))
+    assert r == pytest.approx(val.rmse(x, path.active_set(len(path) - 1)))
+
+
+def test_selection_rules_on_constructed_checkpoints():
+    sizes = [1, 3, 5, 8, 12]
+    rmse = [5.0, 2.0, 1.2, 1.0, 1.1]
+    cp = Checkpoints.from_models("asp", sizes, [np.arange(k) for k in sizes],
+                                 [np.ones(k) for k in sizes], rmse)
+    assert cp.select("final") == 4
+    assert cp.select("bysize 6") == 2
+    assert cp.select("bysize 100") == 3
+    assert cp.select("byerror 1.25") == 2
+    assert cp.select("byerror 1.0") == 3
+    with pytest.raises(ValueError):
+        cp.select("bysize 0")
+    with pytest.raises(ValueError):
+        cp.select("best")
+
+
+def test_bad_input_errors():
+    A, b = problem(20, 10)
+    A[3, 4] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        asp_path(A, b)
+    with pytest.raises(ValueError, match="must be"):
+        omp_path(np.ones((5, 3)), np.ones(4))
