@@ -1,0 +1,156 @@
+# Fitting stages: basis -> chunked design factors -> solver paths -> curves and selected models.
+#
+# results/fits/{dataset}/basis.json, basis_sizes.csv
+# results/fits/{dataset}/design/{split}.npz      (split: train, val; gathered from chunk jobs)
+# results/fits/{dataset}/design/test_energy_rows.npz
+# results/fits/{dataset}/paths/{solver}.npz      (checkpoints with validation RMSE)
+# results/fits/{dataset}/curves/{solver}.csv     (validation RMSE, test energy errors per checkpoint)
+# results/fits/{dataset}/models/{solver}-{size}.json   (best validated checkpoint with <= size active)
+# results/fits/{dataset}/errors/{solver}-{size}.csv    (test errors per config_type and overall)
+
+
+def fit_settings(dataset):
+    return config["fits"][dataset]
+
+
+def dataset_settings(dataset):
+    return config["datasets"][dataset]
+
+
+def chunk_count(dataset, split):
+    return fit_settings(dataset)["chunks"][split]
+
+
+rule basis:
+    output:
+        basis="results/fits/{dataset}/basis.json",
+        sizes="results/fits/{dataset}/basis_sizes.csv",
+    params:
+        fit=lambda w: fit_settings(w.dataset),
+        elements=lambda w: dataset_settings(w.dataset)["elements"],
+    log:
+        "logs/basis/{dataset}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/basis.py"
+
+
+rule design_chunk:
+    input:
+        structures="results/data/{dataset}/{split}.xyz",
+        basis="results/fits/{dataset}/basis.json",
+    output:
+        temp("results/fits/{dataset}/design/{split}.chunk{chunk}.npz"),
+    wildcard_constraints:
+        split="train|val",
+        chunk=r"\d+",
+    params:
+        chunks=lambda w: chunk_count(w.dataset, w.split),
+        eref=lambda w: dataset_settings(w.dataset)["eref"],
+        weights=lambda w: dataset_settings(w.dataset)["weights"],
+    log:
+        "logs/design_chunk/{dataset}.{split}.{chunk}.log",
+    resources:
+        mem_mb=lambda w: fit_settings(w.dataset).get("design_mem_mb", 4000),
+        runtime=lambda w: fit_settings(w.dataset).get("design_runtime_min", 60),
+    script:
+        "../scripts/design_chunk.py"
+
+
+rule design_gather:
+    input:
+        lambda w: expand("results/fits/{{dataset}}/design/{{split}}.chunk{chunk}.npz",
+                         chunk=range(chunk_count(w.dataset, w.split))),
+    output:
+        "results/fits/{dataset}/design/{split}.npz",
+    wildcard_constraints:
+        split="train|val",
+    log:
+        "logs/design_gather/{dataset}.{split}.log",
+    resources:
+        mem_mb=lambda w: fit_settings(w.dataset).get("design_mem_mb", 4000),
+        runtime=30,
+    script:
+        "../scripts/design_gather.py"
+
+
+rule test_energy_rows:
+    input:
+        structures="results/data/{dataset}/test.xyz",
+        basis="results/fits/{dataset}/basis.json",
+    output:
+        "results/fits/{dataset}/design/test_energy_rows.npz",
+    params:
+        eref=lambda w: dataset_settings(w.dataset)["eref"],
+    log:
+        "logs/test_energy_rows/{dataset}.log",
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/test_rows.py"
+
+
+rule solve:
+    input:
+        train="results/fits/{dataset}/design/train.npz",
+        val="results/fits/{dataset}/design/val.npz",
+        basis="results/fits/{dataset}/basis.json",
+    output:
+        "results/fits/{dataset}/paths/{solver}.npz",
+    wildcard_constraints:
+        solver="asp|omp|rrqr|blr|ard",
+    params:
+        fit=lambda w: fit_settings(w.dataset),
+        options=lambda w: config["solvers"][w.solver],
+    log:
+        "logs/solve/{dataset}.{solver}.log",
+    threads: 2
+    resources:
+        mem_mb=lambda w: fit_settings(w.dataset).get("solve_mem_mb", 8000),
+        runtime=lambda w: fit_settings(w.dataset).get("solve_runtime_min", 240),
+    script:
+        "../scripts/solve.py"
+
+
+rule curve:
+    input:
+        path="results/fits/{dataset}/paths/{solver}.npz",
+        test_rows="results/fits/{dataset}/design/test_energy_rows.npz",
+    output:
+        "results/fits/{dataset}/curves/{solver}.csv",
+    log:
+        "logs/curve/{dataset}.{solver}.log",
+    script:
+        "../scripts/curve.py"
+
+
+rule select_model:
+    input:
+        path="results/fits/{dataset}/paths/{solver}.npz",
+        basis="results/fits/{dataset}/basis.json",
+        split="results/data/{dataset}/split.json",
+    output:
+        "results/fits/{dataset}/models/{solver}-{size}.json",
+    wildcard_constraints:
+        size=r"\d+",
+    params:
+        eref=lambda w: dataset_settings(w.dataset)["eref"],
+    log:
+        "logs/select_model/{dataset}.{solver}-{size}.log",
+    script:
+        "../scripts/select_model.py"
+
+
+rule model_errors:
+    input:
+        model="results/fits/{dataset}/models/{model}.json",
+        structures="results/data/{dataset}/test.xyz",
+    output:
+        "results/fits/{dataset}/errors/{model}.csv",
+    log:
+        "logs/model_errors/{dataset}.{model}.log",
+    script:
+        "../scripts/model_errors.py"
