@@ -1,0 +1,125 @@
+"""MD stability driver: exact agreement with a LAMMPS-native style, unstable and failing models."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from matscipy.neighbours import neighbour_list
+
+from sparseace._lammps import new_lammps
+from sparseace.md import ForceEvaluationError, run_md, start_configuration
+
+EPS, SIGMA, RC = 0.0104, 3.40, 8.5   # argon-like Lennard-Jones (eV, Å, Å)
+
+
+class PairModel:
+    """E = sum_{i<j} phi(r_ij) for r < rc, phi shifted to zero at rc (LAMMPS lj/cut with
+    pair_modify shift yes)."""
+
+    def __init__(self, phi_dphi, cutoff):
+        self.phi_dphi, self.cutoff = phi_dphi, cutoff
+
+    def evaluate(self, atoms):
+        i, j, d, D = neighbour_list("ijdD", atoms, self.cutoff)
+        phi, dphi = self.phi_dphi(d)
+        g = (dphi / d)[:, None] * D          # dE/dr_ij (each pair counted twice, half weight)
+        forces = np.zeros((len(atoms), 3))
+        np.add.at(forces, i, g)
+        virial = -0.5 * D.T @ g
+        return 0.5 * phi.sum(), forces, virial
+
+
+def lj(r):
+    sr6 = (SIGMA / r) ** 6
+    shift = 4 * EPS * ((SIGMA / RC) ** 12 - (SIGMA / RC) ** 6)
+    return 4 * EPS * (sr6 ** 2 - sr6) - shift, 4 * EPS * (-12 * sr6 ** 2 + 6 * sr6) / r
+
+
+def argon(seed=0):
+    atoms = bulk("Ar", "fcc", 5.26, cubic=True) * (3, 3, 3)
+    atoms.rattle(0.05, seed=seed)
+    atoms.wrap()
+    return atoms
+
+
+SETTINGS = {"temperature": 60.0, "length_ps": 1.0, "timestep_fs": 5.0, "chunk_steps": 50,
+            "thermo_every": 50, "min_distance": 2.0, "seed": 3}
+
+
+def native_thermo(atoms, s):
+    """The same protocol with LAMMPS' own lj/cut."""
+    lmp = new_lammps()
+    lmp.commands_string(f"""
+units metal
+atom_style atomic
+atom_modify sort 0 0.0
+region box block 0 {atoms.cell[0, 0]} 0 {atoms.cell[1, 1]} 0 {atoms.cell[2, 2]} units box
+create_box 1 box
+mass 1 39.948
+pair_style lj/cut {RC}
+pair_coeff * * {EPS} {SIGMA}
+pair_modify shift yes
+""")
+    lmp.create_atoms(len(atoms), None, [1] * len(atoms), atoms.positions.ravel().tolist())
+    lmp.commands_string(f"""
+timestep {s['timestep_fs'] / 1000}
+velocity all create {s['temperature']} {s['seed']} dist gaussian mom yes rot yes
+fix nve all nve
+fix thermostat all langevin {s['temperature']} {s['temperature']} 0.1 {s['seed'] + 1} zero yes
+thermo_style custom step time temp pe etotal press
+""")
+    rows = []
+    lmp.command("run 0")
+    for _ in range(int(s["length_ps"] * 1000 / s["timestep_fs"] / s["chunk_steps"])):
+        lmp.command(f"run {s['chunk_steps']}")
+        rows.append({k: lmp.get_thermo(k) for k in ("step", "pe", "temp", "press")})
+    return rows
+
+
+def test_driver_reproduces_native_lammps_trajectory(tmp_path):
+    atoms = argon()
+    verdict = run_md(PairModel(lj, RC), atoms, SETTINGS, trajectory=tmp_path / "traj.xyz")
+    assert verdict.stable and verdict.steps == 200
+    native = native_thermo(atoms, SETTINGS)
+    for ours, ref in zip(verdict.thermo, native):
+        assert ours["step"] == ref["step"]
+        for key in ("pe", "temp", "press"):
+            assert ours[key] == pytest.approx(ref[key], rel=1e-7, abs=1e-8), key
+    from ase.io import read
+    assert len(read(tmp_path / "traj.xyz", ":")) == 4
+
+
+def test_collapsing_model_is_unstable_with_time_and_reason():
+    def attractive(r):  # no repulsion: atoms fall onto each other
+        return -0.5 * np.exp(-(r / 3.0) ** 2), r / 4.5 * np.exp(-(r / 3.0) ** 2)
+
+    s = {**SETTINGS, "length_ps": 5.0}
+    verdict = run_md(PairModel(attractive, 8.0), argon(), s)
+    assert not verdict.stable
+    assert "closer than 2.0" in verdict.reason or "temperature" in verdict.reason
+    assert 0 < verdict.time_ps < 5.0
+
+
+@pytest.mark.parametrize("failure", ["raise", "nan"])
+def test_failing_force_evaluation_stops_the_run(failure):
+    class Failing(PairModel):
+        calls = 0
+
+        def evaluate(self, atoms):
+            self.calls += 1
+            if self.calls > 30:
+                if failure == "raise":
+                    raise RuntimeError("boom")
+                return np.nan, np.zeros((len(atoms), 3)), np.zeros((3, 3))
+            return super().evaluate(atoms)
+
+    model = Failing(lj, RC)
+    with pytest.raises(ForceEvaluationError, match="step 29"):
+        run_md(model, argon(), SETTINGS)
+    assert model.calls == 31  # LAMMPS halted at once
+
+
+def test_start_configuration_is_largest_periodic():
+    small, big = bulk("Si", "diamond", 5.43), bulk("Si", "diamond", 5.43, cubic=True)
+    molecule = big.copy()
+    molecule.pbc = False
+    assert len(start_configuration([small, molecule, big])) == 8
