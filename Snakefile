@@ -13,9 +13,16 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/md.smk"
+include: "workflow/rules/properties.smk"
+include: "workflow/rules/figures.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         expand("results/data/{dataset}/split.json", dataset=config["datasets"]),
+        figure_and_table_files(),
     default_target: True

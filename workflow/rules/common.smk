@@ -1,5 +1,5 @@
 # Shared helpers: validated config, dataset and source paths, the list of final outputs.
-import os
+from pathlib import Path
 
 from sparseace.config import validate_config
 
@@ -20,3 +20,6 @@ def run_label(datasets):
     """Footer of figures and tables: which run and which data."""
     run = {"full": "full study", "reduced": "reduced run", "test": "test run"}[config["study"]]
     return f"{run} (config study={config['study']}); data: " + ", ".join(datasets)
+
+
+LITERATURE = str(Path(workflow.basedir) / "config" / "literature_values.yaml")

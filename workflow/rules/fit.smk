@@ -135,7 +135,7 @@ rule select_model:
     output:
         "results/fits/{dataset}/models/{solver}-{size}.json",
     wildcard_constraints:
-        size=r"\d+",
+        size=r"\d+|all",
     params:
         eref=lambda w: dataset_settings(w.dataset)["eref"],
     log:

@@ -11,7 +11,8 @@ from sparseace.solvers import Checkpoints
 
 setup_logging(snakemake.log[0])
 cp = Checkpoints.load(snakemake.input.path)
-rule = f"bysize {snakemake.wildcards.size}"
+size = snakemake.wildcards.size
+rule = "final" if size == "all" else f"bysize {size}"
 i = cp.select(rule)
 basis = ACEBasis.from_json(Path(snakemake.input.basis).read_text())
 split = json.loads(Path(snakemake.input.split).read_text())

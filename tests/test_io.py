@@ -1,0 +1,116 @@
+"""Readers of every source format, unit conversions, canonical files and bad input."""
+
+import itertools
+import json
+import lzma
+import re
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from sparseace.io import (DataError, read_canonical, read_extxyz, read_mlearn_json,
+                          write_extxyz_atomic)
+
+
+def test_zuo_tarball_member_and_mlearn_json_agree(mirror):
+    xyz = read_extxyz(mirror / "zuo2020/ACEData_ZuoEtAl2020.tar.gz", "energy", "force",
+                      dataset="zuo_Mo", member="ZuoEtAl2020/Mo_test.xyz", elements=["Mo"])
+    js = read_mlearn_json(mirror / "zuo2020/mlearn_json/Mo/test.json.xz", "zuo_Mo")
+    assert len(xyz) == len(js) == 23
+    for a, b in zip(xyz, js):
+        assert a.info["REF_energy"] == pytest.approx(b.info["REF_energy"], abs=1e-10)
+        assert np.allclose(a.arrays["REF_forces"], b.arrays["REF_forces"])
+        assert np.allclose(a.positions, b.positions, atol=1e-6)
+    assert js[0].info["config_type"] in {"Elastic", "AIMD-NVT", "Vacancy", "Surface"}
+    assert "REF_virial" in js[0].info and "REF_virial" not in xyz[0].info
+
+
+def test_mlearn_virial_sign_and_units_from_the_work_of_strain(mirror):
+    """Between two strained cells of the same elastic mode, dE = -W : d(eps) (W = -stress V):
+    the virial read from virial_stress (kbar) must satisfy it with slope 1."""
+    docs = json.load(lzma.open(mirror / "zuo2020/mlearn_json/Si/training.json.xz"))
+    frames = read_mlearn_json(mirror / "zuo2020/mlearn_json/Si/training.json.xz", "zuo_Si")
+    elastic = [(re.search(r"mode (\d+)", d["description"]).group(1), a)
+               for d, a in zip(docs, frames) if d["group"] == "Elastic" and "mode" in d["description"]]
+    work = []
+    for (mi, a), (mj, b) in itertools.combinations(elastic, 2):
+        if mi != mj or len(a) != len(b):
+            continue
+        F = np.linalg.solve(a.cell.array, b.cell.array).T
+        eps = 0.5 * (F + F.T) - np.eye(3)
+        if np.abs(eps).max() > 0.025:
+            continue
+        W = 0.5 * (a.info["REF_virial"] + b.info["REF_virial"]).reshape(3, 3)
+        work.append((b.info["REF_energy"] - a.info["REF_energy"], -(W * eps).sum()))
+    work = np.array(work)
+    assert len(work) > 20
+    slope = np.linalg.lstsq(work[:, 1:], work[:, 0], rcond=None)[0][0]
+    assert slope == pytest.approx(1.0, abs=0.02)
+    assert np.corrcoef(work.T)[0, 1] > 0.99
+
+
+def test_gap_keys_and_water_keys(mirror):
+    si = read_extxyz(mirror / "si_gap2018/ACEData_Si_tiny.tar.gz", "dft_energy", "dft_force",
+                     "dft_virial", dataset="si_tiny", member="Si_tiny.xyz")
+    assert len(si) == 53
+    assert {a.info["config_type"] for a in si} == {"dia", "bt", "liq", "isolated_atom"}
+    iso = next(a for a in si if a.info["config_type"] == "isolated_atom")
+    assert iso.info["REF_energy"] == pytest.approx(-158.54496821)
+    dia = next(a for a in si if a.info["config_type"] == "dia")
+    assert dia.info["REF_virial"].shape == (9,)
+    water = read_extxyz(mirror / "water_cheng2019/PARTIAL_train_30_water_1000_eVAng.xyz.xz",
+                        "TotEnergy", "force", dataset="water", elements=["H", "O"])
+    assert len(water) == 30 and len(water[0]) == 192
+    assert -30100 < water[0].info["REF_energy"] < -29900
+
+
+def test_canonical_round_trip(tmp_path, mirror):
+    si = read_extxyz(mirror / "si_gap2018/ACEData_Si_tiny.tar.gz", "dft_energy", "dft_force",
+                     "dft_virial", dataset="si_tiny", member="Si_tiny.xyz")
+    write_extxyz_atomic(tmp_path / "c.xyz", si)
+    back = read_canonical(tmp_path / "c.xyz")
+    for a, b in zip(si, back):
+        assert b.info["REF_energy"] == a.info["REF_energy"]
+        assert np.array_equal(a.arrays["REF_forces"], b.arrays["REF_forces"])
+        assert b.info["dataset"] == "si_tiny" and b.calc is None
+        if "REF_virial" in a.info:
+            assert np.allclose(a.info["REF_virial"], b.info["REF_virial"])
+
+
+def frame_text(energy="energy=-10.0 ", force_cols=3, value="0.1", symbol="Si", n=2):
+    props = "Properties=species:S:1:pos:R:3:force:R:" + str(force_cols)
+    lines = [str(n), f'Lattice="5 0 0 0 5 0 0 0 5" {props} {energy}pbc="T T T"']
+    for i in range(n):
+        lines.append(f"{symbol} {i} 0 0 " + " ".join([value] * force_cols))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text,message", [
+    (frame_text(energy=""), "frame 0: field energy missing"),
+    (frame_text(force_cols=2), "frame 0: field forces has shape"),
+    (frame_text(value="nan"), "frame 0: field forces has NaN"),
+    (frame_text(energy="energy=inf "), "frame 0: field energy has NaN"),
+    (frame_text() + frame_text(symbol="Ge"), r"frame 1: field symbols: element\(s\) \['Ge'\]"),
+    ("", "empty file"),
+    (frame_text() + frame_text()[:-40], "frame 1: cannot parse"),
+])
+def test_bad_input_names_file_frame_and_field(tmp_path, text, message):
+    path = tmp_path / "bad.xyz"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message) as err:
+        read_extxyz(path, "energy", "force", elements=["Si"])
+    assert str(path) in str(err.value)
+
+
+def test_bad_mlearn_json(tmp_path):
+    (tmp_path / "t.json").write_text('[{"structure": {"lattice": {"matrix": [[1')
+    with pytest.raises(DataError, match="not valid JSON"):
+        read_mlearn_json(tmp_path / "t.json")
+    atoms = bulk("Si", "diamond", 5.43)
+    doc = {"structure": {"lattice": {"matrix": atoms.cell.tolist()},
+                         "sites": [{"species": [{"element": "Xx"}], "xyz": [0, 0, 0]}]},
+           "outputs": {"energy": 1.0, "forces": [[0, 0, 0]]}}
+    (tmp_path / "u.json").write_text(json.dumps([doc]))
+    with pytest.raises(DataError, match="frame 0: field species: unknown element 'Xx'"):
+        read_mlearn_json(tmp_path / "u.json")

@@ -1,0 +1,18 @@
+# Silicon properties of models fitted to the GAP-Si data.
+
+
+rule si_properties:
+    input:
+        model="results/fits/{dataset}/models/{model}.json",
+        literature=LITERATURE,
+    output:
+        "results/properties/{dataset}/{model}.json",
+    params:
+        settings=config["properties"]["settings"],
+    log:
+        "logs/si_properties/{dataset}.{model}.log",
+    resources:
+        mem_mb=4000,
+        runtime=720,
+    script:
+        "../scripts/si_properties.py"
