@@ -7,8 +7,7 @@ def md_runs():
 
 
 def md_settings(dataset):
-    steps = config["md"]["timestep_fs"]
-    return {**config["md"]["settings"], "timestep_fs": steps.get(dataset, steps["default"])}
+    return {**config["md"]["settings"], **config["md"].get("per_dataset", {}).get(dataset, {})}
 
 
 rule md_run:

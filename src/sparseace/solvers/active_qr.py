@@ -105,16 +105,24 @@ class ActiveQR:
         y = solve_triangular(self.Rk, rhs, trans="T")
         return solve_triangular(self.Rk, y)
 
+    def _normal_product(self, x: np.ndarray) -> np.ndarray:
+        """A_S^T A_S x, from the Gram matrix when there is one."""
+        if self.gram is not None:
+            return self.gram[np.ix_(self.active, self.active)] @ x
+        cols = self.A[:, self.active]
+        return cols.T @ (cols @ x)
+
     def lstsq(self, Atb_active: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """min ||A_S x - b|| by CSNE: a semi-normal solve plus one correction with the residual."""
+        """min ||A_S x - b|| by CSNE: a semi-normal solve plus one correction with the residual
+        (with a Gram matrix, the residual of the normal equations)."""
+        if self.gram is not None:
+            return self.solve_shifted(Atb_active, np.zeros_like(Atb_active))
         x = self.solve_normal(Atb_active)
         cols = self.A[:, self.active]
-        r = b - cols @ x
-        return x + self.solve_normal(cols.T @ r)
+        return x + self.solve_normal(cols.T @ (b - cols @ x))
 
     def solve_shifted(self, Atb_active: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """x with A_S^T A_S x = A_S^T b - shift, refined once with the true normal residual."""
+        """x with A_S^T A_S x = A_S^T b - shift, refined once with the residual."""
         rhs = Atb_active - shift
         x = self.solve_normal(rhs)
-        cols = self.A[:, self.active]
-        return x + self.solve_normal(rhs - cols.T @ (cols @ x))
+        return x + self.solve_normal(rhs - self._normal_product(x))

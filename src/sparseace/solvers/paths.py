@@ -94,12 +94,19 @@ def _prepare(A, b, use_gram):
     return A, b, gram, A.T @ b
 
 
+def _gram_times(gram, active, x):
+    """G[:, active] @ x without copying the columns (a matrix-vector product with G)."""
+    full = np.zeros(gram.shape[0])
+    full[active] = x
+    return gram @ full
+
+
 def _correlations(A, b, Atb, gram, active, x):
     """A^T (b - A_S x_S)."""
     if not active:
         return Atb.copy()
     if gram is not None:
-        return Atb - gram[:, active] @ x
+        return Atb - _gram_times(gram, active, x)
     return A.T @ (b - A[:, active] @ x)
 
 
@@ -145,7 +152,7 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
             break
         # direction: as lambda decreases by d, x_S grows by d v and c by -d w
         v = qr_.solve_shifted(np.zeros(len(active)), -s)
-        w = gram[:, active] @ v if gram is not None else A.T @ (A[:, active] @ v)
+        w = _gram_times(gram, active, v) if gram is not None else A.T @ (A[:, active] @ v)
         inactive = np.ones(n, dtype=bool)
         inactive[active] = False
         if dropped is not None:  # a column that just left may not re-enter at once
