@@ -1,0 +1,214 @@
+"""Native LAMMPS pair style ``sparseace``: energy, forces, virials and per-atom values equal
+``ACEPotential.evaluate`` (independent numba implementation); energy conservation; errors."""
+
+import shutil
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.data import atomic_masses, atomic_numbers
+from ase.geometry import cell_to_cellpar, cellpar_to_cell
+
+from sparseace._lammps import new_lammps
+from sparseace.basis import ACEBasis
+from sparseace.lammps_plugin import build_plugin, export_model
+from sparseace.model import ACEPotential
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None,
+                                reason="g++ not installed: the LAMMPS plugin cannot be built")
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    return build_plugin(tmp_path_factory.mktemp("plugin_build"))
+
+
+def random_model(elements, order, degree, n_active, seed, eref=None, scale=0.05):
+    """Random active subset of low-level functions plus all pair functions: those of lowest
+    degree (P_0 times the 1/r^2-like envelope) repulsive, the others small."""
+    basis = ACEBasis(elements, order, degree)
+    rng = np.random.default_rng(seed)
+    n_mb = basis.nspecies * basis.n_manybody
+    pool = basis.level_order()[: 3 * n_active]
+    mb = pool[pool < n_mb]
+    active = np.union1d(rng.choice(mb, min(n_active, len(mb)), replace=False),
+                        np.arange(n_mb, len(basis)))
+    lowest = (active >= n_mb) & ((active - n_mb) % basis.n_pair < basis.nspecies)
+    coefficients = np.where(active < n_mb, scale * rng.normal(size=len(active)),
+                            np.where(lowest, 0.5, 0.01 * rng.normal(size=len(active))))
+    return ACEPotential(basis, active, coefficients, eref)
+
+
+def lammps_cell(atoms):
+    """Rigidly rotate ``atoms`` to LAMMPS' lower-triangular cell."""
+    atoms = atoms.copy()
+    atoms.set_cell(cellpar_to_cell(cell_to_cellpar(atoms.cell)), scale_atoms=True)
+    return atoms
+
+
+def setup_lammps(plugin, model_file, atoms, type_elements):
+    """A LAMMPS instance holding ``atoms`` (lower-triangular cell) with pair style sparseace."""
+    lmp = new_lammps()
+    c = atoms.cell.array.tolist()
+    lmp.commands_string(f"""
+units metal
+atom_style atomic
+atom_modify map yes sort 0 0.0
+boundary p p p
+region box prism 0 {c[0][0]!r} 0 {c[1][1]!r} 0 {c[2][2]!r} {c[1][0]!r} {c[2][0]!r} {c[2][1]!r} units box
+create_box {len(type_elements)} box
+""")
+    types = [type_elements.index(s) + 1 for s in atoms.get_chemical_symbols()]
+    lmp.create_atoms(len(atoms), None, types, atoms.positions.ravel().tolist())
+    for t, e in enumerate(type_elements, start=1):
+        lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
+    lmp.commands_string(f"""
+plugin load {plugin}
+pair_style sparseace
+pair_coeff * * {model_file} {' '.join(type_elements)}
+""")
+    return lmp
+
+
+def lammps_evaluate(plugin, model_file, atoms, type_elements):
+    """Energy, forces, virial (3, 3) eV, per-atom energies and per-atom virial sum from run 0."""
+    lmp = setup_lammps(plugin, model_file, atoms, type_elements)
+    lmp.commands_string("""
+compute vir all pressure NULL virial
+compute peatom all pe/atom
+compute satom all stress/atom NULL virial
+thermo_style custom step pe c_vir[1]
+run 0
+""")
+    n = len(atoms)  # one process: all atoms are local, ordered by id
+    order = np.argsort(lmp.numpy.extract_atom("id")[:n])
+    forces = np.array(lmp.numpy.extract_atom("f")[:n])[order]
+    energies = np.array(lmp.numpy.extract_compute("peatom", 1, 1)[:n])[order]
+    nktv2p = lmp.extract_global("nktv2p")
+    pxx, pyy, pzz, pxy, pxz, pyz = lmp.numpy.extract_compute("vir", 0, 1)  # bar
+    w = np.array([[pxx, pxy, pxz], [pxy, pyy, pyz], [pxz, pyz, pzz]]) * atoms.get_volume() / nktv2p
+    s = np.array(lmp.numpy.extract_compute("satom", 1, 2)[:n]).sum(axis=0) / -nktv2p
+    w_atom = np.array([[s[0], s[3], s[4]], [s[3], s[1], s[5]], [s[4], s[5], s[2]]])
+    energy = lmp.get_thermo("pe")
+    lmp.close()
+    return energy, forces, w, energies, w_atom
+
+
+def assert_matches(plugin, tmp_path, model, atoms, type_elements):
+    atoms = lammps_cell(atoms)
+    path = export_model(model, tmp_path / "model.sace")
+    energy, forces, virial, energies, w_atom = lammps_evaluate(plugin, path, atoms, type_elements)
+    e_ref, f_ref, w_ref, site_ref = model.evaluate(atoms)
+    assert energy == pytest.approx(e_ref, rel=1e-10, abs=1e-10)
+    fscale = np.abs(f_ref).max()
+    assert fscale > 1e-3  # non-trivial forces
+    np.testing.assert_allclose(forces, f_ref, rtol=0, atol=1e-10 * max(fscale, 1.0))
+    wscale = np.abs(w_ref).max()
+    np.testing.assert_allclose(virial, w_ref, rtol=0, atol=1e-10 * max(wscale, 1.0))
+    np.testing.assert_allclose(energies, site_ref, rtol=0, atol=1e-10 * np.abs(site_ref).max())
+    np.testing.assert_allclose(w_atom, w_ref, rtol=0, atol=1e-10 * max(wscale, 1.0))
+
+
+@pytest.fixture(scope="module")
+def si_model():
+    return random_model(["Si"], 3, 12, 150, seed=1, eref={"Si": -158.54496821})
+
+
+def test_rattled_periodic_si(plugin, tmp_path, si_model):
+    atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.1, seed=2)
+    assert_matches(plugin, tmp_path, si_model, atoms, ["Si"])
+
+
+def test_triclinic_cell(plugin, tmp_path, si_model):
+    atoms = bulk("Si", "diamond", 5.43).repeat((3, 3, 3))  # fcc primitive cell: triclinic
+    atoms.rattle(0.1, seed=3)
+    assert not np.allclose(lammps_cell(atoms).cell.array, np.diag(atoms.cell.lengths()))
+    assert_matches(plugin, tmp_path, si_model, atoms, ["Si"])
+
+
+def test_cell_smaller_than_cutoff_uses_ghost_images(plugin, tmp_path, si_model):
+    atoms = bulk("Si", "diamond", 5.43, cubic=True)
+    atoms.set_cell(atoms.cell.array @ np.array([[1, 0, 0], [0.1, 1, 0], [0, 0.05, 1]]),
+                   scale_atoms=True)
+    atoms.rattle(0.1, seed=4)
+    assert atoms.cell.lengths().max() < si_model.cutoff
+    assert_matches(plugin, tmp_path, si_model, atoms, ["Si"])
+
+
+def water_box(seed):
+    rng = np.random.default_rng(seed)
+    positions, symbols = [], []
+    for _ in range(8):
+        c = rng.uniform(0, 6.0, 3)
+        positions += [c, c + [0.96, 0, 0], c + [-0.24, 0.93, 0]]
+        symbols += ["O", "H", "H"]
+    atoms = Atoms(symbols, positions=positions, cell=[6.3, 6.1, 6.6], pbc=True)
+    atoms.rattle(0.05, seed=seed)
+    atoms.wrap()
+    return atoms
+
+
+@pytest.mark.parametrize("type_elements", [["H", "O"], ["O", "H"]])
+def test_two_species_water_box_and_type_mapping(plugin, tmp_path, type_elements):
+    model = random_model(["H", "O"], 3, 6, 80, seed=5, eref={"H": -13.6, "O": -432.1}, scale=0.1)
+    assert_matches(plugin, tmp_path, model, water_box(6), type_elements)
+
+
+def nve_energy_error(plugin, model_file, atoms, dt_fs, time_fs=300):
+    """Largest deviation of the total energy (eV) from its start in an NVE run."""
+    lmp = setup_lammps(plugin, model_file, atoms, ["Si"])
+    lmp.commands_string(f"""
+velocity all create 600 7 dist gaussian mom yes rot yes
+fix nve all nve
+timestep {dt_fs / 1000}
+thermo_style custom step pe ke etotal
+run 0
+""")
+    e0, ke0 = lmp.get_thermo("etotal"), lmp.get_thermo("ke")
+    error = 0.0
+    for _ in range(10):
+        lmp.command(f"run {round(time_fs / dt_fs / 10)}")
+        error = max(error, abs(lmp.get_thermo("etotal") - e0))
+    ke1 = lmp.get_thermo("ke")
+    lmp.close()
+    assert ke1 > 2 * ke0  # the start is far from equilibrium: energy flows from pe to ke
+    return error
+
+
+def test_nve_conserves_energy_with_second_order_error(plugin, tmp_path):
+    model = random_model(["Si"], 3, 12, 150, seed=1, scale=0.002)
+    path = export_model(model, tmp_path / "model.sace")
+    atoms = lammps_cell(bulk("Si", "diamond", 5.43, cubic=True).repeat((2, 2, 2)))
+    coarse, fine = (nve_energy_error(plugin, path, atoms, dt) for dt in (1.0, 0.5))
+    # the run heats from 600 K to several 1000 K; 1 fs keeps the total within 1 meV/atom
+    assert coarse < 1e-3 * len(atoms)
+    assert 3 < coarse / fine < 6  # velocity Verlet with forces = -grad E: error O(dt^2)
+
+
+def test_bad_model_file_gives_clear_lammps_error(plugin, tmp_path, si_model):
+    good = export_model(si_model, tmp_path / "good.sace").read_text().splitlines()
+    atoms = lammps_cell(bulk("Si", "diamond", 5.43, cubic=True))
+    cases = {
+        "truncated.sace": ("\n".join(good[: len(good) // 2]) + "\n", "end of file"),
+        "garbled.sace": ("\n".join(good).replace("lmax", "lmaxx") + "\n", "keyword 'lmax'"),
+        "version.sace": ("\n".join(good).replace("sparseace-lammps-model 1",
+                                                 "sparseace-lammps-model 9") + "\n", "version 9"),
+        "missing.sace": (None, "cannot open"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        with pytest.raises(Exception, match=message) as err:
+            setup_lammps(plugin, path, atoms, ["Si"])
+        assert name in str(err.value)
+    germanium = atoms.copy()
+    germanium.symbols[:] = "Ge"
+    with pytest.raises(Exception, match="element Ge"):
+        setup_lammps(plugin, tmp_path / "good.sace", germanium, ["Ge"])
+
+
+def test_build_is_cached(plugin):
+    assert build_plugin(plugin.parent) == plugin
