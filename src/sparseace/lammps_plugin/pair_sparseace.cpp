@@ -13,7 +13,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -213,13 +215,46 @@ void SparseACEModel::read(const std::string &path)
     tr_mb[k].setup(rin, rcut, r0[k], mb_p, mb_q, mb_a);
     tr_pair[k].setup(rin, rcut, r0[k], pair_p, pair_q, pair_a);
   }
-  a_by_species_ptr.assign(nz + 1, 0);
-  a_by_species.clear();
-  for (int z = 0; z < nz; z++) {
-    for (int v = 0; v < num_a; v++)
-      if (a_species[v] == z) a_by_species.push_back(v);
-    a_by_species_ptr[z + 1] = static_cast<int>(a_by_species.size());
+  // atomic base in contiguous blocks per neighbour species
+  std::vector<int> order(num_a), newidx(num_a);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [this](int u, int v) { return a_species[u] < a_species[v]; });
+  std::vector<int> sp(num_a), dg(num_a), lm(num_a);
+  a_ptr.assign(nz + 1, 0);
+  for (int k = 0; k < num_a; k++) {
+    newidx[order[k]] = k;
+    sp[k] = a_species[order[k]];
+    dg[k] = a_deg[order[k]];
+    lm[k] = a_lm[order[k]];
+    a_ptr[sp[k] + 1] = k + 1;
   }
+  for (int z = 0; z < nz; z++) a_ptr[z + 1] = std::max(a_ptr[z + 1], a_ptr[z]);
+  a_species.swap(sp);
+  a_deg.swap(dg);
+  a_lm.swap(lm);
+  // products of each centre species grouped by their number of factors
+  std::vector<double> coef;
+  std::vector<int> idx;
+  prod_ptr.assign(5 * nz + 1, 0);
+  for (int z = 0; z < nz; z++)
+    for (int nu = 0; nu <= 4; nu++) {
+      for (int k = c_ptr[z]; k < c_ptr[z + 1]; k++) {
+        const int *ia = &c_a[4 * k];
+        int len = 0;
+        while (len < 4 && ia[len] >= 0) len++;
+        for (int r = len; r < 4; r++)
+          if (ia[r] >= 0)
+            throw std::runtime_error(path + ": product " + std::to_string(k) +
+                                     ": index after the -1 padding");
+        if (len != nu) continue;
+        coef.push_back(c_coef[k]);
+        for (int r = 0; r < 4; r++) idx.push_back(ia[r] >= 0 ? newidx[ia[r]] : -1);
+      }
+      prod_ptr[5 * z + nu + 1] = static_cast<int>(coef.size());
+    }
+  c_coef.swap(coef);
+  c_a.swap(idx);
 }
 
 /* ---------------------------------------------------------------- pair style */
@@ -530,31 +565,46 @@ void PairSparseACE::compute(int eflag, int vflag)
     for (int p = 0; p < n; p++) {
       const int zj = nb_z[p];
       const double *Rp = &R[p * nr], *Yp = &Y[static_cast<size_t>(p) * nlm];
-      for (int s = M.a_by_species_ptr[zj]; s < M.a_by_species_ptr[zj + 1]; s++) {
-        const int v = M.a_by_species[s];
-        A[v] += Rp[M.a_deg[v]] * Yp[M.a_lm[v]];
-      }
+      const int *deg = M.a_deg.data(), *lm = M.a_lm.data();
+      for (int v = M.a_ptr[zj]; v < M.a_ptr[zj + 1]; v++) A[v] += Rp[deg[v]] * Yp[lm[v]];
     }
 
-    // products and their adjoint dE/dA
+    // products and their adjoint dE/dA, by number of factors
     double e = M.eref[zi];
     for (int v = 0; v < M.num_a; v++) gA[v] = 0.0;
-    for (int t = M.c_ptr[zi]; t < M.c_ptr[zi + 1]; t++) {
-      const int *ia = &M.c_a[4 * t];
-      double prefix[4];
-      double pre = 1.0;
-      int nu = 0;
-      while (nu < 4 && ia[nu] >= 0) {
-        prefix[nu] = pre;
-        pre *= A[ia[nu]];
-        nu++;
-      }
-      e += M.c_coef[t] * pre;
-      double suf = M.c_coef[t];
-      for (int k = nu - 1; k >= 0; k--) {
-        gA[ia[k]] += prefix[k] * suf;
-        suf *= A[ia[k]];
-      }
+    const int *pp = &M.prod_ptr[5 * zi];
+    const double *cc = M.c_coef.data();
+    const int *ca = M.c_a.data();
+    for (int t = pp[0]; t < pp[1]; t++) e += cc[t];
+    for (int t = pp[1]; t < pp[2]; t++) {
+      e += cc[t] * A[ca[4 * t]];
+      gA[ca[4 * t]] += cc[t];
+    }
+    for (int t = pp[2]; t < pp[3]; t++) {
+      const int i0 = ca[4 * t], i1 = ca[4 * t + 1];
+      const double c = cc[t], x0 = A[i0], x1 = A[i1];
+      e += c * x0 * x1;
+      gA[i0] += c * x1;
+      gA[i1] += c * x0;
+    }
+    for (int t = pp[3]; t < pp[4]; t++) {
+      const int i0 = ca[4 * t], i1 = ca[4 * t + 1], i2 = ca[4 * t + 2];
+      const double c = cc[t], x0 = A[i0], x1 = A[i1], x2 = A[i2];
+      const double c01 = c * x0 * x1;
+      e += c01 * x2;
+      gA[i0] += c * x1 * x2;
+      gA[i1] += c * x0 * x2;
+      gA[i2] += c01;
+    }
+    for (int t = pp[4]; t < pp[5]; t++) {
+      const int i0 = ca[4 * t], i1 = ca[4 * t + 1], i2 = ca[4 * t + 2], i3 = ca[4 * t + 3];
+      const double c = cc[t], x0 = A[i0], x1 = A[i1], x2 = A[i2], x3 = A[i3];
+      const double c01 = c * x0 * x1, x23 = x2 * x3;
+      e += c01 * x23;
+      gA[i0] += c * x1 * x23;
+      gA[i1] += c * x0 * x23;
+      gA[i2] += c01 * x3;
+      gA[i3] += c01 * x2;
     }
 
     // pair gradients dE_i/dr_ij: forces and virial
@@ -572,8 +622,7 @@ void PairSparseACE::compute(int eflag, int vflag)
       const double *Rp = &R[p * nr], *dRp = &dR[p * nr];
       const double *Yp = &Y[static_cast<size_t>(p) * nlm];
       const double *dYp = &dY[static_cast<size_t>(p) * nlm * 3];
-      for (int s = M.a_by_species_ptr[zj]; s < M.a_by_species_ptr[zj + 1]; s++) {
-        const int v = M.a_by_species[s];
+      for (int v = M.a_ptr[zj]; v < M.a_ptr[zj + 1]; v++) {
         const double ga = gA[v];
         if (ga == 0.0) continue;
         const int deg = M.a_deg[v], lm = M.a_lm[v];

@@ -39,12 +39,13 @@ struct SparseACEModel {
   std::vector<double> rec_mb, rec_pair;                  // rows of 3
   std::vector<int> a_species, a_deg, a_lm;               // num_a
   std::vector<double> pair_weights;                      // nz * nz * pair_degree
-  std::vector<int> c_ptr;                                // nz + 1
+  std::vector<int> c_ptr;                                // nz + 1, as read
   std::vector<double> c_coef;                            // T
   std::vector<int> c_a;                                  // T * 4, -1 padded
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
-  std::vector<int> a_by_species_ptr, a_by_species;       // atomic base grouped by neighbour species
+  std::vector<int> a_ptr;      // atomic base reordered: species z holds a_ptr[z]:a_ptr[z+1]
+  std::vector<int> prod_ptr;   // products reordered: centre z, nu factors: [5z+nu]:[5z+nu+1]
 
   void read(const std::string &path);    // throws std::runtime_error with file and line
 };
