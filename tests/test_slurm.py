@@ -95,15 +95,19 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 def test_workflow_jobs_run_through_slurm_with_the_profile(cluster, tmp_path, mirror):
     configfile = small_config(tmp_path)
     target = "results/fits/zuo_Mo/basis.json"
+    slurm_logs = tmp_path / "slurm_logs"  # the plugin deletes successful jobs' logs unless kept
     out = subprocess.run(
         [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
          "--configfile", str(configfile), "--profile", str(REPO / "workflow/profiles/slurm"),
          "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+         "--slurm-logdir", str(slurm_logs), "--slurm-keep-successful-logs",
          "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10",
          "--jobs", "4", target, "results/data/zuo_Mo/split.json"],
         capture_output=True, text=True, env={**os.environ, "SPARSEACE_MIRROR": str(mirror)},
         timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (tmp_path / target).exists()
-    logs = list((tmp_path / ".snakemake/slurm_logs").rglob("*.log"))
-    assert {p.parent.name for p in logs} >= {"rule_fetch", "rule_split", "rule_basis"}
+    logs = list(slurm_logs.rglob("*.log"))
+    rules = {part for p in logs for part in p.relative_to(slurm_logs).parts
+             if part.startswith("rule_")}
+    assert rules >= {"rule_fetch", "rule_split", "rule_basis"}, logs
