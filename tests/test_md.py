@@ -1,4 +1,7 @@
-"""MD stability driver: exact agreement with a LAMMPS-native style, unstable and failing models."""
+"""MD stability driver: exact agreement with a LAMMPS-native style, the native pair style
+against fix external, unstable and failing models."""
+
+import shutil
 
 import numpy as np
 import pytest
@@ -7,6 +10,7 @@ from matscipy.neighbours import neighbour_list
 
 from sparseace._lammps import new_lammps
 from sparseace.md import ForceEvaluationError, run_md, start_configuration
+from test_lammps_plugin import random_model
 
 EPS, SIGMA, RC = 0.0104, 3.40, 8.5   # argon-like Lennard-Jones (eV, Å, Å)
 
@@ -42,7 +46,7 @@ def argon(seed=0):
 
 
 SETTINGS = {"temperature": 60.0, "length_ps": 1.0, "timestep_fs": 5.0, "chunk_steps": 50,
-            "thermo_every": 50, "min_distance": 2.0, "seed": 3}
+            "thermo_every": 50, "min_distance": 2.0, "seed": 3, "engine": "external"}
 
 
 def native_thermo(atoms, s):
@@ -123,3 +127,49 @@ def test_start_configuration_is_largest_periodic():
     molecule = big.copy()
     molecule.pbc = False
     assert len(start_configuration([small, molecule, big])) == 8
+
+
+native_only = pytest.mark.skipif(shutil.which("g++") is None,
+                                 reason="g++ not installed: the LAMMPS plugin cannot be built")
+
+
+def diamond_si(seed):
+    atoms = bulk("Si", "diamond", 5.43, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.05, seed=seed)
+    return atoms
+
+
+@native_only
+def test_native_engine_reproduces_the_external_engine():
+    """The same ACE model through pair_style sparseace and through fix external: the same
+    trajectory to 1e-10 (the forces agree to rounding)."""
+    model = random_model(["Si"], 3, 10, 80, seed=1, scale=0.002)
+    s = {**SETTINGS, "temperature": 300.0, "length_ps": 0.2, "timestep_fs": 2.0,
+         "chunk_steps": 20, "min_distance": 1.5, "max_temperature_factor": 100.0}
+    native = run_md(model, diamond_si(1), {**s, "engine": "native"})
+    external = run_md(model, diamond_si(1), {**s, "engine": "external"})
+    assert native.stable and external.stable and native.steps == external.steps == 100
+    for a, b in zip(native.thermo, external.thermo):
+        assert a["step"] == b["step"]
+        for key in ("pe", "temp", "press"):
+            assert a[key] == pytest.approx(b[key], rel=1e-10, abs=1e-10), (a["step"], key)
+
+
+@native_only
+def test_native_engine_reports_a_collapsing_ace_model_unstable():
+    model = random_model(["Si"], 3, 10, 20, seed=2, scale=0.0)
+    n_mb = model.basis.nspecies * model.basis.n_manybody
+    model.coefficients[model.active >= n_mb] = 0.0
+    model.coefficients[model.active == n_mb] = -2.0  # attractive 1/r^2-like pair: collapse
+    s = {**SETTINGS, "temperature": 300.0, "length_ps": 2.0, "timestep_fs": 1.0,
+         "chunk_steps": 20, "min_distance": 1.5, "engine": "native"}
+    verdict = run_md(model, diamond_si(3), s)
+    assert not verdict.stable and 0 < verdict.time_ps < 2.0
+    assert any(w in verdict.reason for w in ("closer than 1.5", "temperature", "LAMMPS"))
+
+
+def test_native_engine_needs_an_ace_model():
+    with pytest.raises(TypeError, match="engine 'external'"):
+        run_md(PairModel(lj, RC), argon(), {**SETTINGS, "engine": "native"})
+    with pytest.raises(ValueError, match="unknown MD engine"):
+        run_md(PairModel(lj, RC), argon(), {**SETTINGS, "engine": "gpu"})
