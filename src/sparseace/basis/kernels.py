@@ -15,6 +15,23 @@ from .harmonics import harmonics_workspace, real_harmonics
 from .radial import ENVELOPE_PAIR, ENVELOPE_POLY, radial_functions
 
 
+@njit(cache=True, inline="always")
+def _product_and_gradient(coef, factors, slots, A, pa, g):
+    """coef * prod_k A[factors[k]] (factors padded with -1, at most 4); adds the derivative
+    with respect to the k-th factor to g[slots[k]].  pa: workspace of >= 4 prefix products."""
+    pre = 1.0
+    nu = 0
+    while nu < 4 and factors[nu] >= 0:
+        pa[nu] = pre
+        pre *= A[factors[nu]]
+        nu += 1
+    suf = coef
+    for k in range(nu - 1, -1, -1):
+        g[slots[k]] += pa[k] * suf
+        suf *= A[factors[k]]
+    return coef * pre
+
+
 @njit(cache=True)
 def _environment(i, p0, p1, species, pair_species, rij, geom, rec_mb, rec_pair, n_mb, n_pair,
                  lmax, a_species, a_deg, a_lm, U, R, dR, Y, dY, P, dP, A, hwork):
@@ -132,17 +149,7 @@ def design_rows(species, pair_ptr, pair_second, rij, geom, rec_mb, rec_pair, n_m
             g[:nd] = 0.0
             B = 0.0
             for t in range(term_ptr[f], term_ptr[f + 1]):
-                pre = 1.0
-                nu = 0
-                while nu < 4 and term_a[t, nu] >= 0:
-                    pa[nu] = pre
-                    pre *= A[term_a[t, nu]]
-                    nu += 1
-                B += term_coef[t] * pre
-                suf = term_coef[t]
-                for k in range(nu - 1, -1, -1):
-                    g[term_slot[t, k]] += pa[k] * suf
-                    suf *= A[term_a[t, k]]
+                B += _product_and_gradient(term_coef[t], term_a[t], term_slot[t], A, pa, g)
             E[col] += B
             Gp[:3 * nn] = 0.0
             for d in range(nd):
@@ -201,17 +208,7 @@ def site_energies(species, pair_ptr, pair_species, rij, geom, rec_mb, rec_pair, 
         for v in range(A.shape[0]):
             gA[v] = 0.0
         for t in range(c_ptr[zi], c_ptr[zi + 1]):
-            pre = 1.0
-            nu = 0
-            while nu < 4 and c_a[t, nu] >= 0:
-                pa[nu] = pre
-                pre *= A[c_a[t, nu]]
-                nu += 1
-            e += c_coef[t] * pre
-            suf = c_coef[t]
-            for k in range(nu - 1, -1, -1):
-                gA[c_a[t, k]] += pa[k] * suf
-                suf *= A[c_a[t, k]]
+            e += _product_and_gradient(c_coef[t], c_a[t], c_a[t], A, pa, gA)
         for p in range(p1 - p0):
             zj = pair_species[p0 + p]
             gx, gy, gz = 0.0, 0.0, 0.0
