@@ -32,8 +32,13 @@ def test_error_curves(tmp_path):
     curves = pd.concat([pd.DataFrame({"dataset": ds, "solver": s, "size": np.arange(1, 40),
                                       "test_energy_mae": 10 / np.arange(1, 40) + rng.random(39)})
                         for ds in ("zuo_Mo", "zuo_Si") for s in ("asp", "omp", "rrqr")])
+    empty = pd.DataFrame({"dataset": "zuo_Mo", "solver": "ard", "size": [0, 0, 5, 20],
+                          "test_energy_mae": [5000.0, 5000.0, 3.0, 2.0]})  # ARD's empty models
+    curves = pd.concat([curves, empty])
     fig = plots.error_curves(curves, ["zuo_Mo", "zuo_Si"], ["asp", "omp", "rrqr", "ard"], RUN)
-    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4 and len(fig.axes[1].lines) == 3
+    ard = fig.axes[0].lines[-1]
+    assert list(ard.get_xdata()) == [5, 20] and list(ard.get_ydata()) == [3.0, 2.0]
     assert any(RUN in t.get_text() for t in fig.texts)
     paths = [tmp_path / "f.png", tmp_path / "f.pdf"]
     plots.save_figure(fig, paths)

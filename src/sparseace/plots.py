@@ -36,7 +36,7 @@ def save_figure(fig, paths) -> None:
 
 def _solver_curve(ax, df, solver, y="test_energy_mae"):
     label, colour, marker = SOLVER_STYLE.get(solver, (solver.upper(), None, "."))
-    d = df.sort_values("size")
+    d = df[df["size"] > 0].sort_values("size")  # an empty model has no place on a log axis
     sparse = solver in ("asp", "omp")
     ax.plot(d["size"], d[y], color=colour, marker=None if sparse and len(d) > 30 else marker,
             ms=4, lw=1.2, label=label)
