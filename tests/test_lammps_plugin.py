@@ -5,7 +5,6 @@ import shutil
 
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk
 from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
@@ -14,6 +13,7 @@ from sparseace._lammps import new_lammps
 from sparseace.basis import ACEBasis
 from sparseace.lammps_plugin import build_plugin, export_model
 from sparseace.model import ACEPotential
+from test_model import water_box
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None,
                                 reason="g++ not installed: the LAMMPS plugin cannot be built")
@@ -135,19 +135,6 @@ def test_cell_smaller_than_cutoff_uses_ghost_images(plugin, tmp_path, si_model):
     atoms.rattle(0.1, seed=4)
     assert atoms.cell.lengths().max() < si_model.cutoff
     assert_matches(plugin, tmp_path, si_model, atoms, ["Si"])
-
-
-def water_box(seed):
-    rng = np.random.default_rng(seed)
-    positions, symbols = [], []
-    for _ in range(8):
-        c = rng.uniform(0, 6.0, 3)
-        positions += [c, c + [0.96, 0, 0], c + [-0.24, 0.93, 0]]
-        symbols += ["O", "H", "H"]
-    atoms = Atoms(symbols, positions=positions, cell=[6.3, 6.1, 6.6], pbc=True)
-    atoms.rattle(0.05, seed=seed)
-    atoms.wrap()
-    return atoms
 
 
 @pytest.mark.parametrize("type_elements", [["H", "O"], ["O", "H"]])
