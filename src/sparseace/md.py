@@ -220,6 +220,8 @@ fix stop all halt 1 v_sparseace_failed > 0.5 error soft message no
             done = int(lmp.get_thermo("step"))
             row = {k: lmp.get_thermo(k) for k in ("step", "time", "temp", "pe", "etotal", "press")}
             thermo.append(row)
+            log.info("step %d of %d (%.2f ps): T %.0f K, pe %.4f eV, press %.0f bar", done, total,
+                     done * dt_ps, row["temp"], row["pe"], row["press"])
             if callback is not None and callback.error is not None:
                 break
             snapshot, forces = _snapshot(lmp, numbers_by_type)
@@ -228,10 +230,12 @@ fix stop all halt 1 v_sparseace_failed > 0.5 error soft message no
                 write(traj, snapshot, format="extxyz", append=True)
         if callback is not None and callback.error is not None:
             raise ForceEvaluationError(f"model evaluation failed at {callback.error}")
-    if verdict is not None:
-        verdict.time_ps, verdict.steps, verdict.thermo = done * dt_ps, done, thermo
-        return verdict
-    return Verdict(True, done * dt_ps, done, "", thermo)
+    if verdict is None:
+        verdict = Verdict(True, 0, 0)
+    verdict.time_ps, verdict.steps, verdict.thermo = done * dt_ps, done, thermo
+    log.info("%s after %.2f ps%s", "stable" if verdict.stable else "UNSTABLE", verdict.time_ps,
+             f": {verdict.reason}" if verdict.reason else "")
+    return verdict
 
 
 def _check(atoms, forces, row, s) -> Verdict | None:
