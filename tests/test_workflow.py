@@ -71,3 +71,19 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
     # every model file records its data, split and versions
     model = json.loads(next((run / "results/fits/zuo_Mo/models").glob("*.json")).read_text())
     assert {"split", "data_files", "versions", "inputs"} <= set(model["metadata"])
+
+
+@pytest.mark.slow
+def test_report_has_every_figure_and_table_with_captions(run):
+    report = run / "results/report.html"
+    out = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory",
+                          str(run), "--configfile", str(run / "config/config.yaml"),
+                          "--report", str(report)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-5000:]
+    html = report.read_text()
+    for name in [f"fig{n}.png" for n in range(1, 8)] + [
+            f"{t}.csv" for t in ("table1", "table2", "table3", "table4", "md_stability")]:
+        assert name in html, name
+    for caption in ("Figure 1: energy test MAE (meV/atom) against the number of active basis",
+                    (REPO / "workflow/report/table3.rst").read_text().split(".")[0]):
+        assert caption in html, caption
