@@ -94,22 +94,6 @@ def _prepare(A, b, use_gram):
     return A, b, gram, A.T @ b
 
 
-def _gram_times(gram, active, x):
-    """G[:, active] @ x without copying the columns (a matrix-vector product with G)."""
-    full = np.zeros(gram.shape[0])
-    full[active] = x
-    return gram @ full
-
-
-def _correlations(A, b, Atb, gram, active, x):
-    """A^T (b - A_S x_S)."""
-    if not active:
-        return Atb.copy()
-    if gram is not None:
-        return Atb - _gram_times(gram, active, x)
-    return A.T @ (b - A[:, active] @ x)
-
-
 def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN,
              max_iter: int | None = None, refactor_every: int = 100, piv_tol: float = 1e-12,
              use_gram: bool | None = None) -> ModelPath:
@@ -119,7 +103,7 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
     m, n = A.shape
     max_active = min(max_active or n, n, m)
     max_iter = max_iter or 8 * max_active + 100
-    qr_ = ActiveQR(A, gram, capacity=min(max_active + 1, 64), piv_tol=piv_tol)
+    qr_ = ActiveQR(A, gram, capacity=64, piv_tol=piv_tol, max_capacity=max_active + 1)
     c = Atb.copy()
     j = int(np.argmax(np.abs(c)))
     lam = abs(c[j])
@@ -145,14 +129,14 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
             qr_.refactorise()
         s = np.array(signs)
         x = qr_.solve_shifted(Atb[active], lam * s)
-        c = _correlations(A, b, Atb, gram, active, x)
+        c = Atb - qr_.gram_product(x)
         rec.add(lam, active, x)
         if len(active) >= max_active and entering is not None:
             reason = "max_active"
             break
         # direction: as lambda decreases by d, x_S grows by d v and c by -d w
         v = qr_.solve_shifted(np.zeros(len(active)), -s)
-        w = _gram_times(gram, active, v) if gram is not None else A.T @ (A[:, active] @ v)
+        w = qr_.gram_product(v)
         inactive = np.ones(n, dtype=bool)
         inactive[active] = False
         if dropped is not None:  # a column that just left may not re-enter at once
@@ -201,7 +185,7 @@ def omp_path(A, b, max_active: int | None = None, tol: float = 0.0, refactor_eve
     A, b, gram, Atb = _prepare(A, b, use_gram)
     m, n = A.shape
     max_active = min(max_active or n, n, m)
-    qr_ = ActiveQR(A, gram, capacity=min(max_active + 1, 64), piv_tol=piv_tol)
+    qr_ = ActiveQR(A, gram, capacity=64, piv_tol=piv_tol, max_capacity=max_active + 1)
     c = Atb.copy()
     rec = _Recorder()
     active: list[int] = []
@@ -222,7 +206,7 @@ def omp_path(A, b, max_active: int | None = None, tol: float = 0.0, refactor_eve
         if len(active) % refactor_every == 0:
             qr_.refactorise()
         x = qr_.lstsq(Atb[active], b)
-        c = _correlations(A, b, Atb, gram, active, x)
+        c = Atb - qr_.gram_product(x)
         rec.add(scores[j], active, x)
     log.info("OMP path: %d iterates, stop: %s", len(rec.lambdas), reason)
     return rec.path("omp", reason, {"max_active": max_active, "m": m, "n": n})
