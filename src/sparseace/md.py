@@ -127,16 +127,56 @@ class _Callback:
             self.lmp.set_internal_variable("sparseace_failed", 1.0)
 
 
-def _native_pair_style(lmp, model, species, workdir) -> None:
-    """Forces from ``pair_style sparseace`` (the compiled plugin) reading ``model``'s file."""
-    from .lammps_plugin import build_plugin, export_model
-
-    path = export_model(model, Path(workdir) / "model.sace")
+def _setup(lmp, model, atoms, species, numbers_by_type, s, workdir) -> _Callback | None:
+    """Cell, atoms, forces (per engine), seeded velocities and thermostat; the fix external
+    callback when the engine is ``external``."""
+    atoms = atoms.copy()  # rotate rigidly to LAMMPS' lower-triangular cell
+    atoms.set_cell(cellpar_to_cell(cell_to_cellpar(atoms.cell)), scale_atoms=True)
+    atoms.wrap()
+    cell = atoms.cell.array
+    lx, ly, lz = cell[0, 0], cell[1, 1], cell[2, 2]
+    xy, xz, yz = cell[1, 0], cell[2, 0], cell[2, 1]
     lmp.commands_string(f"""
+units metal
+atom_style atomic
+atom_modify map yes sort 0 0.0
+boundary p p p
+region box prism 0 {lx} 0 {ly} 0 {lz} {xy} {xz} {yz} units box
+create_box {len(species)} box
+""")
+    types = np.array([species.index(e) + 1 for e in atoms.get_chemical_symbols()])
+    lmp.create_atoms(len(atoms), None, types.tolist(), atoms.positions.ravel().tolist())
+    for t, e in enumerate(species, start=1):
+        lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
+    if s["engine"] == "native":
+        from .lammps_plugin import build_plugin, export_model
+
+        path = export_model(model, Path(workdir) / "model.sace")
+        lmp.commands_string(f"""
 plugin load {build_plugin()}
 pair_style sparseace
 pair_coeff * * {path} {' '.join(species)}
 """)
+    T, seed = s["temperature"], int(s["seed"])
+    lmp.commands_string(f"""
+timestep {s['timestep_fs'] / 1000.0}
+velocity all create {T} {seed} dist gaussian mom yes rot yes
+fix nve all nve
+fix thermostat all langevin {T} {T} {s['damping_fs'] / 1000.0} {seed + 1} zero yes
+thermo_style custom step time temp pe etotal press
+thermo {s['thermo_every']}
+""")
+    if s["engine"] != "external":
+        return None
+    lmp.commands_string("""
+fix ext all external pf/callback 1 1
+fix_modify ext energy yes virial yes
+variable sparseace_failed internal 0
+fix stop all halt 1 v_sparseace_failed > 0.5 error soft message no
+""")
+    callback = _Callback(lmp, model, numbers_by_type)
+    lmp.set_fix_external_callback("ext", callback, lmp)
+    return callback
 
 
 def run_md(model, atoms: Atoms, settings=None, trajectory=None) -> Verdict:
@@ -161,52 +201,13 @@ def run_md(model, atoms: Atoms, settings=None, trajectory=None) -> Verdict:
         if missing:
             raise ValueError(f"the model has no functions for elements {missing} of the structure")
     numbers_by_type = np.array([0] + [atomic_numbers[e] for e in species])
-    lmp = new_lammps()
-    atoms = atoms.copy()  # rotate rigidly to LAMMPS' lower-triangular cell
-    atoms.set_cell(cellpar_to_cell(cell_to_cellpar(atoms.cell)), scale_atoms=True)
-    atoms.wrap()
-    cell = atoms.cell.array
-    lx, ly, lz = cell[0, 0], cell[1, 1], cell[2, 2]
-    xy, xz, yz = cell[1, 0], cell[2, 0], cell[2, 1]
     dt_ps = s["timestep_fs"] / 1000.0
-    lmp.commands_string(f"""
-units metal
-atom_style atomic
-atom_modify map yes sort 0 0.0
-boundary p p p
-region box prism 0 {lx} 0 {ly} 0 {lz} {xy} {xz} {yz} units box
-create_box {len(species)} box
-""")
-    types = np.array([species.index(e) + 1 for e in atoms.get_chemical_symbols()])
-    lmp.create_atoms(len(atoms), None, types.tolist(), atoms.positions.ravel().tolist())
-    for t, e in enumerate(species, start=1):
-        lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
-    T, seed = s["temperature"], int(s["seed"])
-    workdir = tempfile.TemporaryDirectory(prefix="sparseace-md-")
-    callback = None
-    if s["engine"] == "native":
-        _native_pair_style(lmp, model, species, workdir.name)
-    lmp.commands_string(f"""
-timestep {dt_ps}
-velocity all create {T} {seed} dist gaussian mom yes rot yes
-fix nve all nve
-fix thermostat all langevin {T} {T} {s['damping_fs'] / 1000.0} {seed + 1} zero yes
-thermo_style custom step time temp pe etotal press
-thermo {s['thermo_every']}
-""")
-    if s["engine"] == "external":
-        lmp.commands_string("""
-fix ext all external pf/callback 1 1
-fix_modify ext energy yes virial yes
-variable sparseace_failed internal 0
-fix stop all halt 1 v_sparseace_failed > 0.5 error soft message no
-""")
-        callback = _Callback(lmp, model, numbers_by_type)
-        lmp.set_fix_external_callback("ext", callback, lmp)
     total = int(round(s["length_ps"] / dt_ps))
     thermo, done, verdict = [], 0, None
-    with workdir, closing(lmp), \
+    with tempfile.TemporaryDirectory(prefix="sparseace-md-") as workdir, \
+            closing(new_lammps()) as lmp, \
             (atomic_path(trajectory, ".xyz") if trajectory else nullcontext()) as traj:
+        callback = _setup(lmp, model, atoms, species, numbers_by_type, s, workdir)
         lmp.command("run 0")
         while done < total and verdict is None:
             n = min(s["chunk_steps"], total - done)
