@@ -103,6 +103,21 @@ def test_collapsing_model_is_unstable_with_time_and_reason():
     assert 0 < verdict.time_ps < 5.0
 
 
+def test_lammps_error_is_an_unstable_verdict_with_its_time():
+    class Kick(PairModel):  # one atom is shot across many cells: LAMMPS loses it
+        def evaluate(self, atoms):
+            energy, forces, virial = super().evaluate(atoms)
+            forces[0] = [1e6, 0.0, 0.0]
+            return energy, forces, virial
+
+    s = {**SETTINGS, "min_distance": 0.1, "max_temperature_factor": 1e12}
+    verdict = run_md(Kick(lj, RC), argon(), s)
+    assert not verdict.stable
+    assert verdict.reason.startswith("LAMMPS stopped at step") and "Lost atoms" in verdict.reason
+    assert "\n" not in verdict.reason
+    assert 0 < verdict.steps < 200 and verdict.time_ps == pytest.approx(verdict.steps * 0.005)
+
+
 @pytest.mark.parametrize("failure", ["raise", "nan"])
 def test_failing_force_evaluation_stops_the_run(failure):
     class Failing(PairModel):

@@ -214,9 +214,11 @@ def run_md(model, atoms: Atoms, settings=None, trajectory=None) -> Verdict:
             try:
                 lmp.command(f"run {n}")
             except Exception as err:  # e.g. lost atoms: the dynamics left the physical regime
+                done = int(lmp.extract_global("ntimestep"))
                 if callback is not None and callback.error is not None:
                     break
-                verdict = Verdict(False, 0, 0, f"LAMMPS stopped: {err}")
+                message = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+                verdict = Verdict(False, 0, 0, f"LAMMPS stopped at step {done}: {message}")
                 break
             done = int(lmp.get_thermo("step"))
             row = {k: lmp.get_thermo(k) for k in ("step", "time", "temp", "pe", "etotal", "press")}
