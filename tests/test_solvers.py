@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import ARDRegression, BayesianRidge, lars_path, orthogonal_mp
 
+from sparseace.solvers.active_qr import ActiveQR, SingularError
 from sparseace.solvers import (ASP, BLR, OMP, RRQR, Checkpoints, LstsqSystem, ard_fit, asp_path,
                                blr_solve, dense_curve, omp_path, path_checkpoints,
                                tsvd_debias)
@@ -20,6 +21,39 @@ def problem(m, n, cond=1.0, seed=0):
 
 def rel(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
+
+
+@pytest.mark.parametrize("use_gram", [True, False])
+def test_active_qr_updates_keep_the_factor_and_products(use_gram):
+    """Inserts, deletes (Givens) and refactorisation keep R^T R = A_S^T A_S with R upper
+    triangular; the in-place BLAS solves and products on the buffers' blocks agree with numpy,
+    across a buffer growth."""
+    A, _ = problem(120, 90, cond=1e3, seed=3)
+    qr_ = ActiveQR(A, A.T @ A if use_gram else None, capacity=8)
+    rng = np.random.default_rng(1)
+    order = rng.permutation(90)
+
+    def check():
+        S = qr_.active
+        R = qr_.Rk
+        assert np.allclose(np.tril(R, -1), 0.0)
+        assert rel(R.T @ R, A[:, S].T @ A[:, S]) < 1e-12
+        X = rng.normal(size=(2, len(S)))
+        assert rel(qr_.gram_product(X), X @ A[:, S].T @ A) < 1e-12
+        assert rel(qr_.gram_product(X[0]), A.T @ (A[:, S] @ X[0])) < 1e-12
+        assert rel(qr_.solve_gram(X), np.linalg.solve(A[:, S].T @ A[:, S], X.T).T) < 1e-9
+
+    for j in order[:30]:
+        qr_.insert(j)
+    check()
+    for position in (0, 17, 27, 5):  # original positions 0, 18, 29, 6
+        qr_.delete(position)
+    assert qr_.active == [int(j) for j in np.delete(order[:30], [0, 6, 18, 29])]
+    check()
+    qr_.refactorise()
+    check()
+    with pytest.raises(SingularError):
+        qr_.insert(qr_.active[3])
 
 
 @pytest.mark.parametrize("m,n,cond", [(80, 40, 1), (30, 60, 1), (100, 50, 1e4), (60, 60, 1e2)])

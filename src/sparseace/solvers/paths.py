@@ -128,15 +128,16 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
         if iteration and iteration % refactor_every == 0:
             qr_.refactorise()
         s = np.array(signs)
-        x = qr_.solve_shifted(Atb[active], lam * s)
-        c = Atb - qr_.gram_product(x)
+        # coefficients x and direction v (as lambda decreases by d, x_S grows by d v and the
+        # correlations c = A^T (b - A x) fall by d w), solved together: each pass over R and
+        # over G[:, S] serves both
+        x, v = qr_.solve_gram(np.stack([Atb[active] - lam * s, s]))
+        AtAx, w = qr_.gram_product(np.stack([x, v]))
+        c = Atb - AtAx
         rec.add(lam, active, x)
         if len(active) >= max_active and entering is not None:
             reason = "max_active"
             break
-        # direction: as lambda decreases by d, x_S grows by d v and c by -d w
-        v = qr_.solve_shifted(np.zeros(len(active)), -s)
-        w = qr_.gram_product(v)
         inactive = np.ones(n, dtype=bool)
         inactive[active] = False
         if dropped is not None:  # a column that just left may not re-enter at once
@@ -156,7 +157,7 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
         lam -= step
         if lam <= lambda_min * (1 + 1e-12):
             lam = lambda_min
-            x = qr_.solve_shifted(Atb[active], lam * s)
+            x = qr_.solve_gram(Atb[active] - lam * s)
             rec.add(lam, active, x)
             reason = "lambda_min"
             break
