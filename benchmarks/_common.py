@@ -36,11 +36,31 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_worker(script: str, *args: str) -> dict | None:
-    """Run ``script --worker ...`` in a fresh process (own peak RSS); parse its last JSON line."""
-    out = subprocess.run([sys.executable, script, "--worker", *args], capture_output=True,
-                         text=True, cwd=REPO)
-    if out.returncode:
-        print(f"worker {args} failed:\n{out.stderr[-2000:]}")
+def _peak_rss_of(pid: int) -> float | None:
+    """Peak resident memory (MB) of a running process, from /proc (Linux); None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def run_worker(script: str, *args: str, timeout: float | None = None) -> dict | None:
+    """Run ``script --worker ...`` in a fresh process (own peak RSS); parse its last JSON line.
+    A worker still running after ``timeout`` seconds is stopped and reported as
+    {"timeout": True, "seconds": timeout, "peak_rss_mb": its peak so far}."""
+    proc = subprocess.Popen([sys.executable, script, "--worker", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        peak = _peak_rss_of(proc.pid)
+        proc.kill()
+        proc.communicate()
+        return {"timeout": True, "seconds": timeout, "peak_rss_mb": peak}
+    if proc.returncode:
+        print(f"worker {args} failed:\n{stderr[-2000:]}")
         return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(stdout.strip().splitlines()[-1])
