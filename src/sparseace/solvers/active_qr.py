@@ -162,11 +162,13 @@ class ActiveQR:
         k = self.k
         if not k or (self.gram is not None and not self._deleted):
             return
-        try:
-            if self.gram is None:
-                raise LinAlgError
-            Rk = cholesky(self._GSS[:k, :k], check_finite=False)
-        except LinAlgError:  # no Gram matrix, or G[S, S] too ill-conditioned for Cholesky
+        Rk = None
+        if self.gram is not None:
+            try:
+                Rk = cholesky(self._GSS[:k, :k], check_finite=False)
+            except LinAlgError:  # G[S, S] too ill-conditioned for Cholesky: QR of A_S
+                pass
+        if Rk is None:
             Rk = qr(self.A[:, self.active], mode="r")[0][:k, :k]
         self.R[:k, :k] = Rk * np.where(np.diag(Rk) < 0, -1.0, 1.0)[:, None]
         self._deleted = False
