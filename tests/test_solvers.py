@@ -67,12 +67,12 @@ def test_asp_matches_lars_lasso_and_kkt(m, n, cond):
     for i in range(1, k):
         x = path.dense_coef(i, n)
         assert rel(x, coefs[:, i]) < 1e-8
-        assert set(path.active_set(i)) >= set(np.flatnonzero(np.abs(coefs[:, i]) > 1e-10))
+        assert set(path.support(i)) >= set(np.flatnonzero(np.abs(coefs[:, i]) > 1e-10))
         # KKT: |A^T r| <= lambda, equal with the sign of x on the active set
         c = A.T @ (b - A @ x)
         lam = path.lambdas[i]
         assert np.all(np.abs(c) <= lam * (1 + 1e-8))
-        S = path.active_set(i)
+        S = path.support(i)
         nz = S[np.abs(x[S]) > 1e-9 * np.abs(x).max()]  # just-entered ones are ~0
         assert np.allclose(c[nz], lam * np.sign(x[nz]), rtol=1e-8, atol=1e-10 * lam)
 
@@ -96,7 +96,7 @@ def test_omp_matches_sklearn(m, n, cond):
     ref = orthogonal_mp(A, b, n_nonzero_coefs=k, return_path=True)
     assert len(path) == k
     for i in range(k):
-        assert set(path.active_set(i)) == set(np.flatnonzero(ref[:, i]))
+        assert set(path.support(i)) == set(np.flatnonzero(ref[:, i]))
         assert rel(path.dense_coef(i, n), ref[:, i]) < 1e-8
 
 
@@ -159,8 +159,8 @@ def test_tsvd_never_raises_validation_error():
     debiased = path_checkpoints(path, train, val, count=10, debias="tsvd")
     assert np.all(debiased.val_rmse <= plain.val_rmse + 1e-15)
     assert np.any(debiased.val_rmse < plain.val_rmse)
-    x, r, rank = tsvd_debias(train, val, path.active_set(len(path) - 1), path.coef(len(path) - 1))
-    assert r == pytest.approx(val.rmse(x, path.active_set(len(path) - 1)))
+    x, r, rank = tsvd_debias(train, val, path.support(len(path) - 1), path.coef(len(path) - 1))
+    assert r == pytest.approx(val.rmse(x, path.support(len(path) - 1)))
 
 
 def test_selection_rules_on_constructed_checkpoints():

@@ -114,7 +114,7 @@ def path_checkpoints(path: ModelPath, train: LstsqSystem, val: LstsqSystem, coun
     supports, coefs, rmse, ranks = [], [], [], []
     iterates = checkpoint_iterates(len(path), count)
     for i in iterates:
-        S, x = path.active_set(i), path.coef(i)
+        S, x = path.support(i), path.coef(i)
         if debias == "tsvd":
             x, r, rank = tsvd_debias(train, val, S, x)
         elif debias in (None, "none"):

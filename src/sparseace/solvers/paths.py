@@ -31,7 +31,8 @@ LAMBDA_MIN = float(np.sqrt(np.finfo(float).eps))
 
 @dataclass
 class ModelPath:
-    """Iterates of a path: lambdas (iterates,), active sets and coefficients (ragged)."""
+    """Iterates of a path: lambdas (iterates,), supports (active sets) and coefficients
+    (ragged)."""
 
     method: str
     lambdas: np.ndarray
@@ -44,19 +45,11 @@ class ModelPath:
     def __len__(self) -> int:
         return len(self.lambdas)
 
-    def active_set(self, i: int) -> np.ndarray:
+    def support(self, i: int) -> np.ndarray:
         return self.indices[self.ptr[i]:self.ptr[i + 1]]
 
     def coef(self, i: int) -> np.ndarray:
         return self.values[self.ptr[i]:self.ptr[i + 1]]
-
-    @property
-    def active_sets(self) -> list[np.ndarray]:
-        return [self.active_set(i) for i in range(len(self))]
-
-    @property
-    def coefs(self) -> list[np.ndarray]:
-        return [self.coef(i) for i in range(len(self))]
 
     @property
     def sizes(self) -> np.ndarray:
@@ -64,7 +57,7 @@ class ModelPath:
 
     def dense_coef(self, i: int, n: int) -> np.ndarray:
         x = np.zeros(n)
-        x[self.active_set(i)] = self.coef(i)
+        x[self.support(i)] = self.coef(i)
         return x
 
 
@@ -220,7 +213,7 @@ class _PathEstimator:
         self.path_ = self._path(A, b)
         n = np.asarray(A).shape[1]
         self.coef_ = self.path_.dense_coef(len(self.path_) - 1, n)
-        self.active_ = self.path_.active_set(len(self.path_) - 1)
+        self.active_ = self.path_.support(len(self.path_) - 1)
         return self
 
     def predict(self, A):
