@@ -7,7 +7,7 @@ from sklearn.linear_model import ARDRegression, BayesianRidge, lars_path, orthog
 from sparseace.solvers.active_qr import ActiveQR, SingularError
 from sparseace.solvers import (ASP, BLR, OMP, RRQR, Checkpoints, LstsqSystem, ard_fit, asp_path,
                                blr_solve, dense_curve, omp_path, path_checkpoints,
-                               tsvd_debias)
+                               rrqr_solve, tsvd_debias)
 
 
 def problem(m, n, cond=1.0, seed=0):
@@ -137,15 +137,18 @@ def test_dense_curve_prefix_trick_and_checkpoints(tmp_path):
     Av, bv = problem(100, 40, 10, seed=6)
     train, val = LstsqSystem.from_dense(A, b), LstsqSystem.from_dense(Av, bv)
     order = np.random.default_rng(0).permutation(40)
-    curve = dense_curve(train, val, order, [5, 10, 40], "rrqr")
+    curve = dense_curve(train, val, order, [5, 40], lambda R, z, *_: rrqr_solve(R, z), "rrqr",
+                        models=[10, 100])
     assert list(curve.sizes) == [5, 10, 40]
+    assert curve.at_size == {10: 1, 100: 2} and curve.select("final 10") == 1
     x = np.linalg.lstsq(A[:, order[:10]], b, rcond=None)[0]
     assert np.allclose(curve.coef(1), x, rtol=1e-9)
     assert curve.val_rmse[1] == pytest.approx(np.sqrt(np.mean((Av[:, order[:10]] @ x - bv) ** 2)))
     curve.save(tmp_path / "c.npz")
     back = Checkpoints.load(tmp_path / "c.npz")
     assert np.array_equal(back.indices, curve.indices) and back.method == "rrqr"
-    blr = dense_curve(train, val, order, [10], "blr")
+    blr = dense_curve(train, val, order, [10], lambda R, z, rho2, m: blr_solve(R, z, rho2, m)[0],
+                      "blr")
     x_ref = blr_solve(*LstsqSystem.from_dense(A[:, order[:10]], b).__dict__.values())[0]
     assert np.allclose(blr.coef(0), x_ref, rtol=1e-8)
 
