@@ -40,6 +40,19 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         raise ValueError(f"{source}: invalid configuration at {where}: {error.message}")
     if os.environ.get("SPARSEACE_MIRROR"):
         config["mirror"] = os.environ["SPARSEACE_MIRROR"]
+    from .study import DEFINITIONS
+
+    unknown = sorted(set(config.get("figures", {})) - set(DEFINITIONS))
+    if unknown:
+        raise ValueError(f"{source}: invalid configuration at figures: no figure or table "
+                         f"named {unknown} (known: {sorted(DEFINITIONS)})")
+    from .fetch import ChecksumError, check_pins
+
+    for name, src in config["sources"].items():
+        try:
+            check_pins(src, name)
+        except ChecksumError as err:
+            raise ValueError(f"{source}: invalid configuration at sources/{name}: {err}") from None
     for name, ds in config["datasets"].items():
         ds["split"].setdefault("seed", config["seed"])
         missing = [f["source"] for part in ds["files"].values() for f in part
