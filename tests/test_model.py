@@ -117,9 +117,19 @@ def test_model_file_errors(tmp_path, model):
     data = model.to_dict()
     for mutate, message in [
         (lambda d: d.update(format="other"), "not a sparseace model file"),
-        (lambda d: d.pop("coefficients"), "lacks the field 'coefficients'"),
+        (lambda d: d.pop("coefficients"), r"lacks the field\(s\) \['coefficients'\]"),
         (lambda d: d["basis"].update(fingerprint="0" * 64), "fingerprint mismatch"),
         (lambda d: d.update(coefficients=[float("nan")] * len(d["active"])), "finite"),
+        (lambda d: d.update(format_version=99), "field format_version is 99; this sparseace reads "
+                                                "version 1 only"),
+        (lambda d: d.pop("format_version"), r"lacks the field\(s\) \['format_version'\]"),
+        (lambda d: d["basis"].pop("fingerprint"), r"basis lacks the field\(s\) \['fingerprint'\]"),
+        (lambda d: d["basis"]["options"].update(rcut=4.0), "fingerprint mismatch"),
+        (lambda d: d.update(eref=None), "field eref must give the isolated-atom energy"),
+        (lambda d: d["eref"].pop("H"), "field eref must give the isolated-atom energy"),
+        (lambda d: d.update(active=1.5), "field active must be a list of integer"),
+        (lambda d: d.update(active=[i + 0.5 for i in d["active"]]), "field active must be a list"),
+        (lambda d: d.update(coefficients=["x"] * len(d["active"])), "coefficients must be numbers"),
     ]:
         broken = json.loads(json.dumps(data))
         mutate(broken)
@@ -127,8 +137,13 @@ def test_model_file_errors(tmp_path, model):
         path.write_text(json.dumps(broken))
         with pytest.raises(ValueError, match=message):
             load_model(path)
+    path.write_text(json.dumps([data]))
+    with pytest.raises(ValueError, match=r"m.json: not a sparseace model file \(a JSON list"):
+        load_model(path)
     with pytest.raises(ValueError, match="outside the basis"):
         ACEPotential(model.basis, [len(model.basis)], [1.0])
+    with pytest.raises(ValueError, match="active indices must be integers"):
+        ACEPotential(model.basis, [1.5], [1.0])
     with pytest.raises(ValueError, match="Eref"):
         ACEPotential(model.basis, [0], [1.0], {"Si": 1.0})
 
