@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from .basis.neighbours import (COINCIDENT_DISTANCE, closest_pair, neighbour_pairs,
-                               pair_description)
+from .basis.neighbours import closest_pair_within, pair_description
 from .model import ACEPotential
 
 
@@ -38,8 +37,8 @@ class SparseACECalculator(Calculator):
 
     def check_distances(self, atoms) -> None:
         """Raise (or warn) when two atoms are closer than ``min_distance``."""
-        closest = closest_pair(*neighbour_pairs(atoms, max(self.min_distance, COINCIDENT_DISTANCE)))
-        if closest is None or closest[2] >= self.min_distance:
+        closest = closest_pair_within(atoms, self.min_distance)
+        if closest is None:
             return
         message = (f"{pair_description(atoms, *closest)}, closer than min_distance="
                    f"{self.min_distance} Å of SparseACECalculator")

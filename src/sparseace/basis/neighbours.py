@@ -41,6 +41,18 @@ def closest_pair(first, second, rij):
     return int(first[k]), int(second[k]), float(distances[k])
 
 
+def closest_pair_within(atoms, distance: float):
+    """(i, j, d) of the closest pair of atoms with d < ``distance`` (Å), or None.
+
+    The search radius is at least 1/100 of the structure's size: matscipy's cell binning takes
+    seconds when the cutoff is thousands of times smaller than the cell."""
+    size = max(np.linalg.norm(np.asarray(atoms.cell), axis=1).max(),
+               np.ptp(np.asarray(atoms.positions, dtype=float), axis=0).max(initial=0.0))
+    closest = closest_pair(*neighbour_pairs(atoms, max(distance, COINCIDENT_DISTANCE,
+                                                       size / 100)))
+    return closest if closest is not None and closest[2] < distance else None
+
+
 def neighbour_pairs(atoms, cutoff: float):
     """Return (first, second, rij) with rij = r_second - r_first (Å), sorted by ``first``.
 
