@@ -58,8 +58,6 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
     return config
 
 
-#: solvers whose path ends at max_active active functions
-SPARSE_SOLVERS = ("asp", "omp")
 #: figures and tables made of silicon properties, computed for ``properties.dataset``
 PROPERTY_FIGURES = ("fig5", "table3")
 
@@ -97,7 +95,10 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
     """(key path, what is wrong) for every setting that contradicts another section: split
     fractions that leave no training data, model sizes beyond a sparse path, fits of unknown
     datasets, figures, tables, MD runs and properties naming datasets that are not fitted or
-    models that no fit produces, silicon properties of a dataset that is not silicon."""
+    models that no fit produces, silicon properties of a dataset that is not silicon.  Sparse
+    solvers (registry kind "path") end their paths at max_active."""
+    from .solvers import SOLVERS
+
     errors = []
     datasets, fits = config["datasets"], config.get("fits", {})
     for name, ds in datasets.items():
@@ -109,7 +110,7 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
     for name, fit in fits.items():
         if name not in datasets:
             errors.append((f"fits/{name}", f"no dataset {name!r} in datasets"))
-        sparse = [s for s in fit["solvers"] if s in SPARSE_SOLVERS]
+        sparse = [s for s in fit["solvers"] if SOLVERS[s].kind == "path"]
         too_large = [n for n in fit["models"] if n > fit["max_active"]]
         if sparse and too_large:
             errors.append((f"fits/{name}/models", f"sizes {too_large} exceed max_active "

@@ -259,7 +259,7 @@ class ACEBasis:
     @classmethod
     def load(cls, path) -> "ACEBasis":
         """Read a basis written by ``save``."""
-        return cls.from_json(Path(path).read_text())
+        return cls.from_json(Path(path).read_text(), str(path))
 
     # ------------------------------------------------------------------ evaluation
     def species_indices(self, atoms) -> np.ndarray:
