@@ -85,7 +85,8 @@ def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, confi
                     dataset: str, where: str, elements=None, keys=None) -> Atoms:
     """Validate labels and build a canonical frame; ``where`` is "file, frame k"; ``keys``
     gives the source's name of the energy, forces and virial fields for messages."""
-    keys = {"energy": "energy", "forces": "forces", "virial": "virial", **(keys or {})}
+    keys = {"energy": "energy", "forces": "forces", "virial": "virial",
+            **{field: key for field, key in (keys or {}).items() if key}}
     numbers = np.asarray(numbers)
     n = len(numbers)
     if n == 0:
