@@ -1,15 +1,19 @@
 """End to end: the whole workflow on a small configuration (real mirror data, tiny bases) and a
 check of every figure and table it produces."""
 
+import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +34,55 @@ def workflow_env(**extra):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"),
                                                       env.get("PYTHONPATH")]))
     return env
+
+
+def test_failed_job_writes_its_traceback_to_its_rule_log(tmp_path):
+    """A dataset whose source has junk after the last frame: the split job fails and its log
+    (not only Snakemake's stderr) holds the message and the traceback."""
+    text = "1\nLattice=\"5 0 0 0 5 0 0 0 5\" energy=-1.0\nSi 0 0 0\nthis is junk\n"
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror/junk.xyz").write_text(text)
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["sources"]["junk"] = {"url": "https://example.invalid/junk.xyz", "mirror": "junk.xyz",
+                                 "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                 "file": "junk.xyz"}
+    config["datasets"]["junk"] = {
+        "description": "junk", "licence": "none", "elements": ["Si"], "eref": {"Si": 0.0},
+        "reader": {"format": "extxyz", "energy": "energy"}, "files": {"pool": [{"source": "junk"}]},
+        "split": {"method": "fixed_or_seeded"}}
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(config))
+    out = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory",
+                          str(tmp_path), "--cores", "1", "results/data/junk/split.json"],
+                         capture_output=True, text=True,
+                         env={**os.environ, "SPARSEACE_MIRROR": str(tmp_path / "mirror")})
+    assert out.returncode != 0
+    log = (tmp_path / "logs/split/junk.log").read_text()
+    assert "Traceback (most recent call last)" in log
+    assert "DataError: resources/raw/junk/junk.xyz, frame 1: line 4 should be the number" in log
+    assert not (tmp_path / "results/data/junk/train.xyz").exists()
+
+
+def test_default_profile_reruns_jobs_interrupted_by_sigint(tmp_path):
+    """Ctrl-C while a job runs leaves its outputs marked incomplete: a plain re-run stops with
+    IncompleteFilesException, a re-run with the default profile (make run) redoes the job."""
+    (tmp_path / "Snakefile").write_text(
+        'rule two_outputs:\n    output: "a", "b"\n    shell: "echo 1 > a; sleep 1; echo 2 > b"\n')
+    run = [SNAKEMAKE, "--directory", str(tmp_path), "--snakefile", str(tmp_path / "Snakefile")]
+    job = subprocess.Popen(run + ["--cores", "1"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    while not (tmp_path / "a").exists() and job.poll() is None:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGINT)
+    assert job.wait(timeout=60) != 0
+    plain, profile = [subprocess.Popen(run + ["-n"] + args, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+                      for args in (["--cores", "1"],
+                                   ["--profile", str(REPO / "workflow/profiles/default")])]
+    plain_out, profile_out = plain.communicate()[0], profile.communicate()[0]
+    assert plain.returncode != 0 and "IncompleteFilesException" in plain_out
+    assert profile.returncode == 0, profile_out[-2000:]
+    assert "rule two_outputs" in profile_out
 
 
 @pytest.fixture(scope="module")
