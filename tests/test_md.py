@@ -13,7 +13,8 @@ from matscipy.neighbours import neighbour_list
 
 import sparseace.md
 from sparseace._lammps import new_lammps
-from sparseace.md import ForceEvaluationError, run_md, start_configurations
+from sparseace.md import (ForceEvaluationError, run_md, stability_table, start_configurations,
+                          supercell)
 from test_lammps_plugin import MPIEXEC, random_model
 from test_model import water_box
 
@@ -168,6 +169,37 @@ def test_starts_round_robin_over_config_types_largest_first_seeded():
     assert firsts == {0, 4, 6}  # equal sizes: the seed decides
     with pytest.raises(ValueError, match="test.xyz: 8 MD starts asked for, but it has only 7"):
         start_configurations(frames, 8, seed=1, source="test.xyz")
+
+
+def test_supercell_repeats_the_thinnest_direction_to_the_minimum_size():
+    primitive = bulk("Si", "diamond", 5.43)  # 2 atoms, three equal heights
+    big, repeats = supercell(primitive, 32)
+    assert len(big) == 2 * np.prod(repeats) >= 32 and sorted(repeats) == [2, 3, 3]
+    slab = bulk("Si", "diamond", 5.43, cubic=True).repeat((1, 1, 4))
+    assert supercell(slab, 100)[1] == (2, 2, 1)
+    cube = bulk("Si", "diamond", 5.43, cubic=True).repeat(2)
+    same, repeats = supercell(cube, 32)
+    assert repeats == (1, 1, 1) and same == cube
+
+
+def test_stability_table_lists_every_run_and_a_summary_line_per_model():
+    def record(model, T, k, stable):
+        return {"dataset": "si", "model": model, "active": 300, "temperature_K": T,
+                "start": {"index": k, "frame": 10 + k, "atoms": 64, "config_type": "liq"},
+                "stable": stable, "time_ps": 1000.0 if stable else 12.5,
+                "steps": 200000 if stable else 2500, "reason": "" if stable else "hot"}
+
+    records = [record("omp-300", T, k, True) for T in (500, 300) for k in (1, 0)]
+    records += [record("asp-300", T, k, (T, k) != (500, 1)) for T in (300, 500) for k in (0, 1)]
+    table = stability_table(records)
+    assert list(table["model"]) == ["omp-300"] * 5 + ["asp-300"] * 5
+    assert list(table["temperature_K"][:5]) == [300, 300, 500, 500, "all"]
+    assert list(table["start"][:5]) == [0, 1, 0, 1, "all"]
+    summary = table[table["start"] == "all"].set_index("model")
+    assert summary.loc["omp-300", ["stable", "stable_runs", "runs"]].tolist() == [True, 4, 4]
+    assert summary.loc["asp-300", ["stable", "stable_runs", "runs"]].tolist() == [False, 3, 4]
+    assert table["stable"].dtype == bool
+    assert table.loc[8, "reason"] == "hot" and table.loc[8, "frame"] == 11
 
 
 native_only = pytest.mark.skipif(shutil.which("g++") is None,

@@ -10,7 +10,8 @@ LAMMPS integrates; the forces come from one of two engines:
   that method can drive a run.
 
 Starts (conventions §5: "starting from test-set configurations"): ``start_configurations``
-picks a seeded, deterministic sequence of the periodic test configurations (see there).
+picks a seeded, deterministic sequence of the periodic test configurations; ``supercell``
+repeats a small one to a minimum number of atoms (see there).
 
 Protocol (conventions §5): NVT with a Langevin thermostat (fix nve + fix langevin, damping
 ``damping_fs``), chosen because it thermalises any start quickly and needs no chain
@@ -110,6 +111,19 @@ def start_configurations(frames, count: int, seed: int, source: str = "the test 
     queues = list(groups.values())
     order = [q[r] for r in range(max(map(len, queues), default=0)) for q in queues if r < len(q)]
     return [(i, frames[i].copy()) for i in order[:count]]
+
+
+def supercell(atoms: Atoms, min_atoms: int) -> tuple[Atoms, tuple[int, int, int]]:
+    """``atoms`` repeated along its cell vectors until it has at least ``min_atoms`` atoms, one
+    repeat at a time along the direction of the smallest (repeated) cell height; and the
+    repeats.  A small cell is a poor MD start: periodic images move in lockstep, and the kinetic
+    temperature of N atoms fluctuates by sqrt(2 / (3N - 3)) of its mean (0.15 at N = 32, 0.7 at
+    N = 2, where the temperature check would call many a good run unstable)."""
+    heights = 1.0 / np.linalg.norm(atoms.cell.reciprocal(), axis=1)
+    repeats = np.ones(3, dtype=int)
+    while len(atoms) * repeats.prod() < min_atoms:
+        repeats[np.argmin(repeats * heights)] += 1
+    return atoms.repeat(repeats), tuple(int(r) for r in repeats)
 
 
 def _cell(lmp) -> np.ndarray:
@@ -370,6 +384,33 @@ def _rank_main(job_path) -> None:
     if rank == 0:
         write_json_atomic(verdict_path, asdict(verdict))
     lmp.close()
+
+
+STABILITY_COLUMNS = ["dataset", "model", "active", "temperature_K", "start", "frame", "atoms",
+                     "config_type", "stable", "stable_runs", "runs", "time_ps", "steps", "reason"]
+
+
+def stability_table(records):
+    """The MD table (pandas): one row per run, each model's runs followed by its summary line
+    (temperature and start "all"; stable_runs of runs; stable when all runs are).  ``records``:
+    the workflow's verdicts (dataset, model, active, temperature_K, start {index, frame, atoms,
+    config_type}, stable, time_ps, steps, reason)."""
+    import pandas as pd
+
+    runs = pd.DataFrame([{
+        **{k: r[k] for k in ("dataset", "model", "active", "temperature_K", "stable", "time_ps",
+                             "steps", "reason")},
+        "start": r["start"]["index"], "frame": r["start"]["frame"], "atoms": r["start"]["atoms"],
+        "config_type": r["start"]["config_type"], "stable_runs": int(r["stable"]), "runs": 1}
+        for r in records], columns=STABILITY_COLUMNS)
+    rows = []
+    for (dataset, model), group in runs.groupby(["dataset", "model"], sort=False):
+        rows += group.sort_values(["temperature_K", "start"]).to_dict("records")
+        rows.append({**dict.fromkeys(STABILITY_COLUMNS, ""), "dataset": dataset, "model": model,
+                     "active": group["active"].iloc[0], "temperature_K": "all", "start": "all",
+                     "stable": bool(group["stable"].all()),
+                     "stable_runs": int(group["stable_runs"].sum()), "runs": len(group)})
+    return pd.DataFrame(rows, columns=STABILITY_COLUMNS)
 
 
 def _check(atoms, forces, row, s) -> Verdict | None:

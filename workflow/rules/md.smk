@@ -1,9 +1,12 @@
-# MD stability runs of selected models, and their summary table.
+# MD stability runs of selected models from several test-set starts, and their summary table.
 
 
 def md_runs():
-    return [(ds, model, T) for ds, models in config["md"]["runs"].items() for model in models
-            for T in config["md"]["temperatures"]]
+    """(dataset, model, temperature, start) of every run; start k is the k-th configuration of
+    sparseace.md.start_configurations on the dataset's test set (repeated to md.min_atoms)."""
+    md = config["md"]
+    return [(ds, model, T, k) for ds, models in md["runs"].items() for model in models
+            for T in md["temperatures"] for k in range(md["starts"])]
 
 
 def md_settings(dataset):
@@ -15,15 +18,19 @@ rule md_run:
         model="results/fits/{dataset}/models/{model}.json",
         structures="results/data/{dataset}/test.xyz",
     output:
-        verdict="results/md/{dataset}/{model}_{T}K/verdict.json",
-        thermo="results/md/{dataset}/{model}_{T}K/thermo.csv",
-        trajectory="results/md/{dataset}/{model}_{T}K/trajectory.xyz",
+        verdict="results/md/{dataset}/{model}_{T}K/start{start}/verdict.json",
+        thermo="results/md/{dataset}/{model}_{T}K/start{start}/thermo.csv",
+        trajectory="results/md/{dataset}/{model}_{T}K/start{start}/trajectory.xyz",
     wildcard_constraints:
         T=r"\d+",
+        start=r"\d+",
     params:
         settings=lambda w: md_settings(w.dataset),
+        seed=config["seed"],
+        min_atoms=config["md"]["min_atoms"],
+    threads: 1  # MPI ranks of LAMMPS (--set-threads md_run=N)
     log:
-        "logs/md_run/{dataset}.{model}.{T}K.log",
+        "logs/md_run/{dataset}.{model}.{T}K.start{start}.log",
     resources:
         mem_mb=2000,
         runtime=720,
@@ -33,7 +40,7 @@ rule md_run:
 
 rule md_summary:
     input:
-        [f"results/md/{ds}/{model}_{T}K/verdict.json" for ds, model, T in md_runs()],
+        [f"results/md/{ds}/{model}_{T}K/start{k}/verdict.json" for ds, model, T, k in md_runs()],
     output:
         report(multiext("results/tables/md_stability", ".csv", ".md", ".tex"),
                caption="../report/md_stability.rst", category="Tables"),
