@@ -13,6 +13,11 @@ def md_settings(dataset):
     return {**config["md"]["settings"], **config["md"].get("per_dataset", {}).get(dataset, {})}
 
 
+def md_job(dataset):
+    """MPI ranks and time limit (min) of a dataset's runs."""
+    return {"ranks": 1, "runtime_min": 720, **config["md"].get("jobs", {}).get(dataset, {})}
+
+
 rule md_run:
     input:
         model="results/fits/{dataset}/models/{model}.json",
@@ -28,12 +33,12 @@ rule md_run:
         settings=lambda w: md_settings(w.dataset),
         seed=config["seed"],
         min_atoms=config["md"]["min_atoms"],
-    threads: 1  # MPI ranks of LAMMPS (--set-threads md_run=N)
+    threads: lambda w: md_job(w.dataset)["ranks"]  # LAMMPS' MPI ranks
     log:
         "logs/md_run/{dataset}.{model}.{T}K.start{start}.log",
     resources:
         mem_mb=2000,
-        runtime=720,
+        runtime=lambda w: md_job(w.dataset)["runtime_min"],
     script:
         "../scripts/md_run.py"
 
