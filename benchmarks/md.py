@@ -21,9 +21,11 @@ drawn uniformly, seed 0); each is timed on its dataset's start cell: Zuo, the fi
 the mirror's test set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom
 frame of the mirror's water data (every configuration of the study's water set has 64
 molecules); GAP-Si (its database is not in the mirror), a 216-atom diamond cell, the size of its
-largest liquid and amorphous cells.  A run takes its steps at the rate measured on that cell
-(every start of a Zuo test set has the size of the first; assumed for GAP-Si and water); the
-node runs the jobs longest first, each on the next free core (or pair of cores at 2 ranks).
+largest liquid and amorphous cells.  Rates are the best of 3 timed runs (MPI ranks wait for the
+slowest, so other load on a shared machine hurts 2 ranks most).  A run takes its steps at the
+rate measured on that cell (every start of a Zuo test set has the size of the first; assumed
+for GAP-Si and water); the node runs the jobs longest first, each on the next free core (or
+pair of cores at 2 ranks).
 """
 
 from __future__ import annotations
@@ -171,10 +173,12 @@ def campaign_cell(config: dict, dataset: str):
     raise ValueError(f"no start cell for dataset {dataset!r}")
 
 
-def timed_native(model, atoms, steps: str) -> dict:
+def timed_native(model, atoms, steps: str, repeats: int = 3) -> dict:
     """Steps/s of the study's MD (sparseace.md set-up: NVT, Langevin, 300 K; 0.5 fs) with
-    pair_style sparseace on this process' MPI ranks.  ``steps``: a number, or "auto:S" (one rank only) for a run of about S seconds sized
-    by a 5-step probe."""
+    pair_style sparseace on this process' MPI ranks: the best of ``repeats`` timed runs (other
+    processes on a shared machine slow some runs, and MPI ranks wait for the slowest).
+    ``steps``: a number, or "auto:S" (one rank only) for runs of about S seconds sized by a
+    5-step probe."""
     from sparseace._lammps import new_lammps
     from sparseace.lammps_plugin import build_plugin, export_model
     from sparseace.md import _setup
@@ -190,11 +194,13 @@ def timed_native(model, atoms, steps: str) -> dict:
         start = time.perf_counter()
         lmp.command("run 5")
         steps = str(max(10, round(float(steps[5:]) * 5 / (time.perf_counter() - start))))
-    start = time.perf_counter()
-    lmp.command(f"run {steps}")
-    rate = int(steps) / (time.perf_counter() - start)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        lmp.command(f"run {steps}")
+        rates.append(int(steps) / (time.perf_counter() - start))
     lmp.close()
-    return {"rate": rate, "steps": int(steps), "atoms": len(atoms)}
+    return {"rate": max(rates), "rates": rates, "steps": int(steps), "atoms": len(atoms)}
 
 
 def mpi_worker(kind: str, steps: str) -> dict:
@@ -295,8 +301,8 @@ def main():
                         help="skip the fix external runs")
     parser.add_argument("--mpi", action="store_true",
                         help="MPI speed-up and the projected wall time of the study's MD campaign")
-    parser.add_argument("--seconds", type=float, default=5.0,
-                        help="--mpi: timed seconds per one-rank measurement")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="--mpi: seconds of each of the 3 timed one-rank runs per model")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
