@@ -28,7 +28,11 @@ def _with_defaults(validator_class):
 def validate_config(config: dict, source: str = "<config>") -> dict:
     """Validate ``config`` in place (filling defaults); the mirror comes from SPARSEACE_MIRROR
     when that is set.  Raises ValueError naming the offending key."""
+    from .solvers import SOLVERS, load_plugins
+
+    load_plugins(config.get("solver_plugins") if isinstance(config, dict) else None)
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema["definitions"]["solver_name"]["enum"] = list(SOLVERS)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:

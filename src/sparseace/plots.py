@@ -15,9 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .provenance import atomic_path  # noqa: E402
-
-SOLVER_STYLE = {"asp": ("ASP", "C0", "o"), "omp": ("OMP", "C1", "s"), "rrqr": ("RRQR", "C2", "^"),
-                "blr": ("BLR", "C3", "v"), "ard": ("ARD", "C4", "D")}
+from .solvers import SOLVERS  # noqa: E402
 
 
 def stamp(fig, run_label: str) -> None:
@@ -35,10 +33,12 @@ def save_figure(fig, paths) -> None:
 
 
 def _solver_curve(ax, df, solver, y="test_energy_mae"):
-    label, colour, marker = SOLVER_STYLE.get(solver, (solver.upper(), None, "."))
+    entry = SOLVERS.get(solver)
+    label, colour, marker = ((entry.label, entry.colour, entry.marker) if entry
+                             else (solver.upper(), None, "."))
     d = df[df["size"] > 0].sort_values("size")  # an empty model has no place on a log axis
-    sparse = solver in ("asp", "omp")
-    ax.plot(d["size"], d[y], color=colour, marker=None if sparse and len(d) > 30 else marker,
+    path = entry is not None and entry.kind == "path"
+    ax.plot(d["size"], d[y], color=colour, marker=None if path and len(d) > 30 else marker,
             ms=4, lw=1.2, label=label)
 
 

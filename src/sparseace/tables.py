@@ -7,19 +7,14 @@ import numpy as np
 import pandas as pd
 
 from .provenance import atomic_path
+from .solvers import SOLVERS
 
-SOLVERS = pd.DataFrame([
-    ("RRQR", "rank-revealing (pivoted) QR least squares on the preconditioned system",
-     "dense baseline; level-ordered basis of a given size"),
-    ("BLR", "Bayesian linear regression: evidence maximisation over prior and noise variances",
-     "dense baseline; level-ordered basis of a given size"),
-    ("ARD", "automatic relevance determination (scikit-learn ARDRegression)",
-     "sparse baseline; sparsity from threshold_lambda"),
-    ("ASP", "homotopy LASSO path by the dual active-set method (BPdual), TSVD-debiased",
-     "sparse basis selection: a whole path of models"),
-    ("OMP", "orthogonal matching pursuit with the same QR updating",
-     "sparse basis selection: a whole path of models"),
-], columns=["solver", "method", "use"])
+
+
+def solver_table(names) -> pd.DataFrame:
+    """Table I: the solvers compared (label, method, use), from the solver registry."""
+    return pd.DataFrame([(SOLVERS[n].label, SOLVERS[n].description, SOLVERS[n].use)
+                         for n in names], columns=["solver", "method", "use"])
 
 
 def write_table(df: pd.DataFrame, stem, caption: str) -> list[str]:

@@ -2,8 +2,9 @@
 from pathlib import Path
 
 from sparseace.config import validate_config
+from sparseace.solvers import SOLVERS
 
-validate_config(config, "workflow config")
+validate_config(config, "workflow config")  # also imports the config's solver_plugins
 
 
 def source_path(source):

@@ -101,7 +101,7 @@ rule solve:
     output:
         "results/fits/{dataset}/paths/{solver}.npz",
     wildcard_constraints:
-        solver="asp|omp|rrqr|blr|ard",
+        solver="|".join(SOLVERS),
     params:
         fit=lambda w: fit_settings(w.dataset),
         options=lambda w: config["solvers"][w.solver],

@@ -7,7 +7,6 @@ setup_logging(snakemake.log[0])
 fit = snakemake.params.fit
 basis = ACEBasis(snakemake.params.elements, fit["order"], fit["totaldegree"],
                  **fit.get("basis_options", {}))
-with atomic_path(snakemake.output.basis) as tmp:
-    tmp.write_text(basis.to_json())
+basis.save(snakemake.output.basis)
 with atomic_path(snakemake.output.sizes) as tmp:
     basis.size_table().to_csv(tmp, index=False)

@@ -1,7 +1,6 @@
 """Reduce one chunk of a split's weighted design rows to its triangular factor."""
 
 import logging
-from pathlib import Path
 
 from sparseace.basis import ACEBasis
 from sparseace.design import assemble, chunk_bounds
@@ -10,7 +9,7 @@ from sparseace.provenance import inputs_record, setup_logging
 
 setup_logging(snakemake.log[0])
 frames = read_canonical(snakemake.input.structures)
-basis = ACEBasis.from_json(Path(snakemake.input.basis).read_text())
+basis = ACEBasis.load(snakemake.input.basis)
 index, nchunks = int(snakemake.wildcards.chunk), snakemake.params.chunks
 first, last = chunk_bounds(len(frames), nchunks)[index]
 logging.info("chunk %d/%d: configurations %d..%d of %d, %d functions", index + 1, nchunks,

@@ -14,7 +14,7 @@ cp = Checkpoints.load(snakemake.input.path)
 size = snakemake.wildcards.size
 rule = "final" if size == "all" else f"bysize {size}"
 i = cp.select(rule)
-basis = ACEBasis.from_json(Path(snakemake.input.basis).read_text())
+basis = ACEBasis.load(snakemake.input.basis)
 split = json.loads(Path(snakemake.input.split).read_text())
 model = ACEPotential(basis, cp.support(i), cp.coef(i), snakemake.params.eref, {
     "dataset": snakemake.wildcards.dataset, "solver": snakemake.wildcards.solver,

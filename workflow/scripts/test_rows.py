@@ -1,6 +1,5 @@
 """Energy rows of the test set: energy errors of every checkpoint along a model path."""
 
-from pathlib import Path
 
 from sparseace.basis import ACEBasis
 from sparseace.design import energy_rows
@@ -8,7 +7,7 @@ from sparseace.io import read_canonical
 from sparseace.provenance import setup_logging
 
 setup_logging(snakemake.log[0])
-basis = ACEBasis.from_json(Path(snakemake.input.basis).read_text())
+basis = ACEBasis.load(snakemake.input.basis)
 frames = read_canonical(snakemake.input.structures)
 energy_rows(basis, frames, snakemake.params.eref, source=snakemake.input.structures).save(
     snakemake.output[0])

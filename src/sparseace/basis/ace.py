@@ -6,11 +6,13 @@ import hashlib
 import json
 import math
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from ase.data import atomic_numbers
 
+from ..provenance import atomic_path
 from . import kernels
 from .neighbours import neighbour_pairs
 from .radial import agnesi_a, jacobi_recurrence
@@ -212,6 +214,16 @@ class ACEBasis:
     @classmethod
     def from_json(cls, text: str) -> "ACEBasis":
         return cls.from_dict(json.loads(text))
+
+    def save(self, path) -> None:
+        """Write the basis specification as JSON (atomically)."""
+        with atomic_path(path, ".json") as tmp:
+            tmp.write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path) -> "ACEBasis":
+        """Read a basis written by ``save``."""
+        return cls.from_json(Path(path).read_text())
 
     # ------------------------------------------------------------------ evaluation
     def species_indices(self, atoms) -> np.ndarray:

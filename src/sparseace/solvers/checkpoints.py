@@ -51,6 +51,14 @@ class Checkpoints:
     def coef(self, i: int) -> np.ndarray:
         return self.values[self.ptr[i]:self.ptr[i + 1]]
 
+    def rescaled(self, prior) -> "Checkpoints":
+        """The same models with coefficients of the preconditioned system theta turned into
+        physical coefficients c = theta / P (``prior``: the diagonal P of every function)."""
+        prior = np.asarray(prior, dtype=float)
+        return Checkpoints(self.method, self.labels, self.ptr, self.indices,
+                           self.values / prior[self.indices], self.val_rmse,
+                           {**self.meta, "coefficients": "physical (c = theta / P)"})
+
     def select(self, rule: str) -> int:
         """Index of the model picked by ``final``, ``bysize <n>`` or ``byerror <q>``."""
         kind, _, arg = rule.partition(" ")
