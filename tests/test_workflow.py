@@ -125,7 +125,7 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
     t4 = table("table4")
     assert len(t4) == 3 + 3 and list(t4.columns)[:2] == ["model", "energy_mae_meV_per_atom"]
     md = table("md_stability")
-    assert len(md) == 1 and md["stable"].dtype == bool
+    assert len(md) == 2 and md["stable"].dtype == bool  # the run and its model's summary line
     for t in (t2, t4):
         numbers = t.select_dtypes("number").to_numpy()
         assert np.all(np.isfinite(numbers)), t
