@@ -60,6 +60,23 @@ def solve_minutes(input) -> int:
     return max(240, int(240 * (basis_size(input.basis) / 5292) ** 2.5))
 
 
+def md_runs():
+    """(dataset, model, temperature, start) of every run; start k is the k-th configuration of
+    sparseace.md.start_configurations on the dataset's test set (repeated to md.min_atoms)."""
+    md = config["md"]
+    return [(ds, model, T, k) for ds, models in md["runs"].items() for model in models
+            for T in md["temperatures"] for k in range(md["starts"])]
+
+
+def md_settings(dataset):
+    return {**config["md"]["settings"], **config["md"].get("per_dataset", {}).get(dataset, {})}
+
+
+def md_job(dataset):
+    """MPI ranks and time limit (min) of a dataset's runs."""
+    return {"ranks": 1, "runtime_min": 720, **config["md"].get("jobs", {}).get(dataset, {})}
+
+
 def figure_specs():
     """name -> spec of every figure and table (Table I lists the run's solvers by default)."""
     used = [s for s in SOLVERS if any(s in f["solvers"] for f in config["fits"].values())]

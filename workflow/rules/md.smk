@@ -1,23 +1,6 @@
 # MD stability runs of selected models from several test-set starts, and their summary table.
 
 
-def md_runs():
-    """(dataset, model, temperature, start) of every run; start k is the k-th configuration of
-    sparseace.md.start_configurations on the dataset's test set (repeated to md.min_atoms)."""
-    md = config["md"]
-    return [(ds, model, T, k) for ds, models in md["runs"].items() for model in models
-            for T in md["temperatures"] for k in range(md["starts"])]
-
-
-def md_settings(dataset):
-    return {**config["md"]["settings"], **config["md"].get("per_dataset", {}).get(dataset, {})}
-
-
-def md_job(dataset):
-    """MPI ranks and time limit (min) of a dataset's runs."""
-    return {"ranks": 1, "runtime_min": 720, **config["md"].get("jobs", {}).get(dataset, {})}
-
-
 rule md_run:
     input:
         model="results/fits/{dataset}/models/{model}.json",
@@ -36,6 +19,8 @@ rule md_run:
     threads: lambda w: md_job(w.dataset)["ranks"]  # LAMMPS' MPI ranks
     log:
         "logs/md_run/{dataset}.{model}.{T}K.start{start}.log",
+    benchmark:
+        "logs/benchmarks/md_run/{dataset}.{model}.{T}K.start{start}.tsv"
     resources:
         mem_mb=2000,
         runtime=lambda w: md_job(w.dataset)["runtime_min"],
