@@ -27,7 +27,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .basis import ACEBasis
-from .io import reference_data
+from .io import config_type, reference_data, reference_energy
 from .provenance import atomic_path
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,9 @@ def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = No
     """Weighted rows of one configuration: (A (rows, K), y (rows,), counts {E, F, V})."""
     energy, forces, virial = reference_data(atoms)
     N = len(atoms)
-    wE, wF, wV = loss_weights(atoms.info.get("config_type", "default"), weights)
+    wE, wF, wV = loss_weights(config_type(atoms), weights)
     E_rows, F_rows, W_rows = basis.evaluate(atoms)
-    try:
-        e0 = sum(eref[s] for s in atoms.get_chemical_symbols())
-    except KeyError as err:
-        raise ValueError(f"{source}: no reference energy Eref for element {err}") from None
+    e0 = reference_energy(atoms, eref, source)
     blocks = [(E_rows[None, :] * (wE / np.sqrt(N)), np.array([energy - e0]) * (wE / np.sqrt(N)))]
     counts = {"E": 1, "F": 0, "V": 0}
     if forces is not None:
@@ -168,15 +165,6 @@ class DesignFactor:
     def rho2(self) -> float:
         return float(self.R_aug[-1, -1] ** 2)
 
-    def residual_norm2(self, x: np.ndarray) -> float:
-        """||W (A x - y)||^2 for coefficients x of the (unpreconditioned) basis."""
-        r = self.R @ x - self.z
-        return float(r @ r) + self.rho2
-
-    def rmse(self, x: np.ndarray) -> float:
-        """Root mean square of the weighted residual over all rows."""
-        return float(np.sqrt(self.residual_norm2(x) / max(self.nrows, 1)))
-
     def save(self, path) -> None:
         _savez_atomic(path, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta))
 
@@ -213,7 +201,7 @@ def assemble(basis: ACEBasis, frames, eref: dict, weights: dict | None = None,
         for k in counts:
             counts[k] += c[k]
         natoms += len(atoms)
-        ct = atoms.info.get("config_type", "default")
+        ct = config_type(atoms)
         config_types[ct] = config_types.get(ct, 0) + 1
     info = {"rows": counts, "configs": sum(config_types.values()), "atoms": natoms,
             "config_types": config_types, "basis": basis.to_dict(), "eref": eref,
@@ -283,12 +271,8 @@ def energy_rows(basis: ACEBasis, frames, eref: dict, source: str = "<frames>") -
     for index, atoms in enumerate(frames):
         energy, _, _ = reference_data(atoms, f"{source}, frame {index}")
         rows.append(basis.evaluate(atoms)[0])
-        try:
-            target.append(energy - sum(eref[s] for s in atoms.get_chemical_symbols()))
-        except KeyError as err:
-            raise ValueError(f"{source}, frame {index}: no reference energy Eref for element "
-                             f"{err}") from None
+        target.append(energy - reference_energy(atoms, eref, f"{source}, frame {index}"))
         natoms.append(len(atoms))
-        ctype.append(atoms.info.get("config_type", "default"))
+        ctype.append(config_type(atoms))
     return EnergyRows(np.array(rows).reshape(len(rows), len(basis)), np.array(target),
                       np.array(natoms), np.array(ctype, dtype=str))

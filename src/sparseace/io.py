@@ -36,6 +36,20 @@ class DataError(ValueError):
     """Bad input data; the message names the file, frame and field."""
 
 
+def config_type(atoms) -> str:
+    """A frame's config_type (``DEFAULT_CONFIG_TYPE`` when it has none)."""
+    return atoms.info.get("config_type", DEFAULT_CONFIG_TYPE)
+
+
+def reference_energy(atoms, eref: dict, source: str = "<structure>") -> float:
+    """Sum of the isolated-atom energies Eref (eV) over a frame's atoms: the part of its energy
+    a model's basis does not describe."""
+    try:
+        return float(sum(eref[s] for s in atoms.get_chemical_symbols()))
+    except KeyError as err:
+        raise DataError(f"{source}: no reference energy Eref for element {err}") from None
+
+
 def reference_data(atoms, source: str = "<structure>"):
     """(energy eV, forces (N, 3) eV/Å or None, virial (3, 3) eV or None) of a canonical frame."""
     try:

@@ -55,7 +55,7 @@ from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
 
 from ._lammps import new_lammps
-from .io import DEFAULT_CONFIG_TYPE
+from .io import config_type
 from .provenance import atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def start_configurations(frames, count: int, seed: int, source: str = "the test 
     tiebreak = np.random.default_rng(seed).permutation(len(frames))
     groups: dict[str, list[int]] = {}  # config_type -> frames, largest first
     for i in sorted(periodic, key=lambda i: (-len(frames[i]), tiebreak[i])):
-        groups.setdefault(frames[i].info.get("config_type", DEFAULT_CONFIG_TYPE), []).append(i)
+        groups.setdefault(config_type(frames[i]), []).append(i)
     queues = list(groups.values())
     order = [q[r] for r in range(max(map(len, queues), default=0)) for q in queues if r < len(q)]
     return [(i, frames[i].copy()) for i in order[:count]]

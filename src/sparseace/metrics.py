@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .io import reference_data
+from .io import config_type, reference_data
 
 ALL = "all"
 
@@ -37,7 +37,7 @@ def per_config_errors(model, frames) -> pd.DataFrame:
         energy_ref, forces_ref, virial_ref = reference_data(atoms)
         energy, forces, virial = _predict(model, atoms)
         n = len(atoms)
-        row = {"frame": index, "config_type": atoms.info.get("config_type", "default"),
+        row = {"frame": index, "config_type": config_type(atoms),
                "atoms": n, "energy_ref": energy_ref, "energy_pred": energy,
                "dE_per_atom": (energy - energy_ref) / n,
                "F_abs": 0.0, "F_sq": 0.0, "F_count": 0, "V_abs": 0.0, "V_sq": 0.0, "V_count": 0}

@@ -3,7 +3,7 @@ on ``threads`` MPI ranks."""
 
 import pandas as pd
 
-from sparseace.io import DEFAULT_CONFIG_TYPE, read_canonical
+from sparseace.io import config_type, read_canonical
 from sparseace.md import run_md, start_configurations, supercell
 from sparseace.model import load_model
 from sparseace.provenance import atomic_path, inputs_record, setup_logging, write_json_atomic
@@ -24,6 +24,6 @@ write_json_atomic(snakemake.output.verdict, {
     "temperature_K": settings["temperature"], "stable": verdict.stable,
     "time_ps": verdict.time_ps, "steps": verdict.steps, "reason": verdict.reason,
     "start": {"index": k, "frame": frame, "atoms": len(start), "repeats": repeats,
-              "config_type": configuration.info.get("config_type", DEFAULT_CONFIG_TYPE)},
+              "config_type": config_type(configuration)},
     "active": len(model), "ranks": snakemake.threads, "settings": settings,
     "inputs": inputs_record(snakemake.input)})
