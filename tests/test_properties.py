@@ -96,3 +96,30 @@ def test_defects_and_surfaces_match_lammps_minimisation(values, tmp_path):
 def test_unknown_settings_rejected():
     with pytest.raises(ValueError):
         _settings({"supercel": 3})
+
+
+def test_a_collapsed_defect_is_recorded_not_fatal():
+    """A model whose relaxation of one defect brings atoms together (ClosePairError) leaves that
+    property None with the reason, computes the others, and raises without a failures dict."""
+    from ase.calculators.calculator import Calculator
+
+    from sparseace.calculator import ClosePairError
+    from sparseace.properties import point_defects
+
+    class CollapsesVacancy(Calculator):
+        implemented_properties = ["energy", "forces"]
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            super().calculate(atoms, properties, system_changes)
+            if len(self.atoms) == 63:  # the vacancy of the 2x2x2 cubic cell (64 atoms)
+                raise ClosePairError("atoms 3 (Si) and 7 (Si) are 0.1 Å apart")
+            self.results = {"energy": -4.0 * len(self.atoms),
+                            "forces": np.zeros((len(self.atoms), 3))}
+
+    failures = {}
+    out = point_defects(CollapsesVacancy(), 5.43, SETTINGS, failures)
+    assert out["vacancy"] is None and "0.1 Å apart" in failures["vacancy"]
+    assert set(failures) == {"vacancy"}
+    assert out["interstitial_tetrahedral"] == pytest.approx(0.0, abs=1e-12)  # E per atom alike
+    with pytest.raises(ClosePairError):
+        point_defects(CollapsesVacancy(), 5.43, SETTINGS)

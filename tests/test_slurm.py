@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_workflow import small_config
+from test_workflow import small_config, workflow_env
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -103,7 +103,7 @@ def test_workflow_jobs_run_through_slurm_with_the_profile(cluster, tmp_path, mir
          "--slurm-logdir", str(slurm_logs), "--slurm-keep-successful-logs",
          "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10",
          "--jobs", "4", target, "results/data/zuo_Mo/split.json"],
-        capture_output=True, text=True, env={**os.environ, "SPARSEACE_MIRROR": str(mirror)},
+        capture_output=True, text=True, env=workflow_env(SPARSEACE_MIRROR=str(mirror)),
         timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (tmp_path / target).exists()

@@ -11,6 +11,11 @@ from .basis.neighbours import closest_pair_within, pair_description
 from .model import ACEPotential
 
 
+class ClosePairError(ValueError):
+    """Two atoms closer than the calculator's ``min_distance``: the model was never fitted there
+    (a relaxation that ends here has collapsed the structure)."""
+
+
 class SparseACECalculator(Calculator):
     """Energy (eV), forces (eV/Å), stress (eV/Å^3) and per-atom energies of a linear ACE model.
 
@@ -22,7 +27,8 @@ class SparseACECalculator(Calculator):
     close_pairs : "raise" (default) or "warn".
 
     Only the model's active functions are evaluated.  NaN or infinite positions and coincident
-    atoms always raise ValueError naming the atom or pair.  An empty structure has energy 0.
+    atoms always raise ValueError naming the atom or pair; a pair closer than ``min_distance``
+    raises ``ClosePairError`` (a ValueError).  An empty structure has energy 0.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -43,7 +49,7 @@ class SparseACECalculator(Calculator):
         message = (f"{pair_description(atoms, *closest)}, closer than min_distance="
                    f"{self.min_distance} Å of SparseACECalculator")
         if self.close_pairs == "raise":
-            raise ValueError(message + " (pass close_pairs='warn' to evaluate anyway)")
+            raise ClosePairError(message + " (pass close_pairs='warn' to evaluate anyway)")
         warnings.warn(message, RuntimeWarning)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):

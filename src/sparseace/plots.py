@@ -160,7 +160,8 @@ def species_threebody(functions: pd.DataFrame, selected, centre: str, run_label:
 def defect_errors(values: pd.DataFrame, reference: dict, gap: dict, run_label: str):
     """Percentage error of point-defect formation energies against basis size (Figure 5).
 
-    ``values``: columns solver, size and one column per defect (eV)."""
+    ``values``: columns solver, size and one column per defect (eV; None where the model
+    collapsed the defect)."""
     defects = [d for d in ("vacancy", "interstitial_tetrahedral", "interstitial_hexagonal",
                            "interstitial_dumbbell") if d in values]
     fig, axes = plt.subplots(1, len(defects), figsize=(3.6 * len(defects), 3.4), squeeze=False)
@@ -168,7 +169,8 @@ def defect_errors(values: pd.DataFrame, reference: dict, gap: dict, run_label: s
         ref = reference[defect]
         for solver, d in values.groupby("solver"):
             d = d.sort_values("size")
-            _solver_curve(ax, d.assign(err=100 * (d[defect] - ref) / ref), solver, "err")
+            err = 100 * (pd.to_numeric(d[defect]) - ref) / ref  # None: collapsed, not drawn
+            _solver_curve(ax, d.assign(err=err), solver, "err")
         ax.axhline(100 * (gap[defect] - ref) / ref, color="k", ls="--", lw=1, label="GAP")
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_xscale("log")

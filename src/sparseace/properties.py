@@ -19,6 +19,10 @@ Conventions (silicon-testing-framework, GAP-Si 2018):
 - unreconstructed (111), (110), (100) surfaces: slabs from ASE's ``surface`` with vacuum
   (singly bonded atoms removed: the (111) surface keeps one dangling bond per atom), atoms
   relaxed, gamma = (E_slab - N E_bulk/atom) / (2 A), J/m^2.
+
+A model may collapse a defect or a surface (its relaxation brings two atoms closer than the
+calculator's floor, ``ClosePairError``): given a ``failures`` dict, that property is None and
+the reason is recorded there; without one, the error propagates.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from ase.build import bulk, surface
 from ase.optimize import BFGS
 from ase.units import GPa
 from scipy.optimize import minimize_scalar
+
+from .calculator import ClosePairError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,18 @@ def _relax(atoms, calc, s):
         log.warning("relaxation of %s did not reach fmax %g", atoms.get_chemical_formula(),
                     s["fmax"])
     return atoms.get_potential_energy()
+
+
+def _record(out: dict, name: str, compute, failures: dict | None) -> None:
+    """out[name] = compute(), or None with the reason in failures[name] when the model collapses
+    the structure and a ``failures`` dict is given."""
+    try:
+        out[name] = compute()
+    except ClosePairError as err:
+        if failures is None:
+            raise
+        log.warning("%s not computed: %s", name, err)
+        out[name], failures[name] = None, str(err)
 
 
 def lattice_constant(calc, settings=None) -> tuple[float, float]:
@@ -135,7 +153,7 @@ def defect_cells(a0: float, n: int) -> dict:
     return cells
 
 
-def point_defects(calc, a0: float, settings=None) -> dict:
+def point_defects(calc, a0: float, settings=None, failures: dict | None = None) -> dict:
     """Relaxed formation energies (eV) of the vacancy and three interstitials."""
     s = _settings(settings)
     cells = defect_cells(a0, s["supercell"])
@@ -148,9 +166,9 @@ def point_defects(calc, a0: float, settings=None) -> dict:
         start = atoms.positions[-1].copy()
         if name != "interstitial_hexagonal":  # the hexagonal site is kept by its symmetry
             atoms.rattle(s["rattle"], seed=s["seed"])
-        energy = _relax(atoms, calc, s)
-        out[name] = float(energy - e_bulk * len(atoms) / N)
-        if name == "interstitial_hexagonal":
+        _record(out, name, lambda: float(_relax(atoms, calc, s) - e_bulk * len(atoms) / N),
+                failures)
+        if name == "interstitial_hexagonal" and out[name] is not None:
             out["hexagonal_displacement"] = float(np.linalg.norm(atoms.positions[-1] - start))
     return out
 
@@ -169,7 +187,8 @@ def surface_slab(a0: float, miller, s):
     return slab
 
 
-def surface_energies(calc, a0: float, e_atom: float, settings=None) -> dict:
+def surface_energies(calc, a0: float, e_atom: float, settings=None,
+                     failures: dict | None = None) -> dict:
     """Relaxed, unreconstructed surface energies (J/m^2) of (111), (110), (100)."""
     s = _settings(settings)
     out = {}
@@ -177,18 +196,19 @@ def surface_energies(calc, a0: float, e_atom: float, settings=None) -> dict:
                          ("surface_100", (1, 0, 0))):
         slab = surface_slab(a0, miller, s)
         area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
-        energy = _relax(slab, calc, s)
-        out[name] = float((energy - len(slab) * e_atom) / (2 * area) * J_PER_M2)
+        _record(out, name, lambda: float((_relax(slab, calc, s) - len(slab) * e_atom)
+                                          / (2 * area) * J_PER_M2), failures)
     return out
 
 
-def silicon_properties(calc, settings=None) -> dict:
-    """All properties (eV, GPa, J/m^2, Å) with the keys of literature_values.yaml."""
+def silicon_properties(calc, settings=None, failures: dict | None = None) -> dict:
+    """All properties (eV, GPa, J/m^2, Å) with the keys of literature_values.yaml; defects and
+    surfaces the model collapses are None with the reason in ``failures`` when it is given."""
     a0, e_atom = lattice_constant(calc, settings)
     log.info("a0 = %.5f Å", a0)
     values = {"a0": a0, "energy_per_atom": e_atom}
     values.update(elastic_constants(calc, a0, settings))
     values["bulk_modulus_eos"] = bulk_modulus_eos(calc, a0, settings)
-    values.update(point_defects(calc, a0, settings))
-    values.update(surface_energies(calc, a0, e_atom, settings))
+    values.update(point_defects(calc, a0, settings, failures))
+    values.update(surface_energies(calc, a0, e_atom, settings, failures))
     return values

@@ -184,8 +184,13 @@ def table2(spec, label, errors, literature):
 @table("table3", "properties", "literature")
 def table3(spec, label, properties, literature):
     models = {m: properties[m]["values"] for m in model_ids(spec)}
+    collapsed = [f"{m}: {', '.join(properties[m]['failures'])}" for m in model_ids(spec)
+                 if properties[m].get("failures")]
     caption = ("Table III: silicon properties (eV, GPa, J/m^2) and % error vs DFT; columns are "
                "model ids <solver>-<functions>")
+    if collapsed:
+        caption += ("; blank where the model's relaxation brought two atoms closer than the "
+                    "calculator's floor (" + "; ".join(collapsed) + ")")
     return tables.si_properties_table(models, literature["si_properties"]), caption
 
 

@@ -6,8 +6,10 @@ from sparseace.provenance import inputs_record, package_versions, setup_logging,
 
 setup_logging(snakemake.log[0])
 calc = SparseACECalculator(snakemake.input.model)
-values = silicon_properties(calc, snakemake.params.settings)
+failures = {}  # defects and surfaces the model collapses: None in values, the reason here
+values = silicon_properties(calc, snakemake.params.settings, failures)
 write_json_atomic(snakemake.output[0], {
     "model": snakemake.wildcards.model, "dataset": snakemake.wildcards.dataset,
-    "active": len(calc.model), "values": values, "settings": snakemake.params.settings,
+    "active": len(calc.model), "values": values, "failures": failures,
+    "settings": snakemake.params.settings,
     "inputs": inputs_record(snakemake.input), "versions": package_versions()})
