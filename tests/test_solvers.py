@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import ARDRegression, BayesianRidge, lars_path, orthogonal_mp
 
-from sparseace.solvers.active_qr import ActiveQR, SingularError
+from sparseace.solvers.active_qr import ActiveQR, GramRows, SingularError
 from sparseace.solvers import (ASP, BLR, OMP, RRQR, Checkpoints, LstsqSystem, ard_fit, asp_path,
                                blr_solve, dense_curve, omp_path, path_checkpoints,
                                rrqr_solve, tsvd_debias)
@@ -24,36 +24,65 @@ def rel(a, b):
 
 
 @pytest.mark.parametrize("use_gram", [True, False])
-def test_active_qr_updates_keep_the_factor_and_products(use_gram):
+def test_active_qr_updates_keep_the_factor_and_projections(use_gram):
     """Inserts, deletes (Givens) and refactorisation keep R^T R = A_S^T A_S with R upper
-    triangular; the in-place BLAS solves and products on the buffers' blocks agree with numpy,
-    across a buffer growth."""
+    triangular, the rows B = R^-T G[S, :] (inactive columns), y = R^-T f_S and the
+    projections u = G[:, S] G_SS^-1 f_S; the in-place solves agree with numpy."""
     A, _ = problem(120, 90, cond=1e3, seed=3)
-    qr_ = ActiveQR(A, A.T @ A if use_gram else None, capacity=8)
     rng = np.random.default_rng(1)
-    order = rng.permutation(90)
+    order = rng.permutation(89)
+    A[:, 89] = A[:, order[:3]] @ [1.0, -2.0, 0.5]  # dependent on the first three to enter
+    G = A.T @ A
+    F = rng.normal(size=(2, 90))
+    qr_ = ActiveQR(GramRows(A, stored=use_gram, block=32), n_rhs=2, capacity=40)
 
     def check():
-        S = qr_.active
-        R = qr_.Rk
-        assert np.allclose(np.tril(R, -1), 0.0)
-        assert rel(R.T @ R, A[:, S].T @ A[:, S]) < 1e-12
-        X = rng.normal(size=(2, len(S)))
-        assert rel(qr_.gram_product(X), X @ A[:, S].T @ A) < 1e-12
-        assert rel(qr_.gram_product(X[0]), A.T @ (A[:, S] @ X[0])) < 1e-12
-        assert rel(qr_.solve_gram(X), np.linalg.solve(A[:, S].T @ A[:, S], X.T).T) < 1e-9
+        S, k = qr_.active, qr_.k
+        R = qr_.R
+        assert np.allclose(np.tril(R, -1), 0.0) and np.all(np.diag(R) > 0)
+        assert rel(R.T @ R, G[np.ix_(S, S)]) < 1e-12
+        inactive = qr_.perm[k:]
+        assert rel(qr_.B[:k, k:], np.linalg.solve(R.T, G[np.ix_(S, inactive)])) < 1e-10
+        assert rel(qr_.y, np.linalg.solve(R.T, F[:, S].T).T) < 1e-10
+        u = G[:, S] @ np.linalg.solve(G[np.ix_(S, S)], F[:, S].T)
+        assert rel(qr_.projections(), u.T) < 1e-9
+        X = rng.normal(size=(2, k))
+        assert rel(qr_.solve(X), np.linalg.solve(R, X.T).T) < 1e-10
+        assert rel(qr_.solve(X[0]), np.linalg.solve(R, X[0])) < 1e-10
 
     for j in order[:30]:
-        qr_.insert(j)
+        qr_.insert(j, F[:, j])
     check()
-    for position in (0, 17, 27, 5):  # original positions 0, 18, 29, 6
+    for position in (0, 17, 27, 5, 25):  # original positions 0, 18, 29, 6, last
         qr_.delete(position)
-    assert qr_.active == [int(j) for j in np.delete(order[:30], [0, 6, 18, 29])]
+    assert list(qr_.active) == [int(j) for j in np.delete(order[:30], [0, 6, 18, 29, 28])]
     check()
     qr_.refactorise()
     check()
-    with pytest.raises(SingularError):
-        qr_.insert(qr_.active[3])
+    qr_.insert(order[0], F[:, order[0]])  # back in, after the rest
+    check()
+    with pytest.raises(SingularError, match="dependent"):
+        qr_.insert(89, F[:, 89])
+    qr_.max_ratio = 1.0
+    with pytest.raises(SingularError, match="ratio"):
+        qr_.insert(order[40], F[:, order[40]])
+    with pytest.raises(ValueError, match="already active"):
+        qr_.insert(order[1])
+    check()  # failed insertions change nothing
+
+
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 50])
+def test_gram_rows_of_triangular_and_general_matrices(n):
+    """Rows of G = A^T A from the stored upper triangle (blocks of 16 rows; an upper-triangular
+    A's products over its leading rows only) or computed when asked equal numpy's."""
+    A, _ = problem(n + 5, n, seed=n)
+    R = LstsqSystem.from_dense(A, np.zeros(n + 5)).R
+    for M in (R, A):
+        G = M.T @ M
+        for stored in (True, False):
+            gram = GramRows(M, stored=stored, block=16)
+            assert rel(np.array([gram.row(j) for j in range(n)]), G) < 1e-14
+            assert rel(gram.diag, np.diag(G)) < 1e-14
 
 
 @pytest.mark.parametrize("m,n,cond", [(80, 40, 1), (30, 60, 1), (100, 50, 1e4), (60, 60, 1e2)])

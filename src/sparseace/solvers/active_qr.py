@@ -1,223 +1,254 @@
-"""Q-less QR of a growing and shrinking set of active columns, with corrected semi-normal
-equation (CSNE) solves.
+"""Q-less QR of a growing and shrinking set of active columns, kept as a partial Cholesky
+factorisation of the Gram matrix.
 
-For the active columns A_S = Q R the factor R (k x k) is kept without Q: a column is appended
-by solving R^T r = A_S^T a and rho = sqrt(||a||^2 - ||r||^2); a column is removed by deleting it
-from R and restoring the triangle with Givens rotations.  Least squares min ||A_S x - b|| is
-solved as R^T R x = A_S^T b followed by one correction step with the true residual (CSNE),
-which makes it as accurate as a QR solve with Q.
+For the active columns A_S = Q R (k of them, in insertion order) one buffer B (capacity, n)
+holds the k rows Q^T A = R^-T G[S, :] of the Gram matrix G = A^T A projected on span(A_S),
+with the columns permuted so that the active ones come first: B[:k, :k] = R (upper
+triangular) and B[:k, k:] = Q^T A_I for the inactive columns I.  This is a pivoted Cholesky
+factorisation of G, its pivots chosen by the path.
 
-With the Gram matrix G = A^T A, the rows G[S, :] (k x n) and the block G[S, S] are kept in
-buffers updated on insert and delete, so that the products a path needs at every iterate,
-A^T A_S x = G[:, S] x (n k flops) and A_S^T A_S x (k^2 flops), copy nothing.  The triangular
-solves and products (BLAS, ``_blas``) and the Givens sweep (compiled) work on the leading
-blocks of the buffers in place, several right-hand sides per pass: they are bound by memory
-traffic (at k = 5000 the R triangle is 100 MB), and a copy of a block would cost more than the
-operation.
-Inputs are checked for finite values once, by the path functions.
+- A column j enters at position k: r = B[:k, j] is R's new column, rho^2 = G_jj - ||r||^2 its
+  new diagonal, and the new row B[k, I] = (G[j, I] - r^T B[:k, I]) / rho costs one pass over
+  B[:k, I] (k (n - k) reads): the only per-iterate pass of that size.  G is read one row per
+  insertion; no copy of G[S, :] is kept.
+- A column leaves: it moves behind the active block and Givens rotations on the rows below
+  restore the triangle, over all columns (rotations are orthogonal: B stays Q^T A); the last
+  row, no longer in the span, is dropped.
+- Right-hand sides: for vectors f over the columns (A^T b; ASP's signs of the active columns)
+  y_f = R^-T f_S is kept (one entry per insertion, rotated with B on deletion), and so is
+  u_f = B^T y_f = G[:, S] G_SS^-1 f_S (one axpy per insertion or deletion).  A path's
+  coefficients are x = R^-1 y (one triangular solve) and its correlations
+  A^T b - A^T A_S x = A^T b - u: no product with G[:, S] at all.
+
+R is computed from exact rows of G at every insertion, so it is the Cholesky factor of
+G[S, S] that a refactorisation would compute; only deletions depart from it, by rounding that
+grows linearly with their number.  The rows of G come from ``GramRows``: its stored upper
+triangle (half of G), or A^T a_j computed at insertion.  Inputs are checked for finite values
+once, by the path functions.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from scipy.linalg import LinAlgError, cholesky, qr
+from scipy.linalg import cholesky
 
-from ._blas import multiply_rows, solve_triangular_rows
-
-
-@njit(cache=True)
-def _remove_row(M, k, position):
-    """Move rows position+1..k-1 of M up by one, in place (row k-1 keeps its old values)."""
-    for i in range(position, k - 1):
-        M[i] = M[i + 1]
+from ._blas import gram_block, multiply_rows, solve_triangular_right, solve_triangular_rows
 
 
 @njit(cache=True)
-def _remove_column(M, k, position):
-    """Move columns position+1..k-1 of M[:k] left by one and zero column k-1, in place."""
+def _swap_columns(M, rows, a, b):
+    for i in range(rows):
+        M[i, a], M[i, b] = M[i, b], M[i, a]
+
+
+@njit(cache=True)
+def _new_row_rhs(Y, U, B, k, r, f, rho):
+    """Y[:, k] = (f - Y[:, :k] r) / rho and U += Y[:, k] B[k, :] (B[k, :k] is zero)."""
+    for q in range(Y.shape[0]):
+        s = f[q]
+        for i in range(k):
+            s -= Y[q, i] * r[i]
+        y = s / rho
+        Y[q, k] = y
+        for j in range(k, B.shape[1]):
+            U[q, j] += y * B[k, j]
+
+
+@njit(cache=True)
+def _delete(B, Y, U, perm, k, p):
+    """Remove the active column at position p (of k): move it to position k-1, behind the
+    active block, restore the triangle of rows p..k-1 by Givens rotations over all columns
+    (row pair by row pair: contiguous rows, each read and written about once), rotate Y's
+    columns alike, then drop row k-1 (its part of U, then its values)."""
+    n = B.shape[1]
     for i in range(k):
-        for j in range(position, k - 1):
-            M[i, j] = M[i, j + 1]
-        M[i, k - 1] = 0.0
+        t = B[i, p]
+        for j in range(p, k - 1):
+            B[i, j] = B[i, j + 1]
+        B[i, k - 1] = t
+    for q in range(U.shape[0]):
+        t = U[q, p]
+        for j in range(p, k - 1):
+            U[q, j] = U[q, j + 1]
+        U[q, k - 1] = t
+    t = perm[p]
+    for j in range(p, k - 1):
+        perm[j] = perm[j + 1]
+    perm[k - 1] = t
+    for i in range(p, k - 1):
+        # rotation i zeroes B[i+1, i], found from column i as rotations p..i-1 left it
+        a, b = B[i, i], B[i + 1, i]
+        r = np.hypot(a, b)
+        c, s = (1.0, 0.0) if r == 0.0 else (a / r, b / r)
+        upper, lower = B[i], B[i + 1]
+        for j in range(i, n):
+            u, w = upper[j], lower[j]
+            upper[j] = c * u + s * w
+            lower[j] = c * w - s * u
+        lower[i] = 0.0
+        for q in range(Y.shape[0]):
+            u, w = Y[q, i], Y[q, i + 1]
+            Y[q, i] = c * u + s * w
+            Y[q, i + 1] = c * w - s * u
+    for q in range(Y.shape[0]):
+        for j in range(k - 1, n):
+            U[q, j] -= Y[q, k - 1] * B[k - 1, j]
+        Y[q, k - 1] = 0.0
+    for j in range(n):
+        B[k - 1, j] = 0.0
 
 
 @njit(cache=True)
-def _delete_column(R, k, position):
-    """Remove column ``position`` of R[:k, :k] and restore the triangle (Givens rotations on
-    rows position..k-1); afterwards R[:k-1, :k-1] is the factor and row/column k-1 are zero."""
-    _remove_column(R, k, position)
-    for i in range(position, k - 1):
-        a, b = R[i, i], R[i + 1, i]
-        if b == 0.0:
-            continue
-        r = np.hypot(a, b)
-        c, s = a / r, b / r
-        for j in range(i, k - 1):
-            u, w = R[i, j], R[i + 1, j]
-            R[i, j] = c * u + s * w
-            R[i + 1, j] = c * w - s * u
-        R[i + 1, i] = 0.0
-    for j in range(k):
-        R[k - 1, j] = 0.0
+def _is_upper_triangular(A):
+    for i in range(A.shape[0]):
+        for j in range(min(i, A.shape[1])):
+            if A[i, j] != 0.0:
+                return False
+    return True
+
+
+class GramRows:
+    """Rows of the Gram matrix G = A^T A, as ``ActiveQR`` reads them (one per insertion).
+
+    ``stored``: the upper triangle is computed once (BLAS gemm) and kept in blocks of rows,
+    block L = rows l0..l0+b holding G[L, l0:]: half the memory of G.  For an upper-triangular
+    A (a reduced system's R) the products run over its first l0 + b rows only (n^3 / 3 flops
+    instead of n^3).  Otherwise a row is computed when asked, A^T a_j (m n flops)."""
+
+    def __init__(self, A: np.ndarray, stored: bool = True, block: int = 1024):
+        self.A = A
+        m, n = A.shape
+        self.diag = np.einsum("ij,ij->j", A, A)
+        self.block = block
+        self.blocks = []
+        if not stored:
+            return
+        A = np.ascontiguousarray(A, dtype=float)
+        triangular = m == n and _is_upper_triangular(A)
+        for l0 in range(0, n, block):
+            width = min(block, n - l0)
+            out = np.empty((width, n - l0))
+            gram_block(A, l0 + width if triangular else m, l0, width, out)
+            self.blocks.append(out)
+
+    def row(self, j: int) -> np.ndarray:
+        """G[j, :] (a new array)."""
+        if not self.blocks:
+            return self.A.T @ self.A[:, j]
+        b = self.block
+        L, n = j // b, self.A.shape[1]
+        out = np.empty(n)
+        out[j:] = self.blocks[L][j - L * b, j - L * b:]
+        for M in range(L + 1):  # G[:j, j] from the rows of blocks 0..L
+            m0 = M * b
+            rows = min(b, j - m0)
+            out[m0:m0 + rows] = self.blocks[M][:rows, j - m0]
+        return out
 
 
 class SingularError(RuntimeError):
-    """The active columns are (numerically) linearly dependent."""
+    """A column is (numerically) linearly dependent on the active columns."""
 
 
 class ActiveQR:
-    """Triangular factor of A[:, active], active columns in insertion order."""
+    """Factor of A[:, active] as rows of the projected Gram matrix (see the module docstring),
+    with ``n_rhs`` right-hand sides f (one value per column, given when it enters)."""
 
-    def __init__(self, A: np.ndarray, gram: np.ndarray | None = None, capacity: int = 64,
-                 piv_tol: float = 1e-12, max_ratio: float = 1e10,
-                 max_capacity: int | None = None):
-        self.A = A
+    def __init__(self, gram: GramRows, n_rhs: int = 1, capacity: int | None = None,
+                 piv_tol: float = 1e-12, max_ratio: float = 1e10):
         self.gram = gram
-        self.col_norm2 = np.einsum("ij,ij->j", A, A) if gram is None else np.diag(gram).copy()
-        self.max_capacity = max_capacity or A.shape[1]
-        capacity = min(capacity, self.max_capacity)
-        self.R = np.zeros((capacity, capacity))
-        if gram is not None:
-            self._GS = np.zeros((capacity, A.shape[1]))  # G[active, :]
-            self._GSS = np.zeros((capacity, capacity))  # G[active, active]
-        self.active: list[int] = []
-        # R is what a factorisation from scratch would give: with a Gram matrix, insertions
-        # compute exactly the Cholesky factor of G[S, S] and only deletions (rotations) depart
-        # from it; without, insertions are semi-normal updates, not a QR of A_S
-        self._fresh = True
+        m, n = gram.A.shape
+        self.col_norm2 = gram.diag
+        self.capacity = min(capacity or n, n, m)
+        self.B = np.zeros((self.capacity, n))  # pages are touched as rows are filled
+        self.Y = np.zeros((n_rhs, self.capacity))
+        self.U = np.zeros((n_rhs, n))  # by position
+        self.F = np.zeros((n_rhs, n))  # by column
+        self.perm = np.arange(n)  # column at each position
+        self.pos = np.arange(n)  # position of each column
+        self.k = 0
         # rho^2 = ||a||^2 - ||r||^2 carries a rounding error of a few eps ||a||^2: a smaller
         # value cannot be told from zero, whatever piv_tol asks (pivTol bounds rho / ||a||)
         self._d2_floor = max(piv_tol ** 2, 64 * np.finfo(float).eps)
         self.max_ratio = max_ratio
 
     @property
-    def k(self) -> int:
-        return len(self.active)
+    def active(self) -> np.ndarray:
+        """Active columns in insertion order."""
+        return self.perm[: self.k]
 
     @property
-    def Rk(self) -> np.ndarray:
-        return self.R[: self.k, : self.k]
+    def R(self) -> np.ndarray:
+        return self.B[: self.k, : self.k]
 
-    def _cross(self, j: int) -> np.ndarray:
-        """A_S^T A[:, j]."""
-        if self.gram is not None:
-            return self._GS[: self.k, j]
-        return self.A[:, self.active].T @ self.A[:, j]
-
-    def _grow(self) -> None:
-        cap = self.R.shape[0]
-        new = min(2 * cap, self.max_capacity)
-        if new <= cap:
-            raise ValueError(f"more than {self.max_capacity} active columns")
-        R = np.zeros((new, new))
-        R[:cap, :cap] = self.R
-        self.R = R
-        if self.gram is not None:
-            GS = np.zeros((new, self._GS.shape[1]))
-            GS[:cap] = self._GS
-            GSS = np.zeros((new, new))
-            GSS[:cap, :cap] = self._GSS
-            self._GS, self._GSS = GS, GSS
-
-    def insert(self, j: int) -> None:
-        """Append column j; raises SingularError if it depends on the active columns."""
-        k = self.k
-        if k == self.R.shape[0]:
-            self._grow()
-        cross = self._cross(j)
-        r = np.array(cross, ndmin=2)  # a copy, solved in place
-        solve_triangular_rows(self.R, k, r, transposed=True)
-        r = r[0]
-        d2 = self.col_norm2[j] - r @ r
+    def insert(self, j: int, f=(0.0,)) -> None:
+        """Append column j with right-hand-side values f (n_rhs,); raises SingularError if it
+        depends on the active columns or makes R's diagonal ratio exceed ``max_ratio``."""
+        k, B = self.k, self.B
+        q = self.pos[j]
+        if q < k:
+            raise ValueError(f"column {j} is already active")
+        if k == self.capacity:
+            raise ValueError(f"more than {self.capacity} active columns")
+        r = B[:k, q].copy()
+        d2 = self.col_norm2[j] - np.einsum("i,i", r, r)  # no BLAS call: see _blas
         if d2 <= self._d2_floor * self.col_norm2[j] or self.col_norm2[j] == 0:
             raise SingularError(f"column {j} is linearly dependent on the active set")
         rho = np.sqrt(d2)
-        d = np.abs(np.diag(self.Rk))
+        d = np.abs(np.diagonal(self.R))
         if k and max(d.max(), rho) > self.max_ratio * min(d.min(), rho):
             raise SingularError(f"adding column {j} makes R's diagonal ratio exceed "
                                 f"{self.max_ratio:g}")
-        self.R[:k, k] = r
-        self.R[k, k] = rho
-        self.R[k, :k] = 0.0
-        if self.gram is not None:
-            self._GSS[:k, k] = cross
-            self._GSS[k, :k] = cross
-            self._GSS[k, k] = self.gram[j, j]
-            self._GS[k] = self.gram[j]
-        self.active.append(int(j))
-        self._fresh = self._fresh and self.gram is not None
+        if q != k:
+            _swap_columns(B, k, q, k)
+            self.U[:, [q, k]] = self.U[:, [k, q]]
+            self.perm[[q, k]] = self.perm[[k, q]]
+            self.pos[self.perm[[q, k]]] = [q, k]
+        row = B[k]
+        row[:k] = 0.0
+        row[k] = rho
+        row[k + 1:] = self.gram.row(j)[self.perm[k + 1:]]
+        multiply_rows(r[None, :], B, k, k + 1, row[k + 1:], alpha=-1.0, beta=1.0)
+        row[k + 1:] /= rho
+        self.F[:, j] = f
+        _new_row_rhs(self.Y, self.U, B, k, r, self.F[:, j].copy(), rho)
+        self.k += 1
 
     def delete(self, position: int) -> None:
         """Remove the active column at ``position``; Givens rotations restore the triangle."""
         k = self.k
-        _delete_column(self.R, k, position)
-        if self.gram is not None:
-            _remove_row(self._GS, k, position)
-            _remove_row(self._GSS, k, position)
-            _remove_column(self._GSS, k, position)
-        self.active.pop(position)
-        self._fresh = self._fresh and position == k - 1
+        _delete(self.B, self.Y, self.U, self.perm, k, position)
+        self.pos[self.perm[position:k]] = np.arange(position, k)
+        self.k -= 1
 
     def refactorise(self) -> None:
-        """Recompute R from the active columns, removing the rounding that updates accumulate
-        (nothing to do while R is fresh).  With a Gram matrix, R is the Cholesky factor of
-        G[S, S] (k^3 / 3 flops, against 2 m k^2 for a QR of A_S)."""
-        k = self.k
-        if not k or self._fresh:
+        """Recompute R, B, Y and U from G, removing the rounding that deletions accumulate:
+        a Cholesky factorisation of G[S, S] and a triangular solve with G[S, I] (k^2 (n - k)
+        flops, which a path can afford rarely)."""
+        k, B, S = self.k, self.B, self.active
+        if not k:
             return
-        Rk = None
-        if self.gram is not None:
-            try:
-                Rk = cholesky(self._GSS[:k, :k], check_finite=False)
-            except LinAlgError:  # G[S, S] too ill-conditioned for Cholesky: QR of A_S
-                pass
-        if Rk is None:
-            Rk = qr(self.A[:, self.active], mode="r")[0][:k, :k]
-        self.R[:k, :k] = Rk * np.where(np.diag(Rk) < 0, -1.0, 1.0)[:, None]
-        self._fresh = True
+        for i, j in enumerate(S):
+            B[i, :] = self.gram.row(j)[self.perm]
+        B[:k, :k] = cholesky(B[:k, :k], check_finite=False)
+        solve_triangular_right(B, k, k)
+        Yk = np.ascontiguousarray(self.F[:, S])
+        solve_triangular_rows(B, k, Yk, transposed=True)
+        self.Y[:, :k] = Yk
+        multiply_rows(Yk, B, k, 0, self.U)
 
-    def diag_ratio(self) -> float:
-        d = np.abs(np.diag(self.Rk))
-        return float(d.max() / d.min()) if len(d) else 1.0
+    def solve(self, Y: np.ndarray) -> np.ndarray:
+        """X with R X = Y, for Y (k,) or one right-hand side per row (p, k)."""
+        X = np.array(Y, dtype=float, ndmin=2, order="C")  # a copy, solved in place
+        solve_triangular_rows(self.B, self.k, X, transposed=False)
+        return X.reshape(np.shape(Y))
 
-    def solve_normal(self, rhs: np.ndarray) -> np.ndarray:
-        """X with R^T R X = rhs, for rhs (k,) or one right-hand side per row (p, k)."""
-        Y = np.array(rhs, dtype=float, ndmin=2, order="C")  # a copy, solved in place
-        solve_triangular_rows(self.R, self.k, Y, transposed=True)
-        solve_triangular_rows(self.R, self.k, Y, transposed=False)
-        return Y.reshape(np.shape(rhs))
+    @property
+    def y(self) -> np.ndarray:
+        """R^-T f_S for each right-hand side (n_rhs, k)."""
+        return self.Y[:, : self.k]
 
-    def _rows(self, X: np.ndarray, buffer: np.ndarray, cols: int) -> np.ndarray:
-        """X @ buffer[:k, :cols] for X (k,) or (p, k)."""
-        X = np.asarray(X, dtype=float)
-        out = multiply_rows(np.array(X, ndmin=2, order="C"), buffer, self.k, cols)
-        return out.reshape(X.shape[:-1] + (cols,))
-
-    def _normal_product(self, X: np.ndarray) -> np.ndarray:
-        """A_S^T A_S X (X: (k,) or (p, k), one vector per row), from the Gram matrix when
-        there is one."""
-        if self.gram is not None:
-            return self._rows(X, self._GSS, self.k)
-        cols = self.A[:, self.active]
-        return (X @ cols.T) @ cols
-
-    def gram_product(self, X: np.ndarray) -> np.ndarray:
-        """A^T A_S X: (n,) for coefficients X (k,) of the active columns, (p, n) for (p, k)."""
-        if self.gram is not None:
-            return self._rows(X, self._GS, self.A.shape[1])
-        return (X @ self.A[:, self.active].T) @ self.A
-
-    def lstsq(self, Atb_active: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """min ||A_S x - b|| by CSNE: a semi-normal solve plus one correction with the residual
-        (with a Gram matrix, the residual of the normal equations)."""
-        if self.gram is not None:
-            return self.solve_gram(Atb_active)
-        x = self.solve_normal(Atb_active)
-        cols = self.A[:, self.active]
-        return x + self.solve_normal(cols.T @ (b - cols @ x))
-
-    def solve_gram(self, rhs: np.ndarray) -> np.ndarray:
-        """X with A_S^T A_S X = rhs ((k,) or (p, k)), refined once with the residual."""
-        X = self.solve_normal(rhs)
-        return X + self.solve_normal(rhs - self._normal_product(X))
+    def projections(self) -> np.ndarray:
+        """u_f = G[:, S] G_SS^-1 f_S for each right-hand side (n_rhs, n), by column."""
+        return self.U[:, self.pos]

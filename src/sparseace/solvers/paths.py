@@ -9,9 +9,12 @@ ASP follows the LASSO solution x(lambda) = argmin 1/2 ||A x - b||^2 + lambda ||x
 lambda = max |A^T b| down, breakpoint by breakpoint: between breakpoints the active
 coefficients move linearly, x_S = (A_S^T A_S)^-1 (A_S^T b - lambda sign_S); a breakpoint is
 where an inactive dual constraint |a_j^T (b - A x)| <= lambda becomes tight (j enters) or an
-active coefficient reaches zero (it leaves).  The active-set solves use a Q-less QR kept by
-column insert/delete updates (``ActiveQR``).  scikit-learn's ``lars_path(method="lasso")``
-minimises 1/(2 m) ||A x - b||^2 + alpha ||x||_1, so alpha = lambda / m.
+active coefficient reaches zero (it leaves).  OMP adds the column of largest correlation and
+refits least squares.  Both keep the active columns' Q-less QR as a partial Cholesky
+factorisation of the Gram matrix, updated by column insertions and deletions (``ActiveQR``),
+which also carries the correlations: per iterate one pass over the factor's rows (k (n - k))
+and triangular solves.  scikit-learn's ``lars_path(method="lasso")`` minimises
+1/(2 m) ||A x - b||^2 + alpha ||x||_1, so alpha = lambda / m.
 
 A candidate column that is numerically dependent on the active set does not end a path: it is
 excluded (for good) and the next candidate taken, so that a path is that of A without the
@@ -26,13 +29,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .active_qr import ActiveQR, SingularError
+from ._blas import solve_triangular_rows
+from .active_qr import ActiveQR, GramRows, SingularError
 from .system import check_finite_system
 
 log = logging.getLogger(__name__)
 
 LAMBDA_MIN = float(np.sqrt(np.finfo(float).eps))
 BLOWUP = 1e12  # a path ends when its coefficients exceed this (max abs)
+PROGRESS_EVERY = 500  # iterates between progress reports (log, INFO)
 
 
 @dataclass
@@ -68,20 +73,38 @@ class ModelPath:
 
 
 class _Recorder:
+    """Iterates appended to chunks of storage (column indices as int32); ``path`` copies them
+    into the ragged arrays chunk by chunk, so that a long path is never held twice (a path to
+    5000 active columns stores ~10^7 coefficients)."""
+
+    CHUNK = 1 << 21
+
     def __init__(self):
-        self.lambdas, self.sets, self.coefs = [], [], []
+        self.lambdas, self.sizes, self.chunks = [], [], []  # chunks: [indices, values, used]
 
     def add(self, lam, active, x):
+        k = len(x)
+        if not self.chunks or self.chunks[-1][2] + k > len(self.chunks[-1][1]):
+            size = max(self.CHUNK, k)
+            self.chunks.append([np.empty(size, np.int32), np.empty(size), 0])
+        chunk = self.chunks[-1]
+        used = chunk[2]
+        chunk[0][used:used + k] = active
+        chunk[1][used:used + k] = x
+        chunk[2] = used + k
         self.lambdas.append(float(lam))
-        self.sets.append(np.array(active, dtype=np.int64))
-        self.coefs.append(np.array(x, dtype=float))
+        self.sizes.append(k)
 
     def path(self, method, reason, settings) -> ModelPath:
-        sizes = [len(s) for s in self.sets]
-        ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
-        return ModelPath(method, np.array(self.lambdas), ptr, cat(self.sets, np.int64),
-                         cat(self.coefs, float), reason, settings)
+        ptr = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)])
+        indices, values = np.empty(ptr[-1], np.int64), np.empty(ptr[-1])
+        start = 0
+        while self.chunks:
+            chunk_indices, chunk_values, used = self.chunks.pop(0)
+            indices[start:start + used] = chunk_indices[:used]
+            values[start:start + used] = chunk_values[:used]
+            start += used
+        return ModelPath(method, np.array(self.lambdas), ptr, indices, values, reason, settings)
 
 
 def _prepare(A, b, use_gram):
@@ -89,26 +112,30 @@ def _prepare(A, b, use_gram):
     b = np.asarray(b, dtype=float)
     check_finite_system(A, b)
     m, n = A.shape
-    gram = A.T @ A if (use_gram if use_gram is not None else m >= n) else None
+    gram = GramRows(A, stored=use_gram if use_gram is not None else m >= n)
     return A, b, gram, A.T @ b
 
 
 def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN,
-             max_iter: int | None = None, refactor_every: int = 100, piv_tol: float = 1e-12,
-             use_gram: bool | None = None, max_ratio: float = 1e10) -> ModelPath:
+             max_iter: int | None = None, refactor_every: int | None = None,
+             piv_tol: float = 1e-12, use_gram: bool | None = None,
+             max_ratio: float = 1e10) -> ModelPath:
     """Homotopy LASSO path (ASP); see the module docstring.
 
     A column that would enter but is numerically dependent on the active set (``ActiveQR``:
     ``piv_tol``, R's diagonal ratio past ``max_ratio``) is excluded and the path goes on.
     ``stop_reason``: ``lambda_min``, ``max_active`` (the active set reached it), ``blowup``
     (coefficients above 1e12; that iterate is not recorded) or ``max_iter``.  ``settings``
-    records the excluded columns (``excluded``, ``n_excluded``)."""
+    records the excluded columns (``excluded``, ``n_excluded``).  ``refactor_every``:
+    recompute the factor from G every so many iterations (default never: only deletions'
+    rotations round it, see ``ActiveQR``)."""
     A, b, gram, Atb = _prepare(A, b, use_gram)
     m, n = A.shape
     max_active = min(max_active or n, n, m)
     max_iter = max_iter or 8 * max_active + 100
-    qr_ = ActiveQR(A, gram, capacity=64, piv_tol=piv_tol, max_ratio=max_ratio,
-                   max_capacity=max_active + 1)
+    # right-hand sides: A^T b and the signs of the active columns
+    qr_ = ActiveQR(gram, n_rhs=2, capacity=max_active, piv_tol=piv_tol, max_ratio=max_ratio)
+    del gram
     c = Atb.copy()
     j = int(np.argmax(np.abs(c)))
     lam = abs(c[j])
@@ -118,7 +145,7 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
         rec.add(lam, [], [])
         return rec.path("asp", "lambda_min", _excluded(settings, []))
     candidate = np.ones(n, dtype=bool)  # neither active nor excluded
-    active, signs, excluded = [], [], []
+    excluded = []
     x, v, w = np.zeros(0), np.zeros(0), np.zeros(n)
     entering, dropped = j, None
     reason = "max_iter"
@@ -127,34 +154,36 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
         if entering is not None:
             candidate[entering] = False
             try:
-                qr_.insert(entering)
+                qr_.insert(entering, (Atb[entering], np.sign(c[entering])))
             except SingularError:
                 excluded.append(entering)  # x, v, c, w stand; find the next breakpoint
             else:
                 moved = True
-                active.append(entering)
-                signs.append(np.sign(c[entering]))
         if moved:
-            if iteration and iteration % refactor_every == 0:
+            if refactor_every and iteration and iteration % refactor_every == 0:
                 qr_.refactorise()
-            s = np.array(signs)
-            # coefficients x and direction v (as lambda decreases by d, x_S grows by d v and
-            # the correlations c = A^T (b - A x) fall by d w), solved together: each pass over
-            # R and over G[:, S] serves both
-            x, v = qr_.solve_gram(np.stack([Atb[active] - lam * s, s]))
+            # coefficients x = R^-1 R^-T (A_S^T b - lam s) and direction v = R^-1 R^-T s (as
+            # lambda decreases by d, x grows by d v and the correlations
+            # c = A^T b - A^T A_S x = A^T b - u_b + lam u_s fall by d w, w = u_s)
+            y = qr_.y
+            x, v = qr_.solve(np.stack([y[0] - lam * y[1], y[1]]))
             if np.abs(x).max(initial=0.0) > BLOWUP:
                 reason = "blowup"
                 break
-            AtAx, w = qr_.gram_product(np.stack([x, v]))
-            c = Atb - AtAx
-            rec.add(lam, active, x)
-            if len(active) >= max_active and entering is not None:
+            u = qr_.projections()
+            c = Atb - u[0] + lam * u[1]
+            w = u[1]
+            rec.add(lam, qr_.active, x)
+            if len(rec.sizes) % PROGRESS_EVERY == 0:
+                log.info("ASP path: %d iterates, %d active, lambda %.3e", len(rec.sizes),
+                         qr_.k, lam)
+            if qr_.k >= max_active and entering is not None:
                 reason = "max_active"
                 break
         # a column that just left may not re-enter at once at the bound it left (c = +-lam)
         plus, minus = candidate.copy(), candidate.copy()
         if dropped is not None:
-            (plus if dropped_sign > 0 else minus)[dropped] = False
+            (plus if qr_.F[1, dropped] > 0 else minus)[dropped] = False
         with np.errstate(divide="ignore", invalid="ignore"):
             d_plus = (lam - c) / (1.0 - w)
             d_minus = (lam + c) / (1.0 + w)
@@ -172,15 +201,13 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
         lam -= step
         if lam <= lambda_min * (1 + 1e-12):
             lam = lambda_min
-            x = qr_.solve_gram(Atb[active] - lam * np.array(signs))
-            rec.add(lam, active, x)
+            y = qr_.y
+            rec.add(lam, qr_.active, qr_.solve(y[0] - lam * y[1]))
             reason = "lambda_min"
             break
         if step_out <= d_in[j_in]:
-            removed = active.pop(j_out)
+            removed = int(qr_.active[j_out])
             qr_.delete(j_out)
-            dropped_sign = signs.pop(j_out)
-            x = np.delete(x, j_out)
             candidate[removed] = True
             entering, dropped = None, removed
         else:
@@ -188,35 +215,38 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
             c = c - step * w
             entering, dropped = j_in, None
     log.info("ASP path: %d iterates, %d active at the end, %d columns excluded, stop: %s",
-             len(rec.lambdas), len(rec.sets[-1]) if rec.sets else 0, len(excluded), reason)
+             len(rec.lambdas), rec.sizes[-1] if rec.sizes else 0, len(excluded), reason)
+    del qr_  # its buffers (the Gram matrix) go before the path's arrays are allocated
     return rec.path("asp", reason, _excluded(settings, excluded))
 
 
-def omp_path(A, b, max_active: int | None = None, tol: float = 0.0, refactor_every: int = 100,
-             piv_tol: float = 1e-12, use_gram: bool | None = None, max_ratio: float = 1e10,
-             refactor_ratio: float = 1e6) -> ModelPath:
+def omp_path(A, b, max_active: int | None = None, tol: float = 0.0,
+             refactor_every: int | None = None, piv_tol: float = 1e-12,
+             use_gram: bool | None = None, max_ratio: float = 1e10) -> ModelPath:
     """Orthogonal matching pursuit: add the column most correlated with the residual, refit least
-    squares on the active set (CSNE); one iterate per added column.  ``lambdas`` holds the
-    largest absolute correlation before each addition.
+    squares on the active set; one iterate per added column.  ``lambdas`` holds the largest
+    absolute correlation before each addition.
 
     A column numerically dependent on the active set (``piv_tol``, R's diagonal ratio past
-    ``max_ratio``) is excluded and the next most correlated one taken; R is refactorised
-    every ``refactor_every`` additions and whenever its diagonal ratio exceeds
-    ``refactor_ratio`` (a no-op while R is fresh).  ``stop_reason``: ``max_active``,
+    ``max_ratio``) is excluded and the next most correlated one taken.  R is the exact
+    Cholesky factor of G[S, S] at every iterate (``ActiveQR``), so the refactorisation that
+    updated factors need past a diagonal ratio of 1e6 has nothing to do; ``refactor_every``
+    still forces one every so many additions.  The iterates' coefficients are solved at the
+    end, all from the final factor (``_nested_path``).  ``stop_reason``: ``max_active``,
     ``converged`` (correlations <= ``tol``), ``exhausted`` (every column active or excluded)
-    or ``blowup`` (coefficients above 1e12; that iterate is not recorded).  ``settings``
-    records the excluded columns (``excluded``, ``n_excluded``)."""
+    or ``blowup`` (the path ends before the first iterate with coefficients above 1e12).
+    ``settings`` records the excluded columns (``excluded``, ``n_excluded``)."""
     A, b, gram, Atb = _prepare(A, b, use_gram)
     m, n = A.shape
     max_active = min(max_active or n, n, m)
-    qr_ = ActiveQR(A, gram, capacity=64, piv_tol=piv_tol, max_ratio=max_ratio,
-                   max_capacity=max_active + 1)
+    qr_ = ActiveQR(gram, n_rhs=1, capacity=max_active, piv_tol=piv_tol, max_ratio=max_ratio)
+    del gram
     c = Atb.copy()
-    rec = _Recorder()
+    lambdas = []
     candidate = np.ones(n, dtype=bool)  # neither active nor excluded
-    active, excluded = [], []
+    excluded = []
     reason = "max_active"
-    while len(active) < max_active:
+    while qr_.k < max_active:
         scores = np.where(candidate, np.abs(c), -1.0)
         j = int(np.argmax(scores))
         if scores[j] < 0:
@@ -227,23 +257,54 @@ def omp_path(A, b, max_active: int | None = None, tol: float = 0.0, refactor_eve
             break
         candidate[j] = False
         try:
-            qr_.insert(j)
+            qr_.insert(j, (Atb[j],))
         except SingularError:
             excluded.append(j)
             continue
-        active.append(j)
-        if len(active) % refactor_every == 0 or qr_.diag_ratio() > refactor_ratio:
+        if refactor_every and qr_.k % refactor_every == 0:
             qr_.refactorise()
-        x = qr_.lstsq(Atb[active], b)
-        if np.abs(x).max(initial=0.0) > BLOWUP:
-            reason = "blowup"
+        # correlations A^T b - A^T A_S x = A^T b - u for the least squares x = R^-1 R^-T A_S^T b
+        c = Atb - qr_.projections()[0]
+        lambdas.append(scores[j])
+        if qr_.k % PROGRESS_EVERY == 0:
+            log.info("OMP path: %d iterates, %d active", len(lambdas), qr_.k)
+    qr_.gram = None  # the Gram matrix goes before the path's arrays are allocated
+    path = _nested_path(qr_, np.array(lambdas))
+    if len(path) < len(lambdas):
+        reason = "blowup"
+    log.info("OMP path: %d iterates, %d active, %d columns excluded, stop: %s", len(path),
+             path.sizes[-1] if len(path) else 0, len(excluded), reason)
+    path.stop_reason = reason
+    path.settings = _excluded({"max_active": max_active, "m": m, "n": n}, excluded)
+    return path
+
+
+def _nested_path(qr_: ActiveQR, lambdas: np.ndarray, block: int = 256) -> ModelPath:
+    """OMP's iterates from its final factor: iterate i is least squares on the first i + 1
+    active columns, x_i = R_i^-1 y[:i+1] with R_i the leading block of R, so that all of them
+    come from triangular solves with many right-hand sides, ``block`` iterates at a time
+    (BLAS 3, instead of one memory-bound solve per iterate).  Stops before the first iterate
+    whose coefficients exceed BLOWUP."""
+    K = len(lambdas)
+    sizes = np.arange(1, K + 1)
+    ptr = np.concatenate([[0], np.cumsum(sizes)])
+    indices, values = np.empty(ptr[-1], np.int64), np.empty(ptr[-1])
+    active, y = qr_.active[:K], qr_.y[0, :K]
+    for i0 in range(0, K, block):
+        i1 = min(i0 + block, K)
+        X = np.tile(y[:i1], (i1 - i0, 1))
+        X[np.arange(i1)[None, :] > np.arange(i0, i1)[:, None]] = 0.0  # row i: y[:i + 1]
+        solve_triangular_rows(qr_.B, i1, X, transposed=False)
+        for i in range(i0, i1):
+            x = X[i - i0, :i + 1]
+            if np.abs(x).max() > BLOWUP:
+                K = i
+                break
+            indices[ptr[i]:ptr[i + 1]] = active[:i + 1]
+            values[ptr[i]:ptr[i + 1]] = x
+        if K < i1:
             break
-        c = Atb - qr_.gram_product(x)
-        rec.add(scores[j], active, x)
-    log.info("OMP path: %d iterates, %d columns excluded, stop: %s", len(rec.lambdas),
-             len(excluded), reason)
-    return rec.path("omp", reason, _excluded({"max_active": max_active, "m": m, "n": n},
-                                             excluded))
+    return ModelPath("omp", lambdas[:K], ptr[:K + 1], indices[:ptr[K]], values[:ptr[K]])
 
 
 def _excluded(settings: dict, excluded: list) -> dict:
