@@ -180,7 +180,7 @@ def test_bad_model_file_gives_clear_lammps_error(plugin, tmp_path, si_model):
     cases = {
         "truncated.sace": ("\n".join(good[: len(good) // 2]) + "\n", "end of file"),
         "garbled.sace": ("\n".join(good).replace("lmax", "lmaxx") + "\n", "keyword 'lmax'"),
-        "version.sace": ("\n".join(good).replace("sparseace-lammps-model 1",
+        "version.sace": ("\n".join(good).replace("sparseace-lammps-model 2",
                                                  "sparseace-lammps-model 9") + "\n", "version 9"),
         "missing.sace": (None, "cannot open"),
     }

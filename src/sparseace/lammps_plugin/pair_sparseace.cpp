@@ -23,7 +23,7 @@
 using namespace LAMMPS_NS;
 
 static const char *const FILE_MAGIC = "sparseace-lammps-model";
-static const int FILE_VERSION = 1;
+static const int FILE_VERSION = 2;
 
 /* ---------------------------------------------------------------- Agnesi transform */
 
@@ -180,31 +180,41 @@ void SparseACEModel::read(const std::string &path)
   t.keyword("lmax");
   lmax = t.integer("lmax", 0, 100);
   const int nlm = (lmax + 1) * (lmax + 1);
-  t.keyword("atomic_base");
-  num_a = t.integer("size of the atomic base", 0, BIG);
-  a_species.resize(num_a);
-  a_deg.resize(num_a);
-  a_lm.resize(num_a);
-  for (int v = 0; v < num_a; v++) {
-    a_species[v] = t.integer("species index", 0, nz - 1);
-    a_deg[v] = t.integer("radial index", 0, n_radial - 1);
-    a_lm[v] = t.integer("lm index", 0, nlm - 1);
-  }
+  t.keyword("radial_count");
+  radial_count.resize(nz * (lmax + 1));
+  for (auto &v : radial_count) v = t.integer("radial count", 0, n_radial);
+  run_start.assign(nz * nlm + 1, 0);
+  for (int s = 0; s < nz; s++)
+    for (int lm = 0; lm < nlm; lm++) {
+      const int l = static_cast<int>(std::sqrt(static_cast<double>(lm) + 0.5));
+      run_start[s * nlm + lm + 1] = run_start[s * nlm + lm] + radial_count[s * (lmax + 1) + l];
+    }
+  num_a = run_start[nz * nlm];
   t.keyword("pair_weights");
   pair_weights.resize(nz * nz * pair_degree);
   for (auto &v : pair_weights) v = t.real("pair weight");
-  t.keyword("products");
-  const int nt = t.integer("number of products", 0, BIG);
-  t.keyword("c_ptr");
-  c_ptr.resize(nz + 1);
-  for (int z = 0; z <= nz; z++)
-    c_ptr[z] = t.integer("product pointer", z == 0 ? 0 : c_ptr[z - 1], nt);
-  if (c_ptr[0] != 0 || c_ptr[nz] != nt) t.fail("product pointers from 0 to the number of products");
-  c_coef.resize(nt);
-  c_a.resize(4 * nt);
-  for (int k = 0; k < nt; k++) {
-    c_coef[k] = t.real("product coefficient");
-    for (int nu = 0; nu < 4; nu++) c_a[4 * k + nu] = t.integer("atomic base index", -1, num_a - 1);
+  order_ptr.assign(5 * nz, 0);
+  parent.clear();
+  factor.clear();
+  coef.clear();
+  for (int z = 0; z < nz; z++) {
+    t.keyword("dag");
+    t.integer("centre species " + std::to_string(z), z, z);
+    const int start = static_cast<int>(factor.size());
+    order_ptr[5 * z] = start;
+    for (int k = 1; k <= 4; k++)
+      order_ptr[5 * z + k] = order_ptr[5 * z + k - 1] + t.integer("number of nodes", 0, BIG);
+    for (int k = 1; k <= 4; k++)
+      for (int n = order_ptr[5 * z + k - 1]; n < order_ptr[5 * z + k]; n++) {
+        // the parent of an order-k node is a node of order k-1 of the same species (-1: order 1)
+        const int lo = k == 1 ? -1 : order_ptr[5 * z + k - 2] - start;
+        const int hi = k == 1 ? -1 : order_ptr[5 * z + k - 1] - start - 1;
+        if (k > 1 && hi < lo) t.fail("a node of order " + std::to_string(k - 1));
+        const int p = t.integer("parent node of order " + std::to_string(k - 1), lo, hi);
+        parent.push_back(p < 0 ? -1 : p + start);
+        factor.push_back(t.integer("atomic base index", 0, num_a - 1));
+        coef.push_back(t.real("node coefficient"));
+      }
   }
   t.keyword("end");
   if (t.pos != t.tok.size()) t.fail("nothing after 'end'");
@@ -215,46 +225,6 @@ void SparseACEModel::read(const std::string &path)
     tr_mb[k].setup(rin, rcut, r0[k], mb_p, mb_q, mb_a);
     tr_pair[k].setup(rin, rcut, r0[k], pair_p, pair_q, pair_a);
   }
-  // atomic base in contiguous blocks per neighbour species
-  std::vector<int> order(num_a), newidx(num_a);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [this](int u, int v) { return a_species[u] < a_species[v]; });
-  std::vector<int> sp(num_a), dg(num_a), lm(num_a);
-  a_ptr.assign(nz + 1, 0);
-  for (int k = 0; k < num_a; k++) {
-    newidx[order[k]] = k;
-    sp[k] = a_species[order[k]];
-    dg[k] = a_deg[order[k]];
-    lm[k] = a_lm[order[k]];
-    a_ptr[sp[k] + 1] = k + 1;
-  }
-  for (int z = 0; z < nz; z++) a_ptr[z + 1] = std::max(a_ptr[z + 1], a_ptr[z]);
-  a_species.swap(sp);
-  a_deg.swap(dg);
-  a_lm.swap(lm);
-  // products of each centre species grouped by their number of factors
-  std::vector<double> coef;
-  std::vector<int> idx;
-  prod_ptr.assign(5 * nz + 1, 0);
-  for (int z = 0; z < nz; z++)
-    for (int nu = 0; nu <= 4; nu++) {
-      for (int k = c_ptr[z]; k < c_ptr[z + 1]; k++) {
-        const int *ia = &c_a[4 * k];
-        int len = 0;
-        while (len < 4 && ia[len] >= 0) len++;
-        for (int r = len; r < 4; r++)
-          if (ia[r] >= 0)
-            throw std::runtime_error(path + ": product " + std::to_string(k) +
-                                     ": index after the -1 padding");
-        if (len != nu) continue;
-        coef.push_back(c_coef[k]);
-        for (int r = 0; r < 4; r++) idx.push_back(ia[r] >= 0 ? newidx[ia[r]] : -1);
-      }
-      prod_ptr[5 * z + nu + 1] = static_cast<int>(coef.size());
-    }
-  c_coef.swap(coef);
-  c_a.swap(idx);
 }
 
 /* ---------------------------------------------------------------- pair style */
@@ -332,6 +302,8 @@ void PairSparseACE::coeff(int narg, char **arg)
   const int L1 = model.lmax + 1;
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
+  AA.assign(model.factor.size(), 0.0);
+  adj.assign(model.factor.size(), 0.0);
   hC.assign(L1, 0.0);
   hS.assign(L1, 0.0);
   hdC.assign(3 * L1, 0.0);
@@ -560,87 +532,84 @@ void PairSparseACE::compute(int eflag, int vflag)
       n++;
     }
 
-    // atomic base A
-    for (int v = 0; v < M.num_a; v++) A[v] = 0.0;
+    // atomic base A, in runs of (neighbour species, lm) over the radial degree
+    double *__restrict Av = A.data();
+    const int *run = M.run_start.data();
+    for (int v = 0; v < M.num_a; v++) Av[v] = 0.0;
     for (int p = 0; p < n; p++) {
-      const int zj = nb_z[p];
-      const double *Rp = &R[p * nr], *Yp = &Y[static_cast<size_t>(p) * nlm];
-      const int *deg = M.a_deg.data(), *lm = M.a_lm.data();
-      for (int v = M.a_ptr[zj]; v < M.a_ptr[zj + 1]; v++) A[v] += Rp[deg[v]] * Yp[lm[v]];
+      const int *rz = run + nb_z[p] * nlm;
+      const double *__restrict Rp = &R[p * nr];
+      const double *Yp = &Y[static_cast<size_t>(p) * nlm];
+      for (int lm = 0; lm < nlm; lm++) {
+        const double y = Yp[lm];
+        double *__restrict a = Av + rz[lm];
+        const int len = rz[lm + 1] - rz[lm];
+        for (int d = 0; d < len; d++) a[d] += Rp[d] * y;
+      }
     }
 
-    // products and their adjoint dE/dA, by number of factors
+    // products through the DAG (forward), energy, and the adjoint dE/dA (reverse sweep)
+    const int *op = &M.order_ptr[5 * zi];
+    const int lo = op[0], n1 = op[1], hi = op[4];
+    const int *par = M.parent.data(), *fac = M.factor.data();
+    const double *cf = M.coef.data();
+    double *__restrict P2 = AA.data(), *__restrict ad = adj.data(), *__restrict g = gA.data();
+    for (int k = lo; k < n1; k++) P2[k] = Av[fac[k]];
+    for (int k = n1; k < hi; k++) P2[k] = P2[par[k]] * Av[fac[k]];
     double e = M.eref[zi];
-    for (int v = 0; v < M.num_a; v++) gA[v] = 0.0;
-    const int *pp = &M.prod_ptr[5 * zi];
-    const double *cc = M.c_coef.data();
-    const int *ca = M.c_a.data();
-    for (int t = pp[0]; t < pp[1]; t++) e += cc[t];
-    for (int t = pp[1]; t < pp[2]; t++) {
-      e += cc[t] * A[ca[4 * t]];
-      gA[ca[4 * t]] += cc[t];
+    for (int k = lo; k < hi; k++) {
+      e += cf[k] * P2[k];
+      ad[k] = cf[k];
     }
-    for (int t = pp[2]; t < pp[3]; t++) {
-      const int i0 = ca[4 * t], i1 = ca[4 * t + 1];
-      const double c = cc[t], x0 = A[i0], x1 = A[i1];
-      e += c * x0 * x1;
-      gA[i0] += c * x1;
-      gA[i1] += c * x0;
+    for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
+    for (int k = hi - 1; k >= n1; k--) {
+      const double a = ad[k];
+      const int f = fac[k], q = par[k];
+      g[f] += a * P2[q];
+      ad[q] += a * Av[f];
     }
-    for (int t = pp[3]; t < pp[4]; t++) {
-      const int i0 = ca[4 * t], i1 = ca[4 * t + 1], i2 = ca[4 * t + 2];
-      const double c = cc[t], x0 = A[i0], x1 = A[i1], x2 = A[i2];
-      const double c01 = c * x0 * x1;
-      e += c01 * x2;
-      gA[i0] += c * x1 * x2;
-      gA[i1] += c * x0 * x2;
-      gA[i2] += c01;
-    }
-    for (int t = pp[4]; t < pp[5]; t++) {
-      const int i0 = ca[4 * t], i1 = ca[4 * t + 1], i2 = ca[4 * t + 2], i3 = ca[4 * t + 3];
-      const double c = cc[t], x0 = A[i0], x1 = A[i1], x2 = A[i2], x3 = A[i3];
-      const double c01 = c * x0 * x1, x23 = x2 * x3;
-      e += c01 * x23;
-      gA[i0] += c * x1 * x23;
-      gA[i1] += c * x0 * x23;
-      gA[i2] += c01 * x3;
-      gA[i3] += c01 * x2;
-    }
+    for (int k = lo; k < n1; k++) g[fac[k]] += ad[k];
 
     // pair gradients dE_i/dr_ij: forces and virial
     double fi[3] = {0.0, 0.0, 0.0};
     for (int p = 0; p < n; p++) {
       const int zj = nb_z[p], j = nb_j[p];
       const double *u = &nb_u[3 * p], *r = &nb_r[3 * p];
-      double gr = 0.0;    // radial part of pair terms
+      double gu = 0.0;    // coefficient of the unit vector: radial derivatives
       const double *w = &M.pair_weights[(zi * nz + zj) * npd];
       for (int qd = 0; qd < npd; qd++) {
         e += w[qd] * P[p * npd + qd];
-        gr += w[qd] * dP[p * npd + qd];
+        gu += w[qd] * dP[p * npd + qd];
       }
-      double g[3] = {gr * u[0], gr * u[1], gr * u[2]};
-      const double *Rp = &R[p * nr], *dRp = &dR[p * nr];
+      double gt[3] = {0.0, 0.0, 0.0};    // angular derivatives
+      const int *rz = run + zj * nlm;
+      const double *__restrict Rp = &R[p * nr], *__restrict dRp = &dR[p * nr];
       const double *Yp = &Y[static_cast<size_t>(p) * nlm];
       const double *dYp = &dY[static_cast<size_t>(p) * nlm * 3];
-      for (int v = M.a_ptr[zj]; v < M.a_ptr[zj + 1]; v++) {
-        const double ga = gA[v];
-        if (ga == 0.0) continue;
-        const int deg = M.a_deg[v], lm = M.a_lm[v];
-        const double radial_part = ga * dRp[deg] * Yp[lm], angular = ga * Rp[deg];
-        g[0] += radial_part * u[0] + angular * dYp[3 * lm];
-        g[1] += radial_part * u[1] + angular * dYp[3 * lm + 1];
-        g[2] += radial_part * u[2] + angular * dYp[3 * lm + 2];
+      for (int lm = 0; lm < nlm; lm++) {
+        const double *__restrict ga = g + rz[lm];
+        const int len = rz[lm + 1] - rz[lm];
+        double sa = 0.0, sb = 0.0;
+        for (int d = 0; d < len; d++) {
+          sa += ga[d] * dRp[d];
+          sb += ga[d] * Rp[d];
+        }
+        gu += sa * Yp[lm];
+        gt[0] += sb * dYp[3 * lm];
+        gt[1] += sb * dYp[3 * lm + 1];
+        gt[2] += sb * dYp[3 * lm + 2];
       }
-      fi[0] += g[0];
-      fi[1] += g[1];
-      fi[2] += g[2];
-      f[j][0] -= g[0];
-      f[j][1] -= g[1];
-      f[j][2] -= g[2];
+      const double gv[3] = {gu * u[0] + gt[0], gu * u[1] + gt[1], gu * u[2] + gt[2]};
+      fi[0] += gv[0];
+      fi[1] += gv[1];
+      fi[2] += gv[2];
+      f[j][0] -= gv[0];
+      f[j][1] -= gv[1];
+      f[j][2] -= gv[2];
       if (vflag_atom) {
-        const double v[6] = {-r[0] * g[0], -r[1] * g[1], -r[2] * g[2],
-                             -0.5 * (r[0] * g[1] + r[1] * g[0]), -0.5 * (r[0] * g[2] + r[2] * g[0]),
-                             -0.5 * (r[1] * g[2] + r[2] * g[1])};
+        const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
+                             -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
+                             -0.5 * (r[1] * gv[2] + r[2] * gv[1])};
         for (int c = 0; c < 6; c++) {
           vatom[i][c] += 0.5 * v[c];
           vatom[j][c] += 0.5 * v[c];

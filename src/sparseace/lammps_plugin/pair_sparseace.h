@@ -3,9 +3,11 @@
    Usage:  pair_style sparseace
            pair_coeff * * model.txt El1 El2 ...   (one element name or NULL per atom type)
 
-   The site energy of atom i is Eref[Z_i] + sum_k c_k prod_{a in k} A_a + sum_j sum_q w_q P_q(r_ij),
-   A_a = sum_{j of species s_a} R_{n_a}(r_ij) Y_{lm_a}(rhat_ij); see the Python module docstring
-   for the file format. Units: metal (eV, Angstrom). Requires newton pair on.
+   The site energy of atom i is Eref[Z_i] + sum_k c_k AA_k + sum_j sum_q w_q P_q(r_ij), with
+   AA_k products of atomic-base entries A_a = sum_{j of species s_a} R_{n_a}(r_ij) Y_{lm_a}(rhat_ij)
+   evaluated through a DAG (each product = an earlier product times one A entry) and forces by
+   its reverse sweep; see sparseace/lammps_plugin/export.py for the file format.
+   Units: metal (eV, Angstrom). Requires newton pair on.
 */
 
 #ifndef SPARSEACE_PAIR_SPARSEACE_H
@@ -37,15 +39,15 @@ struct SparseACEModel {
   double pair_p = 0.0, pair_q = 0.0, pair_a = 0.0;
   std::vector<double> r0;                                // nz * nz
   std::vector<double> rec_mb, rec_pair;                  // rows of 3
-  std::vector<int> a_species, a_deg, a_lm;               // num_a
+  std::vector<int> radial_count;                         // nz * (lmax + 1)
   std::vector<double> pair_weights;                      // nz * nz * pair_degree
-  std::vector<int> c_ptr;                                // nz + 1, as read
-  std::vector<double> c_coef;                            // T
-  std::vector<int> c_a;                                  // T * 4, -1 padded
+  // product DAGs of the centre species, concatenated: nodes of species z and order k (1..4) are
+  // order_ptr[5z + k - 1] : order_ptr[5z + k]; parent indices are global (-1 for order 1)
+  std::vector<int> order_ptr, parent, factor;
+  std::vector<double> coef;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
-  std::vector<int> a_ptr;      // atomic base reordered: species z holds a_ptr[z]:a_ptr[z+1]
-  std::vector<int> prod_ptr;   // products reordered: centre z, nu factors: [5z+nu]:[5z+nu+1]
+  std::vector<int> run_start;  // atomic base run of (species s, lm): run_start[s*nlm + lm] : [+1]
 
   void read(const std::string &path);    // throws std::runtime_error with file and line
 };
@@ -71,7 +73,7 @@ class PairSparseACE : public Pair {
   std::vector<int> nb_j, nb_z;
   std::vector<double> nb_r, nb_u;            // rij (3), unit vector (3)
   std::vector<double> R, dR, P, dP, Y, dY;  // per neighbour: n_radial, pair_degree, nlm, nlm*3
-  std::vector<double> A, gA;
+  std::vector<double> A, gA, AA, adj;        // atomic base, its adjoint; DAG nodes, their adjoint
   // harmonics work arrays and tables
   std::vector<double> hC, hS, hdC, hdS, hq, hdq, hN, ha, hb;
 
