@@ -2,8 +2,10 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,6 +224,27 @@ def test_json_round_trip(ho_basis):
         np.testing.assert_array_equal(a, b)
 
 
+def test_save_and_load(tmp_path, ho_basis):
+    path = tmp_path / "basis.json"
+    ho_basis.save(path)
+    again = ACEBasis.load(path)
+    assert again.fingerprint() == ho_basis.fingerprint() == json.loads(path.read_text())["fingerprint"]
+    atoms = water_cluster(2)
+    for a, b in zip(ho_basis.evaluate(atoms), again.evaluate(atoms)):
+        np.testing.assert_array_equal(a, b)
+    data = ho_basis.to_dict()
+    for name, text, message in [
+        ("garbled.json", "{not json", "garbled.json: not valid JSON"),
+        ("noorder.json", json.dumps({k: v for k, v in data.items() if k != "order"}),
+         "noorder.json: basis file lacks the field 'order'"),
+        ("other.json", json.dumps({**data, "fingerprint": "0" * 64}), "other.json: .*fingerprint"),
+        ("size.json", json.dumps({**data, "size": 3}), "size.json: basis size"),
+    ]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=message):
+            ACEBasis.load(tmp_path / name)
+
+
 def test_bad_inputs_raise_clear_errors(si_basis):
     with pytest.raises(ValueError, match="outside the basis elements"):
         si_basis.evaluate(Atoms("SiC", positions=[[0, 0, 0], [1.5, 0, 0]]))
@@ -391,3 +414,34 @@ def test_manybody_functions_linearly_independent(elements, order, degree):
             M = M / np.linalg.norm(M, axis=0)
             s = np.linalg.svd(M, compute_uv=False)
             assert s[-1] / s[0] > 1e-8, (elements, centre, nu, s[-1] / s[0])
+
+
+# ----------------------------------------------------------------------------- layering
+REPO = Path(__file__).resolve().parents[1]
+PRIVATE = re.compile(r"(?<![\w.])(?:def|class)\s+(_[A-Za-z]\w*)|self\.(_[A-Za-z]\w*)\s*[:=]"
+                     r"|^(_[A-Za-z]\w*)\s*[:=]", re.M)
+
+
+def private_names(paths) -> set[str]:
+    """Names with one leading underscore that the files define (functions, classes, methods,
+    attributes, module variables)."""
+    return {name for path in paths for match in PRIVATE.findall(path.read_text())
+            for name in match if name}
+
+
+def test_no_private_reach_through():
+    """No module outside basis/ uses a private name of basis/, none outside model.py one of the
+    model (src/ and workflow/)."""
+    src = REPO / "src" / "sparseace"
+    owners = {"basis/": private_names((src / "basis").glob("*.py")),
+              "model.py": private_names([src / "model.py"])}
+    files = [*src.rglob("*.py"), *(REPO / "workflow").rglob("*.py"),
+             *(REPO / "workflow").rglob("*.smk"), REPO / "Snakefile"]
+    offences = []
+    for path in files:
+        text = path.read_text()
+        used = set(re.findall(r"(?<![\w])(_[A-Za-z]\w*)", text)) - private_names([path])
+        for owner, names in owners.items():
+            if not str(path.relative_to(REPO)).startswith(f"src/sparseace/{owner}"):
+                offences += [f"{path.relative_to(REPO)}: {n}" for n in sorted(used & names)]
+    assert not offences

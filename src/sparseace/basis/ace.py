@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from ase.data import atomic_numbers
 from . import kernels
 from .contraction import Contraction, _ranges, contract
 from .dag import build_dag
+from ..provenance import write_json_atomic
 from .neighbours import neighbour_pairs
 from .radial import agnesi_a, jacobi_recurrence
 from .spec import MAX_ORDER, build_manybody_spec
@@ -236,6 +238,30 @@ class ACEBasis:
     @classmethod
     def from_json(cls, text: str) -> "ACEBasis":
         return cls.from_dict(json.loads(text))
+
+    def save(self, path) -> None:
+        """Write the basis file (JSON of ``to_dict``, with the fingerprint) atomically."""
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path) -> "ACEBasis":
+        """Read a basis file written by ``save``; the basis rebuilt from it must have the recorded
+        fingerprint (same functions and couplings)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        try:
+            basis = cls.from_dict(data)
+        except KeyError as err:
+            raise ValueError(f"{path}: basis file lacks the field {err}") from None
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from None
+        if data.get("fingerprint", basis.fingerprint()) != basis.fingerprint():
+            raise ValueError(f"{path}: the basis rebuilt here differs from the one in the file "
+                             "(fingerprint mismatch)")
+        return basis
 
     # ------------------------------------------------------------------ evaluation
     def species_indices(self, atoms) -> np.ndarray:
