@@ -16,6 +16,7 @@ from scipy.special import sph_harm_y
 
 from sparseace.basis import ACEBasis
 from sparseace.basis.coupling import clebsch_gordan, complex_to_real, invariant_couplings
+from sparseace.basis.dag import build_dag
 from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
 from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
                                     radial_functions)
@@ -351,6 +352,54 @@ def test_virials_are_finite_strain_derivatives(structure, si_basis, ho_basis):
         fd = -(basis.evaluate(strained(eps))[0] - basis.evaluate(strained(-eps))[0]) / (2 * h)
         scale = np.maximum(np.abs(fd), 1e-3 * np.abs(W).max(axis=0) + 1e-12)
         assert (np.abs(fd - W[k]) / scale).max() < 1e-6
+
+
+def test_atomic_base_table_runs_and_restriction(ho_basis):
+    table = ho_basis.table
+    e = table.entries
+    np.testing.assert_array_equal(table.index(e["species"], e["degree"], e["lm"]),
+                                  np.arange(table.num_a))
+    l = np.floor(np.sqrt(e["lm"])).astype(int)
+    assert np.all(e["degree"] < table.radial_count[e["species"], l])
+    assert np.all(np.diff(e["species"]) >= 0)  # runs of species, then lm, then degree
+    # the factors of every product term are the table entries of the spec's (n, l, m)
+    mb = ho_basis.mb
+    a_op = np.repeat(np.arange(len(mb.op)), 2 * mb.op[:, 1] + 1)
+    n, l_a = mb.op[a_op, 0] - 1, mb.op[a_op, 1]
+    entry = table.index(n % 2, n // 2, l_a * l_a + np.arange(mb.num_a) - mb.a_offset[a_op])
+    assert np.all(entry >= 0)
+    expected = np.sort(np.where(mb.term_a >= 0, entry[mb.term_a], table.num_a), axis=1)
+    np.testing.assert_array_equal(np.where(expected == table.num_a, -1, expected),
+                                  ho_basis.term_entries)
+    used = np.unique(RNG.choice(table.num_a, 40))
+    small, remap = table.restrict(used)
+    assert small.num_a < table.num_a and np.all(remap[used] >= 0)
+    for key in ("species", "degree", "lm"):
+        np.testing.assert_array_equal(small.entries[key][remap[used]], e[key][used])
+    kept = remap >= 0
+    assert np.all(np.diff(remap[kept]) > 0)  # order preserved
+    with pytest.raises(Exception):
+        table.r0 = None  # frozen
+
+
+def test_product_dag_nodes_are_prefixes_and_reproduce_the_products(si_basis):
+    products = si_basis.term_entries
+    dag, node = build_dag(products)
+    np.testing.assert_array_equal(dag.products()[node], products)  # every product is its node
+    nodes = dag.products()
+    order = (nodes >= 0).sum(axis=1)
+    assert len(np.unique(nodes, axis=0)) == len(dag)  # each product once
+    assert np.all(np.diff(order) >= 0) and set(order) == {1, 2, 3, 4}  # parents come first
+    for k in (2, 3, 4):  # the parent of an order-k node is its (k-1)-prefix
+        of_k = np.flatnonzero(order == k)
+        np.testing.assert_array_equal(nodes[dag.parent[of_k], : k - 1], nodes[of_k, : k - 1])
+        assert np.all(dag.factor[of_k] == nodes[of_k, k - 1])
+    assert np.all(dag.parent[order == 1] == -1)
+    # only the products and their prefixes: nothing else
+    prefixes = {tuple(row[:k]) for row in products for k in range(1, (row >= 0).sum() + 1)}
+    assert len(prefixes) == len(dag)
+    with pytest.raises(ValueError, match="sorted"):
+        build_dag([[3, 1, -1, -1]])
 
 
 def test_subset_evaluation_equals_columns(ho_basis):
