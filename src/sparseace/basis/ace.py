@@ -178,15 +178,15 @@ class ACEBasis:
         opts, nz = self.options, self.nspecies
         op = self.mb.op
         species, degree = (op[:, 0] - 1) % nz, (op[:, 0] - 1) // nz
-        counts = np.zeros((nz, int(op[:, 1].max()) + 1), dtype=np.int64)
-        np.maximum.at(counts, (species, op[:, 1]), degree + 1)
+        lmax = -np.ones((nz, int(degree.max()) + 1), dtype=np.int64)
+        np.maximum.at(lmax, (species, degree), op[:, 1])
         (p, q), (pp, pq) = opts["transform"], opts["pair_transform"]
         return AtomicBaseTable(
             elements=tuple(self.elements), r0=self._pair_r0, rin=float(opts["rin"]),
             rcut=float(opts["rcut"]), transform=(float(p), float(q), agnesi_a(p, q)),
             pair_transform=(float(pp), float(pq), agnesi_a(pp, pq)),
-            radial_recurrence=jacobi_recurrence(4.0, int(counts.max())),
-            pair_recurrence=jacobi_recurrence(0.0, opts["pair_degree"]), radial_count=counts)
+            radial_recurrence=jacobi_recurrence(4.0, lmax.shape[1]),
+            pair_recurrence=jacobi_recurrence(0.0, opts["pair_degree"]), degree_lmax=lmax)
 
     @cached_property
     def term_entries(self) -> np.ndarray:

@@ -35,18 +35,18 @@ def _neighbour_values(zi, zj, r, geometry, lmax, u, R, dR, Y, dY, P, dP, hwork):
 def _environment(i, species, pair_ptr, pair_species, rij, geometry, run_start, lmax, U, R, dR, Y,
                  dY, P, dP, hwork, A):
     """Neighbour values of centre i (``_neighbour_values`` per neighbour) and its atomic base A."""
-    nlm = (lmax + 1) ** 2
+    n_radial = R.shape[1]
     A[:] = 0.0
     p0 = pair_ptr[i]
     for p in range(pair_ptr[i + 1] - p0):
         zj = pair_species[p0 + p]
         _neighbour_values(species[i], zj, rij[p0 + p], geometry, lmax, U[p], R[p], dR[p], Y[p],
                           dY[p], P[p], dP[p], hwork)
-        for lm in range(nlm):
-            y = Y[p, lm]
-            a0 = run_start[zj * nlm + lm]
-            for v in range(a0, run_start[zj * nlm + lm + 1]):
-                A[v] += R[p, v - a0] * y
+        for n in range(n_radial):
+            a0 = run_start[zj * n_radial + n]
+            r = R[p, n]
+            for lm in range(run_start[zj * n_radial + n + 1] - a0):
+                A[a0 + lm] += r * Y[p, lm]
 
 
 @njit(cache=True)
@@ -92,6 +92,7 @@ def site_energies(species, pair_ptr, pair_species, rij, geometry, run_start, lma
     hwork = harmonics_workspace(lmax)
     A, gA = np.zeros(run_start[-1]), np.zeros(run_start[-1])
     AA, adj = np.zeros(len(factor)), np.zeros(len(factor))
+    ga, gb = np.zeros(nlm), np.zeros(nlm)  # sum over n of gA times dR_n, R_n per lm
     for i in range(len(species)):
         zi = species[i]
         p0, p1 = pair_ptr[i], pair_ptr[i + 1]
@@ -112,18 +113,20 @@ def site_energies(species, pair_ptr, pair_species, rij, geometry, run_start, lma
                 w = pair_weights[zi, zj, q]
                 e += w * P[p, q]
                 gr += w * dP[p, q]
+            ga[:] = 0.0
+            gb[:] = 0.0
+            for n in range(n_radial):
+                a0 = run_start[zj * n_radial + n]
+                for lm in range(run_start[zj * n_radial + n + 1] - a0):
+                    ga[lm] += gA[a0 + lm] * dR[p, n]
+                    gb[lm] += gA[a0 + lm] * R[p, n]
             gu = gr  # coefficient of the unit vector
             gx, gy, gz = 0.0, 0.0, 0.0
             for lm in range(nlm):
-                a0 = run_start[zj * nlm + lm]
-                sa, sb = 0.0, 0.0
-                for v in range(a0, run_start[zj * nlm + lm + 1]):
-                    sa += gA[v] * dR[p, v - a0]
-                    sb += gA[v] * R[p, v - a0]
-                gu += sa * Y[p, lm]
-                gx += sb * dY[p, lm, 0]
-                gy += sb * dY[p, lm, 1]
-                gz += sb * dY[p, lm, 2]
+                gu += ga[lm] * Y[p, lm]
+                gx += gb[lm] * dY[p, lm, 0]
+                gy += gb[lm] * dY[p, lm, 1]
+                gz += gb[lm] * dY[p, lm, 2]
             dE_drij[p0 + p, 0] = gu * U[p, 0] + gx
             dE_drij[p0 + p, 1] = gu * U[p, 1] + gy
             dE_drij[p0 + p, 2] = gu * U[p, 2] + gz
@@ -186,7 +189,7 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
     hi = np.zeros(nz, dtype=np.int64)
     entry_species = np.zeros(num_a, dtype=np.int64)
     for z in range(nz):
-        entry_species[run_start[z * nlm]:run_start[(z + 1) * nlm]] = z
+        entry_species[run_start[z * n_radial]:run_start[(z + 1) * n_radial]] = z
     for i in range(len(species)):
         zi = species[i]
         if fn_ptr[zi + 1] == fn_ptr[zi] and psel_ptr[zi + 1] == psel_ptr[zi]:
@@ -199,14 +202,15 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
         if fn_ptr[zi + 1] > fn_ptr[zi]:
             _dag_forward(parent, factor, order_ptr[0], order_ptr[1], order_ptr[-1], A, AA)
             for z in range(nz):
-                for lm in range(nlm):
-                    a0 = run_start[z * nlm + lm]
-                    for v in range(a0, run_start[z * nlm + lm + 1]):
+                for n in range(n_radial):
+                    a0 = run_start[z * n_radial + n]
+                    for lm in range(run_start[z * n_radial + n + 1] - a0):
+                        v = a0 + lm
                         dphi_sum[v, :] = 0.0
                         dphi_vir[v, :] = 0.0
                         for p in range(lo[z], hi[z]):
-                            radial_part = dR[p, v - a0] * Y[p, lm]
-                            Rp = R[p, v - a0]
+                            radial_part = dR[p, n] * Y[p, lm]
+                            Rp = R[p, n]
                             r = rij[p0 + p]
                             for c in range(3):
                                 grad[c] = radial_part * U[p, c] + Rp * dY[p, lm, c]

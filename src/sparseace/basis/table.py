@@ -3,8 +3,9 @@
 The atomic base of a centre atom i is A[v] = sum over neighbours j of species s_v of
 R_{deg_v}(r_ij) Y_{lm_v}(r_ij / |r_ij|): many-body radial functions R (``radial.py``, Jacobi(4,4)
 recurrence) times real spherical harmonics Y (``harmonics.py``, flat index lm = l^2 + l + m).
-Its entries are stored in runs: for neighbour species s, then lm, the radial degrees
-0 .. radial_count[s, l] - 1, so that one neighbour's contributions are contiguous per lm.
+Its entries are stored in runs: for neighbour species s, then radial degree n, the angular
+indices lm = 0 .. (degree_lmax[s, n] + 1)^2 - 1, so that a neighbour adds R_n times a
+contiguous block of its harmonics to each run.
 The pair basis of a (centre, neighbour) species pair is P_q(r), q < pair_degree (Legendre
 recurrence times the repulsive envelope).  Both use the Agnesi distance transform with the
 bond length r0 of the species pair.  Distances in Å.
@@ -28,7 +29,8 @@ class AtomicBaseTable:
     transform, pair_transform : Agnesi (p, q, a) of the many-body and of the pair radial basis.
     radial_recurrence : (n_radial, 3) rows (rec0, rec1, norm) of the Jacobi(4,4) polynomials.
     pair_recurrence : (pair_degree, 3) the same for the Legendre polynomials of the pair basis.
-    radial_count : (NZ, lmax + 1) radial degrees of the runs of neighbour species s and l.
+    degree_lmax : (NZ, n_radial) largest l of the run of neighbour species s and radial degree n
+        (-1: no run).
     """
 
     elements: tuple[str, ...]
@@ -39,7 +41,7 @@ class AtomicBaseTable:
     pair_transform: tuple[float, float, float]
     radial_recurrence: np.ndarray
     pair_recurrence: np.ndarray
-    radial_count: np.ndarray
+    degree_lmax: np.ndarray
 
     @property
     def nspecies(self) -> int:
@@ -47,7 +49,7 @@ class AtomicBaseTable:
 
     @property
     def lmax(self) -> int:
-        return self.radial_count.shape[1] - 1
+        return max(int(self.degree_lmax.max(initial=0)), 0)
 
     @property
     def n_radial(self) -> int:
@@ -59,10 +61,9 @@ class AtomicBaseTable:
 
     @cached_property
     def run_start(self) -> np.ndarray:
-        """(NZ * (lmax+1)^2 + 1,) first entry of the run of (species s, lm) at s * (lmax+1)^2 + lm."""
-        l_of_lm = np.repeat(np.arange(self.lmax + 1), 2 * np.arange(self.lmax + 1) + 1)
-        counts = self.radial_count[:, l_of_lm].ravel()
-        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        """(NZ * n_radial + 1,) first entry of the run of (species s, degree n) at s * n_radial + n."""
+        sizes = (self.degree_lmax.ravel() + 1) ** 2
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     @property
     def num_a(self) -> int:
@@ -72,32 +73,29 @@ class AtomicBaseTable:
     @cached_property
     def entries(self) -> dict[str, np.ndarray]:
         """Per atomic-base entry: neighbour species, radial degree (0-based) and lm."""
-        nlm = (self.lmax + 1) ** 2
         run = np.repeat(np.arange(len(self.run_start) - 1), np.diff(self.run_start))
-        return {"species": run // nlm, "degree": np.arange(self.num_a) - self.run_start[run],
-                "lm": run % nlm}
+        return {"species": run // self.n_radial, "degree": run % self.n_radial,
+                "lm": np.arange(self.num_a) - self.run_start[run]}
 
     def index(self, species, degree, lm) -> np.ndarray:
         """Entry index of (neighbour species, radial degree, lm); -1 where the table lacks it."""
         species, degree, lm = (np.asarray(x, dtype=np.int64) for x in (species, degree, lm))
-        nlm = (self.lmax + 1) ** 2
-        l = np.floor(np.sqrt(lm)).astype(np.int64)
-        ok = (lm < nlm) & (degree < self.radial_count[species, np.minimum(l, self.lmax)])
-        start = self.run_start[species * nlm + np.minimum(lm, nlm - 1)]
-        return np.where(ok, start + degree, -1)
+        ok = degree < self.n_radial
+        run = species * self.n_radial + np.where(ok, degree, 0)
+        ok &= lm < (self.degree_lmax.ravel()[run] + 1) ** 2
+        return np.where(ok, self.run_start[run] + lm, -1)
 
     def restrict(self, used) -> tuple["AtomicBaseTable", np.ndarray]:
-        """The table of the runs holding the entries ``used`` (each run cut after its highest used
-        degree) and the map old entry -> new entry (-1 for dropped entries)."""
+        """The table of the runs holding the entries ``used`` (each run cut after the highest l
+        used in it) and the map old entry -> new entry (-1 for dropped entries)."""
         e = self.entries
         used = np.unique(np.asarray(used, dtype=np.int64))
-        l_used = np.floor(np.sqrt(e["lm"][used])).astype(np.int64)
-        counts = np.zeros_like(self.radial_count)
-        np.maximum.at(counts, (e["species"][used], l_used), e["degree"][used] + 1)
-        lmax = int(np.flatnonzero(counts.any(axis=0)).max()) if len(used) else 0
-        counts = counts[:, : lmax + 1]
-        table = replace(self, radial_count=counts,
-                        radial_recurrence=self.radial_recurrence[: max(int(counts.max()), 1)])
+        lmax = -np.ones_like(self.degree_lmax)
+        np.maximum.at(lmax, (e["species"][used], e["degree"][used]),
+                      np.floor(np.sqrt(e["lm"][used])).astype(np.int64))
+        n_radial = max(int(np.flatnonzero(lmax.max(axis=0) >= 0).max(initial=0)) + 1, 1)
+        table = replace(self, degree_lmax=lmax[:, :n_radial],
+                        radial_recurrence=self.radial_recurrence[:n_radial])
         return table, table.index(e["species"], e["degree"], e["lm"])
 
     def kernel_geometry(self) -> tuple:

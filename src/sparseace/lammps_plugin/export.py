@@ -11,14 +11,14 @@ Model file format (text, whitespace separated, ``#`` starts a comment; version 2
     radial  n_radial   n_radial rows of (rec0 rec1 norm)       # Jacobi(4,4) recurrence
     pair_radial  pair_degree   pair_degree rows of (rec0 rec1 norm)   # Legendre recurrence
     lmax  L
-    radial_count  NZ*(L+1) values            # count[s, l], row-major (see below)
+    degree_lmax  NZ*n_radial values          # L[s, n], row-major (-1: no entries; see below)
     pair_weights  NZ*NZ*pair_degree values   # w[z_centre, z_neighbour, q]
     dag z  n1 n2 n3 n4                       # for z = 0 .. NZ-1: nodes of order 1 .. 4, then
     n1+n2+n3+n4 rows of (parent factor coef) # one row per node, in that order
     end
 
-Atomic base of a centre: for neighbour species s, lm = l^2 + l + m (|m| <= l <= L), radial
-degrees n < count[s, l], in that order, A = sum_{j of species s} R_n(r_ij) Y_lm(r_ij).  DAG of
+Atomic base of a centre: for neighbour species s, radial degree n < n_radial, lm = l^2 + l + m
+(|m| <= l <= L[s, n]), in that order, A = sum_{j of species s} R_n(r_ij) Y_lm(r_ij).  DAG of
 centre species z: node k (0-based within z) is the product AA_k = AA_parent * A[factor] with
 parent a node of one order less (-1 for order 1: AA_k = A[factor]).  The site energy of atom i
 (species z) is ``Eref[z] + sum_k coef_k AA_k + sum_j sum_q w[z, z_j, q] P_q(r_ij)``.
@@ -57,7 +57,7 @@ def export_model(model, path) -> Path:
         f"pair_radial {t.pair_degree}",
         *(_floats(row) for row in t.pair_recurrence),
         f"lmax {t.lmax}",
-        "radial_count " + " ".join(str(int(n)) for n in t.radial_count.ravel()),
+        "degree_lmax " + " ".join(str(int(n)) for n in t.degree_lmax.ravel()),
         "pair_weights " + _floats(c.pair_weights),
     ]
     for z, (dag, coef) in enumerate(zip(c.dags, c.coefs)):

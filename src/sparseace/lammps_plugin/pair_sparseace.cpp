@@ -123,6 +123,34 @@ const long BIG = 100000000L;
 
 }    // namespace
 
+void SparseACELeafGroups::add_species(const std::vector<int> &keys, const std::vector<int> &others,
+                                      const std::vector<double> &coefs)
+{
+  // leaves by key, then the groups by their size (loops of equal trip counts in a row: the
+  // branch predictor follows them)
+  std::vector<int> idx(keys.size()), size(keys.size() + 1, 0);
+  for (size_t t = 0; t < idx.size(); t++) idx[t] = static_cast<int>(t);
+  std::stable_sort(idx.begin(), idx.end(), [&keys](int a, int b) { return keys[a] < keys[b]; });
+  std::vector<std::pair<int, int>> groups;    // (first position in idx, size)
+  for (size_t t = 0; t < idx.size(); t++) {
+    if (t == 0 || keys[idx[t]] != keys[idx[t - 1]]) groups.emplace_back(static_cast<int>(t), 0);
+    groups.back().second++;
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const std::pair<int, int> &a, const std::pair<int, int> &b) {
+                     return a.second < b.second;
+                   });
+  for (const auto &grp : groups) {
+    key.push_back(keys[idx[grp.first]]);
+    for (int t = grp.first; t < grp.first + grp.second; t++) {
+      other.push_back(others[idx[t]]);
+      coef.push_back(coefs[idx[t]]);
+    }
+    start.push_back(static_cast<int>(other.size()));
+  }
+  species_ptr.push_back(static_cast<int>(key.size()));
+}
+
 void SparseACEModel::read(const std::string &path)
 {
   std::ifstream in(path);
@@ -179,17 +207,13 @@ void SparseACEModel::read(const std::string &path)
   for (auto &v : rec_pair) v = t.real("recurrence coefficient");
   t.keyword("lmax");
   lmax = t.integer("lmax", 0, 100);
-  const int nlm = (lmax + 1) * (lmax + 1);
-  t.keyword("radial_count");
-  radial_count.resize(nz * (lmax + 1));
-  for (auto &v : radial_count) v = t.integer("radial count", 0, n_radial);
-  run_start.assign(nz * nlm + 1, 0);
-  for (int s = 0; s < nz; s++)
-    for (int lm = 0; lm < nlm; lm++) {
-      const int l = static_cast<int>(std::sqrt(static_cast<double>(lm) + 0.5));
-      run_start[s * nlm + lm + 1] = run_start[s * nlm + lm] + radial_count[s * (lmax + 1) + l];
-    }
-  num_a = run_start[nz * nlm];
+  t.keyword("degree_lmax");
+  degree_lmax.resize(nz * n_radial);
+  for (auto &v : degree_lmax) v = t.integer("largest l of a radial degree", -1, lmax);
+  run_start.assign(nz * n_radial + 1, 0);
+  for (int k = 0; k < nz * n_radial; k++)
+    run_start[k + 1] = run_start[k] + (degree_lmax[k] + 1) * (degree_lmax[k] + 1);
+  num_a = run_start[nz * n_radial];
   t.keyword("pair_weights");
   pair_weights.resize(nz * nz * pair_degree);
   for (auto &v : pair_weights) v = t.real("pair weight");
@@ -219,15 +243,104 @@ void SparseACEModel::read(const std::string &path)
   t.keyword("end");
   if (t.pos != t.tok.size()) t.fail("nothing after 'end'");
 
+  // Evaluation order.  Leaves (nodes of order >= 2 no other node extends) are never needed as
+  // parents: they are not computed in the forward pass; grouped by parent they give each
+  // parent's adjoint sum_k coef_k A[factor_k], grouped by factor each entry's gradient
+  // sum_k coef_k AA_parent(k) (sums in registers, no scattered updates).  The other
+  // (inner) nodes keep their order by correlation order, each order by the node's rank among its
+  // parent's children (every parent's first child, then every second child, ...) so that
+  // consecutive steps of the reverse sweep update different parents.
+  const int n_nodes = static_cast<int>(factor.size());
+  std::vector<int> children(n_nodes + 1, 0), rank(n_nodes), moved(n_nodes, -1);
+  for (int n = 0; n < n_nodes; n++) rank[n] = children[parent[n] + 1]++;
+  std::vector<int> ipar, ifac;
+  std::vector<double> icoef;
+  inner_ptr.assign(3 * nz, 0);
+  by_parent = SparseACELeafGroups();
+  by_factor = SparseACELeafGroups();
+  for (int z = 0; z < nz; z++) {
+    inner_ptr[3 * z] = static_cast<int>(ifac.size());
+    for (int k = 1; k <= 4; k++) {
+      std::vector<int> idx;
+      for (int n = order_ptr[5 * z + k - 1]; n < order_ptr[5 * z + k]; n++)
+        if (k == 1 || children[n + 1] > 0) idx.push_back(n);
+      std::stable_sort(idx.begin(), idx.end(), [&rank](int a, int b) { return rank[a] < rank[b]; });
+      for (int n : idx) {
+        moved[n] = static_cast<int>(ifac.size());
+        ipar.push_back(parent[n] < 0 ? -1 : moved[parent[n]]);
+        ifac.push_back(factor[n]);
+        icoef.push_back(coef[n]);
+      }
+      if (k == 1) inner_ptr[3 * z + 1] = static_cast<int>(ifac.size());
+    }
+    inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
+    std::vector<int> leaf_parent, leaf_factor;
+    std::vector<double> leaf_coef;
+    for (int n = order_ptr[5 * z + 1]; n < order_ptr[5 * z + 4]; n++)
+      if (children[n + 1] == 0) {
+        leaf_parent.push_back(moved[parent[n]]);
+        leaf_factor.push_back(factor[n]);
+        leaf_coef.push_back(coef[n]);
+      }
+    by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
+    by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
+  }
+  parent.swap(ipar);
+  factor.swap(ifac);
+  coef.swap(icoef);
+
   tr_mb.resize(nz * nz);
   tr_pair.resize(nz * nz);
   for (int k = 0; k < nz * nz; k++) {
     tr_mb[k].setup(rin, rcut, r0[k], mb_p, mb_q, mb_a);
     tr_pair[k].setup(rin, rcut, r0[k], pair_p, pair_q, pair_a);
   }
+  // pair terms: weights times the norms of the polynomials (Clenshaw sums), recurrence padded
+  pair_coef.resize(nz * nz * pair_degree);
+  for (size_t k = 0; k < pair_coef.size(); k++)
+    pair_coef[k] = pair_weights[k] * rec_pair[3 * (k % pair_degree) + 2];
+  pair_alpha.assign(pair_degree + 2, 0.0);
+  pair_beta.assign(pair_degree + 2, 0.0);
+  for (int k = 1; k < pair_degree; k++) {
+    pair_alpha[k] = rec_pair[3 * k];
+    pair_beta[k] = rec_pair[3 * k + 1];
+  }
+  // harmonics, per (l, m >= 0) at l (l + 1) / 2 + m: normalisation (times sqrt 2 for m > 0)
+  // and the coefficients of q_l^m = a z q_{l-1}^m - b q_{l-2}^m
+  const int ntri = (lmax + 1) * (lmax + 2) / 2;
+  h_norm.assign(ntri, 0.0);
+  h_a.assign(ntri, 0.0);
+  h_b.assign(ntri, 0.0);
+  for (int l = 0; l <= lmax; l++) {
+    double fac = 1.0;    // (l-m)!/(l+m)!
+    for (int m = 0; m <= l; m++) {
+      if (m > 0) fac /= static_cast<double>((l + m) * (l - m + 1));
+      const int t = l * (l + 1) / 2 + m;
+      h_norm[t] = std::sqrt((2 * l + 1) / (4.0 * M_PI) * fac) * (m > 0 ? std::sqrt(2.0) : 1.0);
+      if (l > m) {
+        h_a[t] = static_cast<double>(2 * l - 1) / (l - m);
+        h_b[t] = static_cast<double>(l + m - 1) / (l - m);
+      }
+    }
+  }
 }
 
 /* ---------------------------------------------------------------- pair style */
+
+/* sum_{k0 <= k < k1} c[k] v[index[k]] in four partial sums (independent chains of additions). */
+static inline double gather_dot(const double *c, const int *index, int k0, int k1, const double *v)
+{
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    s0 += c[k] * v[index[k]];
+    s1 += c[k + 1] * v[index[k + 1]];
+    s2 += c[k + 2] * v[index[k + 2]];
+    s3 += c[k + 3] * v[index[k + 3]];
+  }
+  for (; k < k1; k++) s0 += c[k] * v[index[k]];
+  return (s0 + s1) + (s2 + s3);
+}
 
 PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
 {
@@ -299,31 +412,14 @@ void PairSparseACE::coeff(int narg, char **arg)
     }
   if (count == 0) error->all(FLERR, "Incorrect args for pair coefficients: no element mapped");
 
-  const int L1 = model.lmax + 1;
+  const int nlm = (model.lmax + 1) * (model.lmax + 1);
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
   AA.assign(model.factor.size(), 0.0);
   adj.assign(model.factor.size(), 0.0);
-  hC.assign(L1, 0.0);
-  hS.assign(L1, 0.0);
-  hdC.assign(3 * L1, 0.0);
-  hdS.assign(3 * L1, 0.0);
-  hq.assign(L1 * L1, 0.0);
-  hdq.assign(3 * L1 * L1, 0.0);
-  hN.assign(L1 * L1, 0.0);
-  ha.assign(L1 * L1, 0.0);
-  hb.assign(L1 * L1, 0.0);
-  for (int l = 0; l <= model.lmax; l++) {
-    double fac = 1.0;    // (l-m)!/(l+m)!
-    for (int m = 0; m <= l; m++) {
-      if (m > 0) fac /= static_cast<double>((l + m) * (l - m + 1));
-      hN[l * L1 + m] = std::sqrt((2 * l + 1) / (4.0 * M_PI) * fac);
-      if (l >= m + 2) {
-        ha[l * L1 + m] = static_cast<double>(2 * l - 1) / (l - m);
-        hb[l * L1 + m] = static_cast<double>(l + m - 1) / (l - m);
-      }
-    }
-  }
+  lm_a.assign(nlm, 0.0);
+  lm_b.assign(nlm, 0.0);
+  h_size = 2 * (model.lmax + 1) + (model.lmax + 1) * (model.lmax + 2);
   max_neigh = 0;
   grow(64);
 }
@@ -343,8 +439,9 @@ double PairSparseACE::init_one(int, int)
 double PairSparseACE::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += sizeof(double) * (nb_r.capacity() + nb_u.capacity() + R.capacity() + dR.capacity() +
-                             P.capacity() + dP.capacity() + Y.capacity() + dY.capacity());
+  bytes += sizeof(double) * (nb_r.capacity() + nb_u.capacity() + nb_inv.capacity() +
+                             R.capacity() + dR.capacity() + Y.capacity() + H.capacity() +
+                             pair_e.capacity() + pair_g.capacity());
   return bytes;
 }
 
@@ -352,46 +449,37 @@ void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
   max_neigh = nneigh + nneigh / 2;
-  const int nlm = (model.lmax + 1) * (model.lmax + 1);
-  nb_j.resize(max_neigh);
-  nb_z.resize(max_neigh);
-  nb_r.resize(3 * max_neigh);
-  nb_u.resize(3 * max_neigh);
-  R.resize(static_cast<size_t>(max_neigh) * model.n_radial);
-  dR.resize(static_cast<size_t>(max_neigh) * model.n_radial);
-  P.resize(static_cast<size_t>(max_neigh) * model.pair_degree);
-  dP.resize(static_cast<size_t>(max_neigh) * model.pair_degree);
-  Y.resize(static_cast<size_t>(max_neigh) * nlm);
-  dY.resize(static_cast<size_t>(max_neigh) * nlm * 3);
+  const size_t n = max_neigh, nlm = (model.lmax + 1) * (model.lmax + 1);
+  nb_j.resize(n);
+  nb_z.resize(n);
+  nb_r.resize(3 * n);
+  nb_u.resize(3 * n);
+  nb_inv.resize(n);
+  R.resize(n * model.n_radial);
+  dR.resize(n * model.n_radial);
+  Y.resize(n * nlm);
+  H.resize(n * h_size);
+  pair_e.resize(n);
+  pair_g.resize(n);
 }
 
-/* Radial functions and r-derivatives (radial.py: radial_functions). */
-void PairSparseACE::radial(const SparseACETransform &t, const double *rec, int nfun,
-                           bool poly_envelope, double r, double r0, double *out,
-                           double *dout) const
+/* Many-body radial functions and r-derivatives (radial.py: radial_functions, envelope
+   (1 - x^2)^2). */
+void PairSparseACE::radial(const SparseACETransform &t, double r, double *out, double *dout) const
 {
+  const int nfun = model.n_radial;
+  const double *rec = model.rec_mb.data();
   if (r >= t.rcut) {
     for (int k = 0; k < nfun; k++) out[k] = dout[k] = 0.0;
     return;
   }
-  double x, dxdr, env, denv;
+  double x, dxdr;
   t.eval(r, x, dxdr);
-  if (poly_envelope) {
-    const double w = 1.0 - x * x;
-    env = w * w;
-    denv = -4.0 * x * w * dxdr;
-  } else {
-    const double s = r / r0, sc = t.rcut / r0;
-    env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
-    denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
-  }
+  const double w = 1.0 - x * x, env = w * w, denv = -4.0 * x * w * dxdr;
   double pm2 = 0.0, pm1 = 1.0, dpm2 = 0.0, dpm1 = 0.0;
   for (int k = 0; k < nfun; k++) {
-    double Pk, dPk;
-    if (k == 0) {
-      Pk = 1.0;
-      dPk = 0.0;
-    } else {
+    double Pk = 1.0, dPk = 0.0;
+    if (k > 0) {
       Pk = rec[3 * k] * x * pm1 - rec[3 * k + 1] * pm2;
       dPk = rec[3 * k] * (pm1 + x * dpm1) - rec[3 * k + 1] * dpm2;
     }
@@ -405,78 +493,111 @@ void PairSparseACE::radial(const SparseACETransform &t, const double *rec, int n
   }
 }
 
-/* Real spherical harmonics Y (nlm) and gradients dY (nlm x 3) with respect to r at unit vector
-   u, |r| = 1/inv_r (harmonics.py: real_harmonics, via solid harmonics). */
-void PairSparseACE::harmonics(const double *u, double inv_r, double *Yo, double *dYo)
+/* Pair energy sum_q c_q P_q(x(r)) e(r) and its r-derivative: c = weights times norms of the
+   Legendre polynomials P_q (summed by Clenshaw's recurrence), e the repulsive envelope
+   (radial.py: radial_functions with the pair envelope, dotted with the weights). */
+void PairSparseACE::pair_sum(const SparseACETransform &t, const double *c, double r, double r0,
+                             double &value, double &deriv) const
 {
-  const int L = model.lmax, L1 = L + 1;
+  const int K = model.pair_degree;
+  if (r >= t.rcut || K == 0) {
+    value = deriv = 0.0;
+    return;
+  }
+  double x, dxdr;
+  t.eval(r, x, dxdr);
+  const double s = r / r0, sc = t.rcut / r0;
+  const double env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
+  const double denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
+  const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
+  double b1 = 0.0, b2 = 0.0, d1 = 0.0, d2 = 0.0;    // b_{k+1}, b_{k+2} and their x-derivatives
+  for (int k = K - 1; k >= 0; k--) {
+    const double b = c[k] + alpha[k + 1] * x * b1 - beta[k + 2] * b2;
+    const double d = alpha[k + 1] * (b1 + x * d1) - beta[k + 2] * d2;
+    b2 = b1;
+    b1 = b;
+    d2 = d1;
+    d1 = d;
+  }
+  value = b1 * env;
+  deriv = d1 * dxdr * env + b1 * denv;
+}
+
+/* Real spherical harmonics Y (nlm) at the unit vector u (harmonics.py: real_harmonics), and the
+   intermediates harmonics_gradient needs: C_m + i S_m = (x + i y)^m, then per (l, m >= 0) the
+   normalised q_l^m (Y_lm = q C_m, Y_l-m = q S_m) and its z-derivative at fixed x^2 + y^2 + z^2. */
+void PairSparseACE::harmonics(const double *u, double *Yo, double *Ho) const
+{
+  const int L = model.lmax, ntri = (L + 1) * (L + 2) / 2;
+  double *C = Ho, *S = Ho + L + 1, *fq = Ho + 2 * (L + 1), *fqz = fq + ntri;
   const double x = u[0], y = u[1], z = u[2];
-  double *C = hC.data(), *S = hS.data(), *dC = hdC.data(), *dS = hdS.data();
-  double *q = hq.data(), *dq = hdq.data();
+  const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
   C[0] = 1.0;
   S[0] = 0.0;
-  for (int c = 0; c < 3; c++) dC[c] = dS[c] = 0.0;
   for (int m = 1; m <= L; m++) {
     C[m] = x * C[m - 1] - y * S[m - 1];
     S[m] = x * S[m - 1] + y * C[m - 1];
-    for (int c = 0; c < 3; c++) {
-      dC[3 * m + c] = x * dC[3 * (m - 1) + c] - y * dS[3 * (m - 1) + c];
-      dS[3 * m + c] = x * dS[3 * (m - 1) + c] + y * dC[3 * (m - 1) + c];
-    }
-    dC[3 * m] += C[m - 1];
-    dC[3 * m + 1] -= S[m - 1];
-    dS[3 * m] += S[m - 1];
-    dS[3 * m + 1] += C[m - 1];
   }
-  const double r2 = x * x + y * y + z * z;
   double dfact = 1.0;    // (2m-1)!!
   for (int m = 0; m <= L; m++) {
     if (m > 0) dfact *= (2 * m - 1);
-    const int mm = m * L1 + m;
-    q[mm] = dfact;
-    dq[3 * mm] = dq[3 * mm + 1] = dq[3 * mm + 2] = 0.0;
-    if (m + 1 <= L) {
-      const int k = (m + 1) * L1 + m;
-      q[k] = (2 * m + 1) * z * q[mm];
-      dq[3 * k] = 0.0;
-      dq[3 * k + 1] = 0.0;
-      dq[3 * k + 2] = (2 * m + 1) * q[mm];
-    }
-    for (int l = m + 2; l <= L; l++) {
-      const int k = l * L1 + m, k1 = (l - 1) * L1 + m, k2 = (l - 2) * L1 + m;
-      const double a = ha[k], b = hb[k];
-      q[k] = a * z * q[k1] - b * r2 * q[k2];
-      for (int c = 0; c < 3; c++) dq[3 * k + c] = a * z * dq[3 * k1 + c] - b * r2 * dq[3 * k2 + c];
-      dq[3 * k + 2] += a * q[k1];
-      dq[3 * k] -= b * 2.0 * x * q[k2];
-      dq[3 * k + 1] -= b * 2.0 * y * q[k2];
-      dq[3 * k + 2] -= b * 2.0 * z * q[k2];
+    double q1 = dfact, q2 = 0.0, qz1 = 0.0, qz2 = 0.0;    // q_{l-1}, q_{l-2}, z-derivatives
+    int t = m * (m + 1) / 2 + m;
+    fq[t] = nrm[t] * q1;
+    fqz[t] = 0.0;
+    for (int l = m + 1; l <= L; l++) {
+      t += l;    // (l, m)
+      const double q = ha[t] * z * q1 - hb[t] * q2;
+      const double qz = ha[t] * (q1 + z * qz1) - hb[t] * qz2;
+      q2 = q1;
+      q1 = q;
+      qz2 = qz1;
+      qz1 = qz;
+      fq[t] = nrm[t] * q;
+      fqz[t] = nrm[t] * qz;
     }
   }
-  const double sqrt2 = std::sqrt(2.0);
   for (int l = 0; l <= L; l++) {
-    const int base = l * l + l;
-    for (int m = 0; m <= l; m++) {
-      const int k = l * L1 + m;
-      const double N = hN[k];
-      if (m == 0) {
-        const double s = N * q[k];
-        Yo[base] = s;
-        for (int c = 0; c < 3; c++) dYo[3 * base + c] = (N * dq[3 * k + c] - l * s * u[c]) * inv_r;
-      } else {
-        const double f = sqrt2 * N;
-        const double sc = f * q[k] * C[m], ss = f * q[k] * S[m];
-        Yo[base + m] = sc;
-        Yo[base - m] = ss;
-        for (int c = 0; c < 3; c++) {
-          const double gc = f * (dq[3 * k + c] * C[m] + q[k] * dC[3 * m + c]);
-          const double gs = f * (dq[3 * k + c] * S[m] + q[k] * dS[3 * m + c]);
-          dYo[3 * (base + m) + c] = (gc - l * sc * u[c]) * inv_r;
-          dYo[3 * (base - m) + c] = (gs - l * ss * u[c]) * inv_r;
-        }
-      }
+    const int base = l * l + l, t0 = l * (l + 1) / 2;
+    Yo[base] = fq[t0];
+    for (int m = 1; m <= l; m++) {
+      Yo[base + m] = fq[t0 + m] * C[m];
+      Yo[base - m] = fq[t0 + m] * S[m];
     }
   }
+}
+
+/* gt = sum_lm gb_lm grad_r Y_lm(r / |r|) from the intermediates of harmonics(u).  The gradient
+   of Y_lm is the tangential part of the gradient of its polynomial S_lm = q C_m (or q S_m),
+   divided by |r|; the tangential part of grad q is dq/dz e_z, and grad C_m = m (C_{m-1},
+   -S_{m-1}, 0), grad S_m = m (S_{m-1}, C_{m-1}, 0). */
+void PairSparseACE::harmonics_gradient(const double *u, double inv_r, const double *gb,
+                                       const double *Ho, double *gt) const
+{
+  const int L = model.lmax, ntri = (L + 1) * (L + 2) / 2;
+  const double *C = Ho, *S = Ho + L + 1, *fq = Ho + 2 * (L + 1), *fqz = fq + ntri;
+  double wx = 0.0, wy = 0.0, wz = 0.0;
+  for (int m = 0; m <= L; m++) {
+    double ac = 0.0, bc = 0.0, as = 0.0, bs = 0.0;    // sums over l of gb q, gb dq/dz
+    for (int l = m; l <= L; l++) {
+      const int t = l * (l + 1) / 2 + m, base = l * l + l;
+      ac += gb[base + m] * fq[t];
+      bc += gb[base + m] * fqz[t];
+      as += gb[base - m] * fq[t];
+      bs += gb[base - m] * fqz[t];
+    }
+    if (m == 0) {
+      wz += bc;
+      continue;
+    }
+    wz += bc * C[m] + bs * S[m];
+    wx += m * (ac * C[m - 1] + as * S[m - 1]);
+    wy += m * (as * C[m - 1] - ac * S[m - 1]);
+  }
+  const double uw = u[0] * wx + u[1] * wy + u[2] * wz;
+  gt[0] = (wx - uw * u[0]) * inv_r;
+  gt[1] = (wy - uw * u[1]) * inv_r;
+  gt[2] = (wz - uw * u[2]) * inv_r;
 }
 
 void PairSparseACE::compute(int eflag, int vflag)
@@ -495,6 +616,7 @@ void PairSparseACE::compute(int eflag, int vflag)
   const int nz = M.nz, nr = M.n_radial, npd = M.pair_degree;
   const int nlm = (M.lmax + 1) * (M.lmax + 1);
   const double rcutsq = M.rcut * M.rcut;
+  const int *run = M.run_start.data();
 
   for (int ii = 0; ii < inum; ii++) {
     const int i = ilist[ii];
@@ -504,8 +626,9 @@ void PairSparseACE::compute(int eflag, int vflag)
     const int jnum = numneigh[i];
     grow(jnum);
 
-    // neighbours within the cutoff: geometry, radial and angular values
+    // neighbours within the cutoff: geometry, radial and angular values, pair terms
     int n = 0;
+    double e = M.eref[zi];
     for (int jj = 0; jj < jnum; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
       const int zj = type_species[type[j]];
@@ -513,93 +636,100 @@ void PairSparseACE::compute(int eflag, int vflag)
       const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
       const double rsq = dx * dx + dy * dy + dz * dz;
       if (rsq >= rcutsq) continue;
-      const double d = std::sqrt(rsq);
+      const double d = std::sqrt(rsq), inv = 1.0 / d;
       nb_j[n] = j;
       nb_z[n] = zj;
+      nb_inv[n] = inv;
       double *r = &nb_r[3 * n], *u = &nb_u[3 * n];
       r[0] = dx;
       r[1] = dy;
       r[2] = dz;
-      u[0] = dx / d;
-      u[1] = dy / d;
-      u[2] = dz / d;
+      u[0] = dx * inv;
+      u[1] = dy * inv;
+      u[2] = dz * inv;
       const int zz = zi * nz + zj;
-      radial(M.tr_mb[zz], M.rec_mb.data(), nr, true, d, M.r0[zz], &R[n * nr], &dR[n * nr]);
-      if (npd > 0)
-        radial(M.tr_pair[zz], M.rec_pair.data(), npd, false, d, M.r0[zz], &P[n * npd],
-               &dP[n * npd]);
-      harmonics(u, 1.0 / d, &Y[static_cast<size_t>(n) * nlm], &dY[static_cast<size_t>(n) * nlm * 3]);
+      radial(M.tr_mb[zz], d, &R[n * nr], &dR[n * nr]);
+      pair_sum(M.tr_pair[zz], &M.pair_coef[zz * npd], d, M.r0[zz], pair_e[n], pair_g[n]);
+      e += pair_e[n];
+      harmonics(u, &Y[static_cast<size_t>(n) * nlm], &H[static_cast<size_t>(n) * h_size]);
       n++;
     }
 
-    // atomic base A, in runs of (neighbour species, lm) over the radial degree
+    // atomic base A, in runs of (neighbour species, radial degree) over lm
     double *__restrict Av = A.data();
-    const int *run = M.run_start.data();
     for (int v = 0; v < M.num_a; v++) Av[v] = 0.0;
     for (int p = 0; p < n; p++) {
-      const int *rz = run + nb_z[p] * nlm;
-      const double *__restrict Rp = &R[p * nr];
-      const double *Yp = &Y[static_cast<size_t>(p) * nlm];
-      for (int lm = 0; lm < nlm; lm++) {
-        const double y = Yp[lm];
-        double *__restrict a = Av + rz[lm];
-        const int len = rz[lm + 1] - rz[lm];
-        for (int d = 0; d < len; d++) a[d] += Rp[d] * y;
+      const int *rz = run + nb_z[p] * nr;
+      const double *Rp = &R[p * nr];
+      const double *__restrict Yp = &Y[static_cast<size_t>(p) * nlm];
+      for (int d = 0; d < nr; d++) {
+        const double rd = Rp[d];
+        double *__restrict a = Av + rz[d];
+        const int len = rz[d + 1] - rz[d];
+#pragma omp simd
+        for (int lm = 0; lm < len; lm++) a[lm] += rd * Yp[lm];
       }
     }
 
-    // products through the DAG (forward), energy, and the adjoint dE/dA (reverse sweep)
-    const int *op = &M.order_ptr[5 * zi];
-    const int lo = op[0], n1 = op[1], hi = op[4];
+    // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
+    // reverse sweep, leaves first (grouped by parent for the parents' adjoints, by factor for
+    // the entries' gradients), then the inner nodes
+    const int *ip = &M.inner_ptr[3 * zi];
+    const int lo = ip[0], n1 = ip[1], hi = ip[2];
     const int *par = M.parent.data(), *fac = M.factor.data();
     const double *cf = M.coef.data();
     double *__restrict P2 = AA.data(), *__restrict ad = adj.data(), *__restrict g = gA.data();
     for (int k = lo; k < n1; k++) P2[k] = Av[fac[k]];
     for (int k = n1; k < hi; k++) P2[k] = P2[par[k]] * Av[fac[k]];
-    double e = M.eref[zi];
-    for (int k = lo; k < hi; k++) {
-      e += cf[k] * P2[k];
-      ad[k] = cf[k];
+    if (eflag_either) {
+#pragma omp simd reduction(+ : e)
+      for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
     }
+    std::copy(cf + lo, cf + hi, ad + lo);
     for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
+    const SparseACELeafGroups &bp = M.by_parent, &bf = M.by_factor;
+    for (int grp = bp.species_ptr[zi]; grp < bp.species_ptr[zi + 1]; grp++) {
+      const double s = gather_dot(bp.coef.data(), bp.other.data(), bp.start[grp], bp.start[grp + 1], Av);
+      ad[bp.key[grp]] += s;
+      if (eflag_either) e += s * P2[bp.key[grp]];
+    }
+    for (int grp = bf.species_ptr[zi]; grp < bf.species_ptr[zi + 1]; grp++)
+      g[bf.key[grp]] += gather_dot(bf.coef.data(), bf.other.data(), bf.start[grp], bf.start[grp + 1], P2);
     for (int k = hi - 1; k >= n1; k--) {
       const double a = ad[k];
-      const int f = fac[k], q = par[k];
-      g[f] += a * P2[q];
-      ad[q] += a * Av[f];
+      const int fk = fac[k], q = par[k];
+      g[fk] += a * P2[q];
+      ad[q] += a * Av[fk];
     }
     for (int k = lo; k < n1; k++) g[fac[k]] += ad[k];
 
-    // pair gradients dE_i/dr_ij: forces and virial
+    // pair gradients dE_i/dr_ij = (radial derivatives) u + (angular derivatives): forces, virial
     double fi[3] = {0.0, 0.0, 0.0};
     for (int p = 0; p < n; p++) {
       const int zj = nb_z[p], j = nb_j[p];
       const double *u = &nb_u[3 * p], *r = &nb_r[3 * p];
-      double gu = 0.0;    // coefficient of the unit vector: radial derivatives
-      const double *w = &M.pair_weights[(zi * nz + zj) * npd];
-      for (int qd = 0; qd < npd; qd++) {
-        e += w[qd] * P[p * npd + qd];
-        gu += w[qd] * dP[p * npd + qd];
-      }
-      double gt[3] = {0.0, 0.0, 0.0};    // angular derivatives
-      const int *rz = run + zj * nlm;
-      const double *__restrict Rp = &R[p * nr], *__restrict dRp = &dR[p * nr];
-      const double *Yp = &Y[static_cast<size_t>(p) * nlm];
-      const double *dYp = &dY[static_cast<size_t>(p) * nlm * 3];
-      for (int lm = 0; lm < nlm; lm++) {
-        const double *__restrict ga = g + rz[lm];
-        const int len = rz[lm + 1] - rz[lm];
-        double sa = 0.0, sb = 0.0;
-        for (int d = 0; d < len; d++) {
-          sa += ga[d] * dRp[d];
-          sb += ga[d] * Rp[d];
+      // per lm: sums over the radial degree of dE/dA times dR (ga) and times R (gb)
+      const int *rz = run + zj * nr;
+      const double *Rp = &R[p * nr], *dRp = &dR[p * nr];
+      double *__restrict ga = lm_a.data(), *__restrict gb = lm_b.data();
+      for (int lm = 0; lm < nlm; lm++) ga[lm] = gb[lm] = 0.0;
+      for (int d = 0; d < nr; d++) {
+        const double rd = Rp[d], drd = dRp[d];
+        const double *__restrict gr = g + rz[d];
+        const int len = rz[d + 1] - rz[d];
+#pragma omp simd
+        for (int lm = 0; lm < len; lm++) {
+          ga[lm] += gr[lm] * drd;
+          gb[lm] += gr[lm] * rd;
         }
-        gu += sa * Yp[lm];
-        gt[0] += sb * dYp[3 * lm];
-        gt[1] += sb * dYp[3 * lm + 1];
-        gt[2] += sb * dYp[3 * lm + 2];
       }
-      const double gv[3] = {gu * u[0] + gt[0], gu * u[1] + gt[1], gu * u[2] + gt[2]};
+      const double *__restrict Yp = &Y[static_cast<size_t>(p) * nlm];
+      double gu = pair_g[p];
+#pragma omp simd reduction(+ : gu)
+      for (int lm = 0; lm < nlm; lm++) gu += ga[lm] * Yp[lm];
+      double gv[3];
+      harmonics_gradient(u, nb_inv[p], gb, &H[static_cast<size_t>(p) * h_size], gv);
+      for (int c = 0; c < 3; c++) gv[c] += gu * u[c];
       fi[0] += gv[0];
       fi[1] += gv[1];
       fi[2] += gv[2];
