@@ -241,7 +241,6 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
                 else:
                     g[loc_slot[l0 + k]] += a * AA[par]
                     adj[loc_parent[l0 + k]] += a * A[factor[node]]
-            Gp[:3 * nn] = 0.0
             for d in range(nd):
                 gd = g[d]
                 v = dep_a[d0 + d]
@@ -249,9 +248,24 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
                     F[col, i, c] += gd * dphi_sum[v, c]
                 for c in range(6):
                     W[col, c] -= gd * dphi_vir[v, c]
-                z = entry_species[v]
-                for q in range(3 * lo[z], 3 * hi[z]):
-                    Gp[q] += gd * dphi[v, q]
+            # Gp = sum_d g_d dphi[dep_d]: four entries of one neighbour species at a time
+            Gp[:3 * nn] = 0.0
+            d = 0
+            while d < nd:
+                v0 = dep_a[d0 + d]
+                z = entry_species[v0]
+                if d + 4 <= nd and entry_species[dep_a[d0 + d + 3]] == z:
+                    v1, v2, v3 = dep_a[d0 + d + 1], dep_a[d0 + d + 2], dep_a[d0 + d + 3]
+                    g0, g1, g2, g3 = g[d], g[d + 1], g[d + 2], g[d + 3]
+                    for q in range(3 * lo[z], 3 * hi[z]):
+                        Gp[q] += (g0 * dphi[v0, q] + g1 * dphi[v1, q]
+                                  + g2 * dphi[v2, q] + g3 * dphi[v3, q])
+                    d += 4
+                else:
+                    g0 = g[d]
+                    for q in range(3 * lo[z], 3 * hi[z]):
+                        Gp[q] += g0 * dphi[v0, q]
+                    d += 1
             for p in range(nn):
                 j = pair_second[p0 + p]
                 for c in range(3):
