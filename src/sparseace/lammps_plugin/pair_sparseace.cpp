@@ -412,14 +412,11 @@ void PairSparseACE::coeff(int narg, char **arg)
     }
   if (count == 0) error->all(FLERR, "Incorrect args for pair coefficients: no element mapped");
 
-  const int nlm = (model.lmax + 1) * (model.lmax + 1);
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
   AA.assign(model.factor.size(), 0.0);
   adj.assign(model.factor.size(), 0.0);
-  lm_a.assign(nlm, 0.0);
-  lm_b.assign(nlm, 0.0);
-  h_size = 2 * (model.lmax + 1) + (model.lmax + 1) * (model.lmax + 2);
+  nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);
 }
@@ -439,165 +436,216 @@ double PairSparseACE::init_one(int, int)
 double PairSparseACE::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += sizeof(double) * (nb_r.capacity() + nb_u.capacity() + nb_inv.capacity() +
-                             R.capacity() + dR.capacity() + Y.capacity() + H.capacity() +
-                             pair_e.capacity() + pair_g.capacity());
+  for (const auto *v : neighbour_arrays()) bytes += sizeof(double) * v->capacity();
   return bytes;
 }
 
+std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
+{
+  return {&rx, &ry, &rz, &ux, &uy, &uz, &dist, &inv_r, &xm, &dxm, &xp, &dxp, &pair_e, &pair_g,
+          &gu, &t0, &t1, &t2, &t3, &w0, &w1, &w2};
+}
+
+/* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh). */
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
   max_neigh = nneigh + nneigh / 2;
-  const size_t n = max_neigh, nlm = (model.lmax + 1) * (model.lmax + 1);
+  const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1, ntri = L1 * (L1 + 1) / 2;
   nb_j.resize(n);
-  nb_z.resize(n);
-  nb_r.resize(3 * n);
-  nb_u.resize(3 * n);
-  nb_inv.resize(n);
+  for (auto *v : neighbour_arrays()) v->resize(n);
   R.resize(n * model.n_radial);
   dR.resize(n * model.n_radial);
+  hC.resize(n * L1);
+  hS.resize(n * L1);
+  fq.resize(n * ntri);
+  fqz.resize(n * ntri);
   Y.resize(n * nlm);
-  H.resize(n * h_size);
-  pair_e.resize(n);
-  pair_g.resize(n);
+  ga.resize(n * nlm);
+  gb.resize(n * nlm);
 }
 
-/* Many-body radial functions and r-derivatives (radial.py: radial_functions, envelope
-   (1 - x^2)^2). */
-void PairSparseACE::radial(const SparseACETransform &t, double r, double *out, double *dout) const
+/* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
+   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm. */
+void PairSparseACE::radial(int n)
 {
-  const int nfun = model.n_radial;
+  const int nr = model.n_radial, ld = max_neigh;
   const double *rec = model.rec_mb.data();
-  if (r >= t.rcut) {
-    for (int k = 0; k < nfun; k++) out[k] = dout[k] = 0.0;
-    return;
+  double *__restrict env = w0.data(), *__restrict denv = w1.data();
+  double *__restrict pm1 = t0.data(), *__restrict pm2 = t1.data(), *__restrict dpm1 = t2.data(),
+                     *__restrict dpm2 = t3.data();
+  const double *__restrict x = xm.data(), *__restrict dx = dxm.data();
+  for (int p = 0; p < n; p++) {
+    const double w = 1.0 - x[p] * x[p];
+    env[p] = w * w;
+    denv[p] = -4.0 * x[p] * w * dx[p];
+    pm1[p] = 1.0;
+    pm2[p] = dpm1[p] = dpm2[p] = 0.0;
+    R[p] = rec[2] * env[p];
+    dR[p] = rec[2] * denv[p];
   }
-  double x, dxdr;
-  t.eval(r, x, dxdr);
-  const double w = 1.0 - x * x, env = w * w, denv = -4.0 * x * w * dxdr;
-  double pm2 = 0.0, pm1 = 1.0, dpm2 = 0.0, dpm1 = 0.0;
-  for (int k = 0; k < nfun; k++) {
-    double Pk = 1.0, dPk = 0.0;
-    if (k > 0) {
-      Pk = rec[3 * k] * x * pm1 - rec[3 * k + 1] * pm2;
-      dPk = rec[3 * k] * (pm1 + x * dpm1) - rec[3 * k + 1] * dpm2;
+  for (int k = 1; k < nr; k++) {
+    const double a = rec[3 * k], b = rec[3 * k + 1], nrm = rec[3 * k + 2];
+    double *__restrict Rk = &R[static_cast<size_t>(k) * ld], *__restrict dRk = &dR[static_cast<size_t>(k) * ld];
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+      const double P = a * x[p] * pm1[p] - b * pm2[p];
+      const double dP = a * (pm1[p] + x[p] * dpm1[p]) - b * dpm2[p];
+      pm2[p] = pm1[p];
+      pm1[p] = P;
+      dpm2[p] = dpm1[p];
+      dpm1[p] = dP;
+      Rk[p] = nrm * P * env[p];
+      dRk[p] = nrm * (dP * dx[p] * env[p] + P * denv[p]);
     }
-    pm2 = pm1;
-    pm1 = Pk;
-    dpm2 = dpm1;
-    dpm1 = dPk;
-    const double nrm = rec[3 * k + 2];
-    out[k] = nrm * Pk * env;
-    dout[k] = nrm * (dPk * dxdr * env + Pk * denv);
   }
 }
 
-/* Pair energy sum_q c_q P_q(x(r)) e(r) and its r-derivative: c = weights times norms of the
-   Legendre polynomials P_q (summed by Clenshaw's recurrence), e the repulsive envelope
-   (radial.py: radial_functions with the pair envelope, dotted with the weights). */
-void PairSparseACE::pair_sum(const SparseACETransform &t, const double *c, double r, double r0,
-                             double &value, double &deriv) const
+/* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
+   one species pair: c = weights times norms of the Legendre polynomials P_q (summed by
+   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope). */
+void PairSparseACE::pair_terms(int p0, int p1, const double *c, double r0)
 {
   const int K = model.pair_degree;
-  if (r >= t.rcut || K == 0) {
-    value = deriv = 0.0;
-    return;
-  }
-  double x, dxdr;
-  t.eval(r, x, dxdr);
-  const double s = r / r0, sc = t.rcut / r0;
-  const double env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
-  const double denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
   const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
-  double b1 = 0.0, b2 = 0.0, d1 = 0.0, d2 = 0.0;    // b_{k+1}, b_{k+2} and their x-derivatives
+  const double *__restrict x = xp.data(), *__restrict dx = dxp.data(), *__restrict d = dist.data();
+  double *__restrict b1 = t0.data(), *__restrict b2 = t1.data(), *__restrict d1 = t2.data(),
+                     *__restrict d2 = t3.data();
+  for (int p = p0; p < p1; p++) b1[p] = b2[p] = d1[p] = d2[p] = 0.0;
   for (int k = K - 1; k >= 0; k--) {
-    const double b = c[k] + alpha[k + 1] * x * b1 - beta[k + 2] * b2;
-    const double d = alpha[k + 1] * (b1 + x * d1) - beta[k + 2] * d2;
-    b2 = b1;
-    b1 = b;
-    d2 = d1;
-    d1 = d;
+    const double ak = alpha[k + 1], bk = beta[k + 2], ck = c[k];
+#pragma omp simd
+    for (int p = p0; p < p1; p++) {
+      const double b = ck + ak * x[p] * b1[p] - bk * b2[p];
+      const double db = ak * (b1[p] + x[p] * d1[p]) - bk * d2[p];
+      b2[p] = b1[p];
+      b1[p] = b;
+      d2[p] = d1[p];
+      d1[p] = db;
+    }
   }
-  value = b1 * env;
-  deriv = d1 * dxdr * env + b1 * denv;
+  const double sc = model.rcut / r0;
+  for (int p = p0; p < p1; p++) {
+    const double s = d[p] / r0;
+    const double env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
+    const double denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
+    pair_e[p] = b1[p] * env;
+    pair_g[p] = d1[p] * dx[p] * env + b1[p] * denv;
+  }
 }
 
-/* Real spherical harmonics Y (nlm) at the unit vector u (harmonics.py: real_harmonics), and the
-   intermediates harmonics_gradient needs: C_m + i S_m = (x + i y)^m, then per (l, m >= 0) the
-   normalised q_l^m (Y_lm = q C_m, Y_l-m = q S_m) and its z-derivative at fixed x^2 + y^2 + z^2. */
-void PairSparseACE::harmonics(const double *u, double *Yo, double *Ho) const
+/* Real spherical harmonics Y_lm of the unit vectors of the neighbours [0, n) (harmonics.py:
+   real_harmonics) and what harmonics_gradient needs: C_m + i S_m = (x + i y)^m, and per
+   (l, m >= 0) the normalised q_l^m (Y_lm = q C_m, Y_l-m = q S_m) and its z-derivative at fixed
+   x^2 + y^2 + z^2. */
+void PairSparseACE::harmonics(int n)
 {
-  const int L = model.lmax, ntri = (L + 1) * (L + 2) / 2;
-  double *C = Ho, *S = Ho + L + 1, *fq = Ho + 2 * (L + 1), *fqz = fq + ntri;
-  const double x = u[0], y = u[1], z = u[2];
+  const int L = model.lmax, ld = max_neigh;
   const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
-  C[0] = 1.0;
-  S[0] = 0.0;
-  for (int m = 1; m <= L; m++) {
-    C[m] = x * C[m - 1] - y * S[m - 1];
-    S[m] = x * S[m - 1] + y * C[m - 1];
+  const double *__restrict x = ux.data(), *__restrict y = uy.data(), *__restrict z = uz.data();
+  double *__restrict C = hC.data(), *__restrict S = hS.data();
+  for (int p = 0; p < n; p++) {
+    C[p] = 1.0;
+    S[p] = 0.0;
   }
+  for (int m = 1; m <= L; m++) {
+    double *__restrict Cm = C + m * ld, *__restrict Sm = S + m * ld;
+    const double *__restrict Cp = C + (m - 1) * ld, *__restrict Sp = S + (m - 1) * ld;
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+      Cm[p] = x[p] * Cp[p] - y[p] * Sp[p];
+      Sm[p] = x[p] * Sp[p] + y[p] * Cp[p];
+    }
+  }
+  double *__restrict q1 = t0.data(), *__restrict q2 = t1.data(), *__restrict qz1 = t2.data(),
+                     *__restrict qz2 = t3.data();
   double dfact = 1.0;    // (2m-1)!!
   for (int m = 0; m <= L; m++) {
     if (m > 0) dfact *= (2 * m - 1);
-    double q1 = dfact, q2 = 0.0, qz1 = 0.0, qz2 = 0.0;    // q_{l-1}, q_{l-2}, z-derivatives
     int t = m * (m + 1) / 2 + m;
-    fq[t] = nrm[t] * q1;
-    fqz[t] = 0.0;
+    for (int p = 0; p < n; p++) {
+      q1[p] = dfact;
+      q2[p] = qz1[p] = qz2[p] = 0.0;
+      fq[t * ld + p] = nrm[t] * dfact;
+      fqz[t * ld + p] = 0.0;
+    }
     for (int l = m + 1; l <= L; l++) {
       t += l;    // (l, m)
-      const double q = ha[t] * z * q1 - hb[t] * q2;
-      const double qz = ha[t] * (q1 + z * qz1) - hb[t] * qz2;
-      q2 = q1;
-      q1 = q;
-      qz2 = qz1;
-      qz1 = qz;
-      fq[t] = nrm[t] * q;
-      fqz[t] = nrm[t] * qz;
+      const double a = ha[t], b = hb[t], f = nrm[t];
+      double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) {
+        const double q = a * z[p] * q1[p] - b * q2[p];
+        const double qz = a * (q1[p] + z[p] * qz1[p]) - b * qz2[p];
+        q2[p] = q1[p];
+        q1[p] = q;
+        qz2[p] = qz1[p];
+        qz1[p] = qz;
+        fqt[p] = f * q;
+        fqzt[p] = f * qz;
+      }
     }
   }
   for (int l = 0; l <= L; l++) {
-    const int base = l * l + l, t0 = l * (l + 1) / 2;
-    Yo[base] = fq[t0];
+    const int base = l * l + l, t0l = l * (l + 1) / 2;
+    for (int p = 0; p < n; p++) Y[base * ld + p] = fq[t0l * ld + p];
     for (int m = 1; m <= l; m++) {
-      Yo[base + m] = fq[t0 + m] * C[m];
-      Yo[base - m] = fq[t0 + m] * S[m];
+      const double *__restrict fqt = &fq[(t0l + m) * ld];
+      double *__restrict Yc = &Y[(base + m) * ld], *__restrict Ys = &Y[(base - m) * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) {
+        Yc[p] = fqt[p] * C[m * ld + p];
+        Ys[p] = fqt[p] * S[m * ld + p];
+      }
     }
   }
 }
 
-/* gt = sum_lm gb_lm grad_r Y_lm(r / |r|) from the intermediates of harmonics(u).  The gradient
-   of Y_lm is the tangential part of the gradient of its polynomial S_lm = q C_m (or q S_m),
-   divided by |r|; the tangential part of grad q is dq/dz e_z, and grad C_m = m (C_{m-1},
-   -S_{m-1}, 0), grad S_m = m (S_{m-1}, C_{m-1}, 0). */
-void PairSparseACE::harmonics_gradient(const double *u, double inv_r, const double *gb,
-                                       const double *Ho, double *gt) const
+/* (w0, w1, w2)[p] = sum_lm gb_lm(p) grad_r Y_lm(r_p / |r_p|), from the intermediates of
+   harmonics().  The gradient of Y_lm is the tangential part of the gradient of its polynomial
+   S_lm = q C_m (or q S_m), divided by |r|; the tangential part of grad q is dq/dz e_z, and
+   grad C_m = m (C_{m-1}, -S_{m-1}, 0), grad S_m = m (S_{m-1}, C_{m-1}, 0). */
+void PairSparseACE::harmonics_gradient(int n)
 {
-  const int L = model.lmax, ntri = (L + 1) * (L + 2) / 2;
-  const double *C = Ho, *S = Ho + L + 1, *fq = Ho + 2 * (L + 1), *fqz = fq + ntri;
-  double wx = 0.0, wy = 0.0, wz = 0.0;
+  const int L = model.lmax, ld = max_neigh;
+  const double *__restrict C = hC.data(), *__restrict S = hS.data();
+  double *__restrict wx = w0.data(), *__restrict wy = w1.data(), *__restrict wz = w2.data();
+  double *__restrict ac = t0.data(), *__restrict bc = t1.data(), *__restrict as = t2.data(),
+                     *__restrict bs = t3.data();    // sums over l of gb q and gb dq/dz
+  for (int p = 0; p < n; p++) wx[p] = wy[p] = wz[p] = 0.0;
   for (int m = 0; m <= L; m++) {
-    double ac = 0.0, bc = 0.0, as = 0.0, bs = 0.0;    // sums over l of gb q, gb dq/dz
+    for (int p = 0; p < n; p++) ac[p] = bc[p] = as[p] = bs[p] = 0.0;
     for (int l = m; l <= L; l++) {
       const int t = l * (l + 1) / 2 + m, base = l * l + l;
-      ac += gb[base + m] * fq[t];
-      bc += gb[base + m] * fqz[t];
-      as += gb[base - m] * fq[t];
-      bs += gb[base - m] * fqz[t];
+      const double *__restrict gc = &gb[(base + m) * ld], *__restrict gs = &gb[(base - m) * ld];
+      const double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) {
+        ac[p] += gc[p] * fqt[p];
+        bc[p] += gc[p] * fqzt[p];
+        as[p] += gs[p] * fqt[p];
+        bs[p] += gs[p] * fqzt[p];
+      }
     }
     if (m == 0) {
-      wz += bc;
+      for (int p = 0; p < n; p++) wz[p] += bc[p];
       continue;
     }
-    wz += bc * C[m] + bs * S[m];
-    wx += m * (ac * C[m - 1] + as * S[m - 1]);
-    wy += m * (as * C[m - 1] - ac * S[m - 1]);
+    const double *__restrict Cm = C + m * ld, *__restrict Sm = S + m * ld;
+    const double *__restrict Cp = C + (m - 1) * ld, *__restrict Sp = S + (m - 1) * ld;
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+      wz[p] += bc[p] * Cm[p] + bs[p] * Sm[p];
+      wx[p] += m * (ac[p] * Cp[p] + as[p] * Sp[p]);
+      wy[p] += m * (as[p] * Cp[p] - ac[p] * Sp[p]);
+    }
   }
-  const double uw = u[0] * wx + u[1] * wy + u[2] * wz;
-  gt[0] = (wx - uw * u[0]) * inv_r;
-  gt[1] = (wy - uw * u[1]) * inv_r;
-  gt[2] = (wz - uw * u[2]) * inv_r;
+  for (int p = 0; p < n; p++) {
+    const double uw = ux[p] * wx[p] + uy[p] * wy[p] + uz[p] * wz[p];
+    wx[p] = (wx[p] - uw * ux[p]) * inv_r[p];
+    wy[p] = (wy[p] - uw * uy[p]) * inv_r[p];
+    wz[p] = (wz[p] - uw * uz[p]) * inv_r[p];
+  }
 }
 
 void PairSparseACE::compute(int eflag, int vflag)
@@ -625,49 +673,61 @@ void PairSparseACE::compute(int eflag, int vflag)
     const int *jlist = firstneigh[i];
     const int jnum = numneigh[i];
     grow(jnum);
+    const int ld = max_neigh;
 
-    // neighbours within the cutoff: geometry, radial and angular values, pair terms
+    // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
     int n = 0;
-    double e = M.eref[zi];
-    for (int jj = 0; jj < jnum; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const int zj = type_species[type[j]];
-      if (zj < 0) continue;
-      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= rcutsq) continue;
-      const double d = std::sqrt(rsq), inv = 1.0 / d;
-      nb_j[n] = j;
-      nb_z[n] = zj;
-      nb_inv[n] = inv;
-      double *r = &nb_r[3 * n], *u = &nb_u[3 * n];
-      r[0] = dx;
-      r[1] = dy;
-      r[2] = dz;
-      u[0] = dx * inv;
-      u[1] = dy * inv;
-      u[2] = dz * inv;
-      const int zz = zi * nz + zj;
-      radial(M.tr_mb[zz], d, &R[n * nr], &dR[n * nr]);
-      pair_sum(M.tr_pair[zz], &M.pair_coef[zz * npd], d, M.r0[zz], pair_e[n], pair_g[n]);
-      e += pair_e[n];
-      harmonics(u, &Y[static_cast<size_t>(n) * nlm], &H[static_cast<size_t>(n) * h_size]);
-      n++;
+    for (int z = 0; z < nz; z++) {
+      nb_ptr[z] = n;
+      const SparseACETransform &tm = M.tr_mb[zi * nz + z], &tp = M.tr_pair[zi * nz + z];
+      for (int jj = 0; jj < jnum; jj++) {
+        const int j = jlist[jj] & NEIGHMASK;
+        if (type_species[type[j]] != z) continue;
+        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+        const double rsq = dx * dx + dy * dy + dz * dz;
+        if (rsq >= rcutsq) continue;
+        const double d = std::sqrt(rsq), inv = 1.0 / d;
+        nb_j[n] = j;
+        rx[n] = dx;
+        ry[n] = dy;
+        rz[n] = dz;
+        ux[n] = dx * inv;
+        uy[n] = dy * inv;
+        uz[n] = dz * inv;
+        dist[n] = d;
+        inv_r[n] = inv;
+        tm.eval(d, xm[n], dxm[n]);
+        tp.eval(d, xp[n], dxp[n]);
+        n++;
+      }
     }
+    nb_ptr[nz] = n;
 
-    // atomic base A, in runs of (neighbour species, radial degree) over lm
+    // radial functions, pair terms and harmonics of every neighbour
+    radial(n);
+    double e = M.eref[zi];
+    if (npd > 0) {
+      for (int z = 0; z < nz; z++)
+        pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], M.r0[zi * nz + z]);
+      for (int p = 0; p < n; p++) e += pair_e[p];
+    } else {
+      for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
+    }
+    harmonics(n);
+
+    // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm
     double *__restrict Av = A.data();
-    for (int v = 0; v < M.num_a; v++) Av[v] = 0.0;
-    for (int p = 0; p < n; p++) {
-      const int *rz = run + nb_z[p] * nr;
-      const double *Rp = &R[p * nr];
-      const double *__restrict Yp = &Y[static_cast<size_t>(p) * nlm];
+    for (int z = 0; z < nz; z++) {
+      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
       for (int d = 0; d < nr; d++) {
-        const double rd = Rp[d];
-        double *__restrict a = Av + rz[d];
-        const int len = rz[d + 1] - rz[d];
-#pragma omp simd
-        for (int lm = 0; lm < len; lm++) a[lm] += rd * Yp[lm];
+        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
+        for (int v = run[z * nr + d], lm = 0; v < run[z * nr + d + 1]; v++, lm++) {
+          const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
+          double s = 0.0;
+#pragma omp simd reduction(+ : s)
+          for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
+          Av[v] = s;
+        }
       }
     }
 
@@ -703,33 +763,42 @@ void PairSparseACE::compute(int eflag, int vflag)
     }
     for (int k = lo; k < n1; k++) g[fac[k]] += ad[k];
 
-    // pair gradients dE_i/dr_ij = (radial derivatives) u + (angular derivatives): forces, virial
-    double fi[3] = {0.0, 0.0, 0.0};
-    for (int p = 0; p < n; p++) {
-      const int zj = nb_z[p], j = nb_j[p];
-      const double *u = &nb_u[3 * p], *r = &nb_r[3 * p];
-      // per lm: sums over the radial degree of dE/dA times dR (ga) and times R (gb)
-      const int *rz = run + zj * nr;
-      const double *Rp = &R[p * nr], *dRp = &dR[p * nr];
-      double *__restrict ga = lm_a.data(), *__restrict gb = lm_b.data();
-      for (int lm = 0; lm < nlm; lm++) ga[lm] = gb[lm] = 0.0;
+    // pair gradients dE_i/dr_ij = gu u + (angular part): per lm, sums over the radial degree of
+    // dE/dA times dR (ga) and times R (gb)
+    for (int lm = 0; lm < nlm; lm++) {
+      std::fill_n(&ga[static_cast<size_t>(lm) * ld], n, 0.0);
+      std::fill_n(&gb[static_cast<size_t>(lm) * ld], n, 0.0);
+    }
+    for (int z = 0; z < nz; z++) {
+      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
       for (int d = 0; d < nr; d++) {
-        const double rd = Rp[d], drd = dRp[d];
-        const double *__restrict gr = g + rz[d];
-        const int len = rz[d + 1] - rz[d];
+        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld], *__restrict dRd = &dR[static_cast<size_t>(d) * ld];
+        for (int v = run[z * nr + d], lm = 0; v < run[z * nr + d + 1]; v++, lm++) {
+          const double gv = g[v];
+          if (gv == 0.0) continue;
+          double *__restrict gal = &ga[static_cast<size_t>(lm) * ld], *__restrict gbl = &gb[static_cast<size_t>(lm) * ld];
 #pragma omp simd
-        for (int lm = 0; lm < len; lm++) {
-          ga[lm] += gr[lm] * drd;
-          gb[lm] += gr[lm] * rd;
+          for (int p = p0; p < p1; p++) {
+            gal[p] += gv * dRd[p];
+            gbl[p] += gv * Rd[p];
+          }
         }
       }
-      const double *__restrict Yp = &Y[static_cast<size_t>(p) * nlm];
-      double gu = pair_g[p];
-#pragma omp simd reduction(+ : gu)
-      for (int lm = 0; lm < nlm; lm++) gu += ga[lm] * Yp[lm];
-      double gv[3];
-      harmonics_gradient(u, nb_inv[p], gb, &H[static_cast<size_t>(p) * h_size], gv);
-      for (int c = 0; c < 3; c++) gv[c] += gu * u[c];
+    }
+    double *__restrict gup = gu.data();
+    for (int p = 0; p < n; p++) gup[p] = pair_g[p];
+    for (int lm = 0; lm < nlm; lm++) {
+      const double *__restrict gal = &ga[static_cast<size_t>(lm) * ld], *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) gup[p] += gal[p] * Ylm[p];
+    }
+    harmonics_gradient(n);
+
+    // forces and virial
+    double fi[3] = {0.0, 0.0, 0.0};
+    for (int p = 0; p < n; p++) {
+      const int j = nb_j[p];
+      const double gv[3] = {gup[p] * ux[p] + w0[p], gup[p] * uy[p] + w1[p], gup[p] * uz[p] + w2[p]};
       fi[0] += gv[0];
       fi[1] += gv[1];
       fi[2] += gv[2];
@@ -737,6 +806,7 @@ void PairSparseACE::compute(int eflag, int vflag)
       f[j][1] -= gv[1];
       f[j][2] -= gv[2];
       if (vflag_atom) {
+        const double r[3] = {rx[p], ry[p], rz[p]};
         const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
                              -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
                              -0.5 * (r[1] * gv[2] + r[2] * gv[1])};

@@ -87,23 +87,26 @@ class PairSparseACE : public Pair {
   bool have_model = false;
   std::vector<int> type_species;    // atom type -> model species, -1 for NULL
 
-  // per-neighbour work buffers of the current centre (grown, never shrunk)
-  int max_neigh = 0, h_size = 0;
-  std::vector<int> nb_j, nb_z;
-  std::vector<double> nb_r, nb_u, nb_inv;    // rij (3), unit vector (3), 1 / |rij|
-  std::vector<double> R, dR, Y, H;           // per neighbour: n_radial, n_radial, nlm, h_size
-  std::vector<double> pair_e, pair_g;        // per neighbour: pair energy, its r-derivative
-  std::vector<double> A, gA, AA, adj;        // atomic base, its adjoint; DAG nodes, their adjoint
-  std::vector<double> lm_a, lm_b;            // per lm: sum_n dE/dA_nlm dR_n, sum_n dE/dA_nlm R_n
+  // work arrays of the neighbours of the current centre, neighbour index fastest with stride
+  // max_neigh (grown, never shrunk); neighbours of species z are nb_ptr[z] : nb_ptr[z + 1]
+  int max_neigh = 0;
+  std::vector<int> nb_j, nb_ptr;
+  std::vector<double> rx, ry, rz, ux, uy, uz, dist, inv_r;   // r_ij, unit vector, |r_ij|, 1/|r_ij|
+  std::vector<double> xm, dxm, xp, dxp;        // many-body and pair distance transforms, d/dr
+  std::vector<double> R, dR;                   // radial functions: n_radial rows
+  std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
+  std::vector<double> hC, hS, fq, fqz, Y;      // harmonics: lmax + 1, ntri, ntri, nlm rows
+  std::vector<double> ga, gb, gu;              // forces: nlm, nlm rows; radial coefficient
+  std::vector<double> t0, t1, t2, t3, w0, w1, w2;    // scratch rows
+  std::vector<double> A, gA, AA, adj;          // atomic base, its adjoint; DAG nodes, adjoint
 
+  std::vector<std::vector<double> *> neighbour_arrays();
   void allocate();
   void grow(int nneigh);
-  void radial(const SparseACETransform &t, double r, double *out, double *dout) const;
-  void pair_sum(const SparseACETransform &t, const double *c, double r, double r0, double &value,
-                double &deriv) const;
-  void harmonics(const double *u, double *Yo, double *Ho) const;
-  void harmonics_gradient(const double *u, double inv_r, const double *gb, const double *Ho,
-                          double *gt) const;
+  void radial(int n);
+  void pair_terms(int p0, int p1, const double *c, double r0);
+  void harmonics(int n);
+  void harmonics_gradient(int n);
 };
 
 }    // namespace LAMMPS_NS
