@@ -446,6 +446,24 @@ std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
           &gu, &t0, &t1, &t2, &t3, &w0, &w1, &w2};
 }
 
+/* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
+   at x[0, n): (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
+   (P_k, P_{k-1}, P'_k, P'_{k-1}). */
+static inline void recurrence_step(int n, double a, double b, const double *__restrict x,
+                                   double *__restrict p1, double *__restrict p2,
+                                   double *__restrict d1, double *__restrict d2)
+{
+#pragma omp simd
+  for (int p = 0; p < n; p++) {
+    const double P = a * x[p] * p1[p] - b * p2[p];
+    const double dP = a * (p1[p] + x[p] * d1[p]) - b * d2[p];
+    p2[p] = p1[p];
+    p1[p] = P;
+    d2[p] = d1[p];
+    d1[p] = dP;
+  }
+}
+
 /* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh). */
 void PairSparseACE::grow(int nneigh)
 {
@@ -485,18 +503,13 @@ void PairSparseACE::radial(int n)
     dR[p] = rec[2] * denv[p];
   }
   for (int k = 1; k < nr; k++) {
-    const double a = rec[3 * k], b = rec[3 * k + 1], nrm = rec[3 * k + 2];
+    recurrence_step(n, rec[3 * k], rec[3 * k + 1], x, pm1, pm2, dpm1, dpm2);
+    const double nrm = rec[3 * k + 2];
     double *__restrict Rk = &R[static_cast<size_t>(k) * ld], *__restrict dRk = &dR[static_cast<size_t>(k) * ld];
 #pragma omp simd
     for (int p = 0; p < n; p++) {
-      const double P = a * x[p] * pm1[p] - b * pm2[p];
-      const double dP = a * (pm1[p] + x[p] * dpm1[p]) - b * dpm2[p];
-      pm2[p] = pm1[p];
-      pm1[p] = P;
-      dpm2[p] = dpm1[p];
-      dpm1[p] = dP;
-      Rk[p] = nrm * P * env[p];
-      dRk[p] = nrm * (dP * dx[p] * env[p] + P * denv[p]);
+      Rk[p] = nrm * pm1[p] * env[p];
+      dRk[p] = nrm * (dpm1[p] * dx[p] * env[p] + pm1[p] * denv[p]);
     }
   }
 }
@@ -571,18 +584,13 @@ void PairSparseACE::harmonics(int n)
     }
     for (int l = m + 1; l <= L; l++) {
       t += l;    // (l, m)
-      const double a = ha[t], b = hb[t], f = nrm[t];
+      recurrence_step(n, ha[t], hb[t], z, q1, q2, qz1, qz2);
+      const double f = nrm[t];
       double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
 #pragma omp simd
       for (int p = 0; p < n; p++) {
-        const double q = a * z[p] * q1[p] - b * q2[p];
-        const double qz = a * (q1[p] + z[p] * qz1[p]) - b * qz2[p];
-        q2[p] = q1[p];
-        q1[p] = q;
-        qz2[p] = qz1[p];
-        qz1[p] = qz;
-        fqt[p] = f * q;
-        fqzt[p] = f * qz;
+        fqt[p] = f * q1[p];
+        fqzt[p] = f * qz1[p];
       }
     }
   }
