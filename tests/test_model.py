@@ -151,6 +151,19 @@ def test_dag_evaluation_equals_reference_on_random_sparse_models(seed):
         assert np.all(np.abs(got - want).reshape(-1, len(c)) <= 1e-10 * scale)
 
 
+def test_contraction_scales_with_the_support():
+    """The evaluation of a model needs only what its functions use: fewer functions, fewer
+    atomic-base entries and products (what the evaluation costs)."""
+    basis = ACEBasis(["Si"], 3, 16)
+    order = basis.level_order()
+    sizes = {}
+    for n in (100, 400):
+        c = ACEPotential(basis, order[:n], np.ones(n)).contraction
+        sizes[n] = (c.table.num_a, len(c.dags[0]))
+    assert sizes[100][0] < sizes[400][0] < basis.table.num_a
+    assert 2 * sizes[100][1] < sizes[400][1]
+
+
 def test_calculator_forces_and_stress_are_derivatives(model):
     atoms = water_box(2)
     atoms.calc = SparseACECalculator(model)
