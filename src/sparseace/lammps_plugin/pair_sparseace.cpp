@@ -55,19 +55,50 @@ void SparseACETransform::setup(double rin_, double rcut_, double r0, double p_, 
 
 void SparseACETransform::y_and_dy(double s, double &y, double &dy) const
 {
-  const double sqp = power(s, q - p, int_exponents);
-  const double f = a * power(s, q, int_exponents) / (1.0 + sqp);
-  const double df = a * power(s, q - 1, int_exponents) * (q + p * sqp) / ((1.0 + sqp) * (1.0 + sqp));
+  y_from_powers(power(s, q - p, int_exponents), power(s, q - 1, int_exponents),
+                power(s, q, int_exponents), y, dy);
+}
+
+/* y and dy/ds from s^(q-p), s^(q-1) and s^q. */
+inline void SparseACETransform::y_from_powers(double sqp, double sq1, double sq, double &y,
+                                              double &dy) const
+{
+  const double f = a * sq / (1.0 + sqp);
+  const double df = a * sq1 * (q + p * sqp) / ((1.0 + sqp) * (1.0 + sqp));
   y = 1.0 / (1.0 + f);
   dy = -df * y * y;
 }
 
-void SparseACETransform::eval(double r, double &x, double &dxdr) const
+void SparseACETransform::eval(int n, const double *__restrict r, double *__restrict x,
+                              double *__restrict dxdr) const
 {
-  double y, dy;
-  y_and_dy((r - rin) * scale, y, dy);
-  x = -1.0 + c * (y - y_in);
-  dxdr = c * dy * scale;
+  if (!int_exponents || q > MAX_INT_EXPONENT) {
+    for (int k = 0; k < n; k++) {
+      double y, dy;
+      y_and_dy((r[k] - rin) * scale, y, dy);
+      x[k] = -1.0 + c * (y - y_in);
+      dxdr[k] = c * dy * scale;
+    }
+    return;
+  }
+  // integer powers by products up to a fixed exponent: a loop the compiler unrolls, so that
+  // the loop over distances vectorises
+  const int iqp = static_cast<int>(q - p), iq1 = static_cast<int>(q - 1), iq = static_cast<int>(q);
+#pragma omp simd
+  for (int k = 0; k < n; k++) {
+    const double s = (r[k] - rin) * scale;
+    double pw = 1.0, sqp = 1.0, sq1 = 1.0, sq = 1.0;
+    for (int e = 1; e <= MAX_INT_EXPONENT; e++) {
+      pw *= s;
+      sqp = e == iqp ? pw : sqp;
+      sq1 = e == iq1 ? pw : sq1;
+      sq = e == iq ? pw : sq;
+    }
+    double y, dy;
+    y_from_powers(sqp, sq1, sq, y, dy);
+    x[k] = -1.0 + c * (y - y_in);
+    dxdr[k] = c * dy * scale;
+  }
 }
 
 /* ---------------------------------------------------------------- model file */
@@ -687,7 +718,6 @@ void PairSparseACE::compute(int eflag, int vflag)
     int n = 0;
     for (int z = 0; z < nz; z++) {
       nb_ptr[z] = n;
-      const SparseACETransform &tm = M.tr_mb[zi * nz + z], &tp = M.tr_pair[zi * nz + z];
       for (int jj = 0; jj < jnum; jj++) {
         const int j = jlist[jj] & NEIGHMASK;
         if (type_species[type[j]] != z) continue;
@@ -704,10 +734,10 @@ void PairSparseACE::compute(int eflag, int vflag)
         uz[n] = dz * inv;
         dist[n] = d;
         inv_r[n] = inv;
-        tm.eval(d, xm[n], dxm[n]);
-        tp.eval(d, xp[n], dxp[n]);
         n++;
       }
+      M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
+      M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
     }
     nb_ptr[nz] = n;
 

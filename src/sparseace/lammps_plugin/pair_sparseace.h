@@ -25,10 +25,12 @@ struct SparseACETransform {
   double rin, rcut, scale, p, q, a, y_in, c;
   bool int_exponents;
   void setup(double rin_, double rcut_, double r0, double p_, double q_, double a_);
-  void eval(double r, double &x, double &dxdr) const;
+  static const int MAX_INT_EXPONENT = 8;
+  void eval(int n, const double *r, double *x, double *dxdr) const;    // at r[0, n)
 
  private:
   void y_and_dy(double s, double &y, double &dy) const;
+  void y_from_powers(double sqp, double sq1, double sq, double &y, double &dy) const;
 };
 
 // The leaves of the product DAGs (nodes no other node extends) as a sparse matrix between their
