@@ -2,8 +2,10 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from scipy.special import sph_harm_y
 from sparseace.basis import ACEBasis
 from sparseace.basis.ace import DEFAULT_OPTIONS
 from sparseace.basis.coupling import clebsch_gordan, complex_to_real, invariant_couplings
+from sparseace.basis.dag import build_dag
 from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
 from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
                                     radial_functions)
@@ -246,6 +249,28 @@ def test_fingerprint_covers_every_option_that_changes_values():
     with pytest.raises(ValueError, match=r"basis.json: basis lacks the field\(s\) \['fingerprint'\]"):
         ACEBasis.from_json(json.dumps(unsigned), "basis.json")
 
+
+def test_save_and_load(tmp_path, ho_basis):
+    path = tmp_path / "basis.json"
+    ho_basis.save(path)
+    again = ACEBasis.load(path)
+    assert again.fingerprint() == ho_basis.fingerprint() == json.loads(path.read_text())["fingerprint"]
+    atoms = water_cluster(2)
+    for a, b in zip(ho_basis.evaluate(atoms), again.evaluate(atoms)):
+        np.testing.assert_array_equal(a, b)
+    data = ho_basis.to_dict()
+    for name, text, message in [
+        ("garbled.json", "{not json", "garbled.json: not valid JSON"),
+        ("noorder.json", json.dumps({k: v for k, v in data.items() if k != "order"}),
+         r"noorder.json: basis lacks the field\(s\) \['order'\]"),
+        ("other.json", json.dumps({**data, "fingerprint": "0" * 64}), "other.json: .*fingerprint"),
+        ("size.json", json.dumps({**data, "size": 3}), "size.json: basis size"),
+    ]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=message):
+            ACEBasis.load(tmp_path / name)
+
+
 def test_bad_inputs_raise_clear_errors(si_basis):
     with pytest.raises(ValueError, match="outside the basis elements"):
         si_basis.evaluate(Atoms("SiC", positions=[[0, 0, 0], [1.5, 0, 0]]))
@@ -354,6 +379,54 @@ def test_virials_are_finite_strain_derivatives(structure, si_basis, ho_basis):
         assert (np.abs(fd - W[k]) / scale).max() < 1e-6
 
 
+def test_atomic_base_table_runs_and_restriction(ho_basis):
+    table = ho_basis.table
+    e = table.entries
+    np.testing.assert_array_equal(table.index(e["species"], e["degree"], e["lm"]),
+                                  np.arange(table.num_a))
+    assert np.all(e["lm"] < (table.degree_lmax[e["species"], e["degree"]] + 1) ** 2)
+    run = e["species"] * table.n_radial + e["degree"]
+    assert np.all(np.diff(run) >= 0)  # runs of species, then degree; lm inside
+    # the factors of every product term are the table entries of the spec's (n, l, m)
+    mb = ho_basis.mb
+    a_op = np.repeat(np.arange(len(mb.op)), 2 * mb.op[:, 1] + 1)
+    n, l_a = mb.op[a_op, 0] - 1, mb.op[a_op, 1]
+    entry = table.index(n % 2, n // 2, l_a * l_a + np.arange(mb.num_a) - mb.a_offset[a_op])
+    assert np.all(entry >= 0)
+    expected = np.sort(np.where(mb.term_a >= 0, entry[mb.term_a], table.num_a), axis=1)
+    np.testing.assert_array_equal(np.where(expected == table.num_a, -1, expected),
+                                  ho_basis.term_entries)
+    used = np.flatnonzero((e["degree"] == 1) & (e["lm"] % 3 == 1))  # leaves holes to pad
+    small, remap = table.restrict(used)
+    assert small.num_a < table.num_a and np.all(remap[used] >= 0)
+    for key in ("species", "degree", "lm"):
+        np.testing.assert_array_equal(small.entries[key][remap[used]], e[key][used])
+    kept = remap >= 0
+    assert np.all(np.diff(remap[kept]) > 0)  # order preserved
+    with pytest.raises(Exception):
+        table.r0 = None  # frozen
+
+
+def test_product_dag_nodes_are_prefixes_and_reproduce_the_products(si_basis):
+    products = si_basis.term_entries
+    dag, node = build_dag(products)
+    np.testing.assert_array_equal(dag.products()[node], products)  # every product is its node
+    nodes = dag.products()
+    order = (nodes >= 0).sum(axis=1)
+    assert len(np.unique(nodes, axis=0)) == len(dag)  # each product once
+    assert np.all(np.diff(order) >= 0) and set(order) == {1, 2, 3, 4}  # parents come first
+    for k in (2, 3, 4):  # the parent of an order-k node is its (k-1)-prefix
+        of_k = np.flatnonzero(order == k)
+        np.testing.assert_array_equal(nodes[dag.parent[of_k], : k - 1], nodes[of_k, : k - 1])
+        assert np.all(dag.factor[of_k] == nodes[of_k, k - 1])
+    assert np.all(dag.parent[order == 1] == -1)
+    # only the products and their prefixes: nothing else
+    prefixes = {tuple(row[:k]) for row in products for k in range(1, (row >= 0).sum() + 1)}
+    assert len(prefixes) == len(dag)
+    with pytest.raises(ValueError, match="sorted"):
+        build_dag([[3, 1, -1, -1]])
+
+
 def test_subset_evaluation_equals_columns(ho_basis):
     atoms = water_box(9)
     E, F, W = ho_basis.evaluate(atoms)
@@ -415,3 +488,34 @@ def test_manybody_functions_linearly_independent(elements, order, degree):
             M = M / np.linalg.norm(M, axis=0)
             s = np.linalg.svd(M, compute_uv=False)
             assert s[-1] / s[0] > 1e-8, (elements, centre, nu, s[-1] / s[0])
+
+
+# ----------------------------------------------------------------------------- layering
+REPO = Path(__file__).resolve().parents[1]
+PRIVATE = re.compile(r"(?<![\w.])(?:def|class)\s+(_[A-Za-z]\w*)|self\.(_[A-Za-z]\w*)\s*[:=]"
+                     r"|^(_[A-Za-z]\w*)\s*[:=]", re.M)
+
+
+def private_names(paths) -> set[str]:
+    """Names with one leading underscore that the files define (functions, classes, methods,
+    attributes, module variables)."""
+    return {name for path in paths for match in PRIVATE.findall(path.read_text())
+            for name in match if name}
+
+
+def test_no_private_reach_through():
+    """No module outside basis/ uses a private name of basis/, none outside model.py one of the
+    model (src/ and workflow/)."""
+    src = REPO / "src" / "sparseace"
+    owners = {"basis/": private_names((src / "basis").glob("*.py")),
+              "model.py": private_names([src / "model.py"])}
+    files = [*src.rglob("*.py"), *(REPO / "workflow").rglob("*.py"),
+             *(REPO / "workflow").rglob("*.smk"), REPO / "Snakefile"]
+    offences = []
+    for path in files:
+        text = path.read_text()
+        used = set(re.findall(r"(?<![\w])(_[A-Za-z]\w*)", text)) - private_names([path])
+        for owner, names in owners.items():
+            if not str(path.relative_to(REPO)).startswith(f"src/sparseace/{owner}"):
+                offences += [f"{path.relative_to(REPO)}: {n}" for n in sorted(used & names)]
+    assert not offences

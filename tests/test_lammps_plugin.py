@@ -148,6 +148,14 @@ def test_two_species_water_box_and_type_mapping(plugin, tmp_path, type_elements)
     assert_matches(plugin, tmp_path, model, water_box(6), type_elements)
 
 
+def test_order_four_products_through_the_dag(plugin, tmp_path):
+    """Two species, orders 2..4: inner DAG nodes of orders 2 and 3, leaves of orders 2..4."""
+    model = random_model(["H", "O"], 4, 6, 120, seed=8, eref={"H": -13.6, "O": -432.1}, scale=0.1)
+    dags = model.contraction.dags
+    assert all(np.all(np.diff(d.order_ptr)[1:4] > 0) for d in dags)
+    assert_matches(plugin, tmp_path, model, water_box(9), ["H", "O"])
+
+
 def nve_energy_error(plugin, model_file, atoms, dt_fs, time_fs=300):
     """Largest deviation of the total energy (eV) from its start in an NVE run."""
     lmp = setup_lammps(plugin, model_file, atoms, ["Si"])
@@ -185,7 +193,7 @@ def test_bad_model_file_gives_clear_lammps_error(plugin, tmp_path, si_model):
     cases = {
         "truncated.sace": ("\n".join(good[: len(good) // 2]) + "\n", "end of file"),
         "garbled.sace": ("\n".join(good).replace("lmax", "lmaxx") + "\n", "keyword 'lmax'"),
-        "version.sace": ("\n".join(good).replace("sparseace-lammps-model 1",
+        "version.sace": ("\n".join(good).replace("sparseace-lammps-model 2",
                                                  "sparseace-lammps-model 9") + "\n", "version 9"),
         "missing.sace": (None, "cannot open"),
     }

@@ -8,6 +8,9 @@ from ase import Atoms
 from ase.build import bulk
 
 from sparseace.basis import ACEBasis
+from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
+from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
+                                    radial_functions)
 from sparseace.calculator import SparseACECalculator
 from sparseace.metrics import error_table, model_errors, per_config_errors
 from sparseace.model import ACEPotential, load_model
@@ -52,6 +55,115 @@ def test_evaluation_equals_design_rows_times_coefficients(model):
     expected = np.array([[w[0], w[5], w[4]], [w[5], w[1], w[3]], [w[4], w[3], w[2]]])
     np.testing.assert_allclose(virial, expected, atol=1e-11)
     assert energies.sum() == pytest.approx(energy, rel=1e-12)
+
+
+def reference_rows(basis, atoms, functions):
+    """Energy (K,), force (N, 3, K) and virial (6, K) rows of the basis functions ``functions``
+    straight from the definitions, independent of the package's kernels, DAG and contraction:
+    A_v = sum_j R_n(r_ij) Y_lm(r_ij) per centre, every product term of every function with the
+    product rule, pair functions P_q(r_ij); numpy loops over atoms and neighbours."""
+    mb, nz, opts = basis.mb, basis.nspecies, basis.options
+    op = mb.op
+    a_op = np.repeat(np.arange(len(op)), 2 * op[:, 1] + 1)
+    l = op[a_op, 1]
+    a_lm = l * l + l + np.arange(mb.num_a) - mb.a_offset[a_op] - l
+    a_species, a_deg = (op[a_op, 0] - 1) % nz, (op[a_op, 0] - 1) // nz
+    lmax, n_rad, n_pair = int(op[:, 1].max()), int(a_deg.max()) + 1, opts["pair_degree"]
+    rec, pair_rec = jacobi_recurrence(4.0, n_rad), jacobi_recurrence(0.0, n_pair)
+    (p, q), (pp, pq) = opts["transform"], opts["pair_transform"]
+    r0 = {(a, b): 0.5 * (opts["r0"][ea] + opts["r0"][eb])
+          for a, ea in enumerate(basis.elements) for b, eb in enumerate(basis.elements)}
+    functions = np.asarray(functions)
+    K, N = len(functions), len(atoms)
+    E, F, W = np.zeros(K), np.zeros((N, 3, K)), np.zeros((6, K))
+    species, ptr, second, rij = basis.neighbours(atoms)
+    work = harmonics_workspace(lmax)
+    for i in range(N):
+        zi, nb = species[i], range(ptr[i], ptr[i + 1])
+        phi, dphi = np.zeros((mb.num_a, len(nb))), np.zeros((mb.num_a, len(nb), 3))
+        pair, dpair = np.zeros((nz, n_pair, len(nb))), np.zeros((nz, n_pair, len(nb), 3))
+        for t, k in enumerate(nb):
+            zj, d = species[second[k]], np.linalg.norm(rij[k])
+            R, dR, P, dP = np.zeros(n_rad), np.zeros(n_rad), np.zeros(n_pair), np.zeros(n_pair)
+            Y, dY = np.zeros((lmax + 1) ** 2), np.zeros(((lmax + 1) ** 2, 3))
+            radial_functions(d, r0[zi, zj], opts["rin"], opts["rcut"], p, q, agnesi_a(p, q), rec,
+                             n_rad, ENVELOPE_POLY, R, dR)
+            radial_functions(d, r0[zi, zj], opts["rin"], opts["rcut"], pp, pq, agnesi_a(pp, pq),
+                             pair_rec, n_pair, ENVELOPE_PAIR, P, dP)
+            real_harmonics(rij[k] / d, lmax, Y, dY, 1.0 / d, work)
+            mine = a_species == zj
+            phi[mine, t] = R[a_deg[mine]] * Y[a_lm[mine]]
+            dphi[mine, t] = (dR[a_deg[mine], None] * Y[a_lm[mine], None] * rij[k] / d
+                             + R[a_deg[mine], None] * dY[a_lm[mine]])
+            pair[zj, :, t], dpair[zj, :, t] = P, dP[:, None] * rij[k] / d
+        A = phi.sum(axis=1)
+        for col, fn in enumerate(functions):
+            if fn >= nz * len(mb):  # pair function: centre, then interleaved (species, degree)
+                centre, local = divmod(fn - nz * len(mb), basis.n_pair)
+                value = pair[local % nz, local // nz].sum()
+                G = dpair[local % nz, local // nz]  # (neighbours, 3): dE_i/dr_ij
+            else:
+                centre, local = divmod(fn, len(mb))
+                dB = np.zeros(mb.num_a)
+                value = 0.0
+                for term in range(mb.term_ptr[local], mb.term_ptr[local + 1]):
+                    factors = [a for a in mb.term_a[term] if a >= 0]
+                    value += mb.term_coef[term] * np.prod(A[factors])
+                    for s, a in enumerate(factors):
+                        dB[a] += mb.term_coef[term] * np.prod(A[factors[:s] + factors[s + 1:]])
+                G = np.einsum("v,vtc->tc", dB, dphi)
+            if centre != zi:
+                continue
+            E[col] += value
+            np.subtract.at(F[:, :, col], second[ptr[i]:ptr[i + 1]], G)
+            F[i, :, col] += G.sum(axis=0)
+            r = rij[ptr[i]:ptr[i + 1]]
+            W[:, col] -= [r[:, 0] @ G[:, 0], r[:, 1] @ G[:, 1], r[:, 2] @ G[:, 2],
+                          r[:, 1] @ G[:, 2], r[:, 0] @ G[:, 2], r[:, 0] @ G[:, 1]]
+    return E, F, W
+
+
+def random_sparse_model(basis, n_active, seed):
+    """Random active functions of every order (pair = order 1) and centre species."""
+    rng = np.random.default_rng(seed)
+    active = np.sort(rng.choice(len(basis), n_active, replace=False))
+    t = basis.factor_table
+    assert set(t["order"][active]) == set(range(1, basis.order + 1))
+    assert len(set(t["centre"][active])) == basis.nspecies
+    return ACEPotential(basis, active, rng.normal(size=n_active) * 0.1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dag_evaluation_equals_reference_on_random_sparse_models(seed):
+    """Energies, forces and virials of the model and of its design rows equal a direct
+    evaluation of the definitions to 1e-10: pair and many-body orders 2..4, two species."""
+    model = random_sparse_model(ACEBasis(["H", "O"], 4, 7), 60, seed)
+    atoms = water_box(20 + seed)
+    E, F, W = reference_rows(model.basis, atoms, model.active)
+    energy, forces, virial, _ = model.evaluate(atoms)
+    c = model.coefficients
+    assert energy == pytest.approx(E @ c, rel=1e-10, abs=1e-10)
+    np.testing.assert_allclose(forces, F @ c, rtol=0, atol=1e-10 * np.abs(F @ c).max())
+    w = W @ c
+    expected = np.array([[w[0], w[5], w[4]], [w[5], w[1], w[3]], [w[4], w[3], w[2]]])
+    np.testing.assert_allclose(virial, expected, rtol=0, atol=1e-10 * np.abs(w).max())
+    rows = model.basis.evaluate(atoms, model.active)
+    for got, want in zip(rows, (E, F, W)):
+        scale = np.abs(want).reshape(-1, len(c)).max(axis=0)  # per function
+        assert np.all(np.abs(got - want).reshape(-1, len(c)) <= 1e-10 * scale)
+
+
+def test_contraction_scales_with_the_support():
+    """The evaluation of a model needs only what its functions use: fewer functions, fewer
+    atomic-base entries and products (what the evaluation costs)."""
+    basis = ACEBasis(["Si"], 3, 16)
+    order = basis.level_order()
+    sizes = {}
+    for n in (100, 400):
+        c = ACEPotential(basis, order[:n], np.ones(n)).contraction
+        sizes[n] = (c.table.num_a, len(c.dags[0]))
+    assert sizes[100][0] < sizes[400][0] < basis.table.num_a
+    assert 2 * sizes[100][1] < sizes[400][1]
 
 
 def test_calculator_forces_and_stress_are_derivatives(model):

@@ -2,9 +2,10 @@
 
 A model is a basis specification, the indices of its active functions, their coefficients
 (c, in eV per unit basis function: E = sum_k c_k B_k + sum_i Eref[Z_i]), the isolated-atom
-reference energies and provenance.  For evaluation the active functions are contracted into one
-list of weighted products of the atomic base A per centre species, so the cost scales with the
-active set, not with the basis it was selected from.
+reference energies and provenance.  For evaluation the active functions are contracted onto
+the product basis: per centre species one DAG of the products of the atomic base A they need,
+each product one earlier product times one entry of A, with forces from one reverse sweep; so
+the cost scales with the active set, not with the basis it was selected from.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .basis import ACEBasis
-from .basis import kernels
+from .basis.contraction import Contraction
 from .provenance import package_versions, write_json_atomic
 
 FORMAT = "sparseace-model"
@@ -77,45 +78,10 @@ class ACEPotential:
         return len(self.active)
 
     @cached_property
-    def _contracted(self):
-        """Weighted products of A per centre species, merged over the active functions."""
-        basis, mb = self.basis, self.basis.mb
-        nz, nmb, npair = basis.nspecies, basis.n_manybody, basis.n_pair
-        is_mb = self.active < nz * nmb
-        centre = self.active[is_mb] // nmb
-        local = self.active[is_mb] % nmb
-        ptr = np.zeros(nz + 1, dtype=np.int64)
-        coefs, prods = [], []
-        for z in range(nz):
-            sel = centre == z
-            f, c = local[sel], self.coefficients[is_mb][sel]
-            counts = mb.term_ptr[f + 1] - mb.term_ptr[f]
-            terms = (np.repeat(mb.term_ptr[f], counts)
-                     + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-            weights = np.repeat(c, counts) * mb.term_coef[terms]
-            keys, inverse = np.unique(mb.term_a[terms], axis=0, return_inverse=True)
-            merged = np.bincount(inverse.ravel(), weights=weights, minlength=len(keys))
-            coefs.append(merged)
-            prods.append(keys.reshape(-1, 4))
-            ptr[z + 1] = ptr[z] + len(keys)
-        c_coef = np.concatenate(coefs) if coefs else np.zeros(0)
-        c_a = np.concatenate(prods).astype(np.int64) if prods else np.zeros((0, 4), np.int64)
-        # compact atomic base: only the entries some product uses
-        used = np.unique(c_a[c_a >= 0])
-        remap = -np.ones(mb.num_a + 1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        c_a = np.where(c_a >= 0, remap[c_a], -1)
-        pair_weights = np.zeros((nz, nz, basis.options["pair_degree"]))
-        rel = self.active[~is_mb] - nz * nmb
-        pc, pl = rel // npair, rel % npair
-        np.add.at(pair_weights, (pc, pl % nz, pl // nz), self.coefficients[~is_mb])
-        a_lm = basis._a_lm[used]
-        lmax = int(np.floor(np.sqrt(a_lm.max()))) if len(used) else 0
-        a_deg = basis._a_deg[used]
-        n_radial = int(a_deg.max()) + 1 if len(used) else 1
-        return dict(c_ptr=ptr, c_coef=c_coef, c_a=c_a, pair_weights=pair_weights,
-                    a_species=basis._a_species[used], a_deg=a_deg, a_lm=a_lm, lmax=lmax,
-                    n_radial=n_radial, num_a=len(used))
+    def contraction(self) -> Contraction:
+        """The active functions contracted onto products of the atomic base (see
+        ``sparseace.basis.contraction``): what the evaluation and the LAMMPS export use."""
+        return self.basis.contract(self.active, self.coefficients)
 
     def site_energies_and_gradients(self, centre_species, pair_first, pair_species, rij):
         """Site energies (eV, without Eref) and pair gradients dE_i/dr_ij (eV/Å).
@@ -130,21 +96,9 @@ class ACEPotential:
         n = len(centre_species)
         pair_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(pair_first, minlength=n), out=pair_ptr[1:])
-        c = self._contracted
-        basis = self.basis
-        max_neigh = int(np.diff(pair_ptr).max()) if n else 0
-        bufs = kernels._buffers(max(max_neigh, 1), c["n_radial"], basis.options["pair_degree"],
-                                c["lmax"], c["num_a"])
-        E_site = np.zeros(n)
-        dE = np.zeros((len(pair_first), 3))
-        rec_mb = basis._rec_mb[: c["n_radial"]]
-        kernels.site_energies(centre_species, pair_ptr,
-                              np.ascontiguousarray(pair_species, dtype=np.int64),
-                              np.ascontiguousarray(rij, dtype=float), basis._geom, rec_mb,
-                              basis._rec_pair, c["n_radial"], basis.options["pair_degree"],
-                              c["lmax"], c["a_species"], c["a_deg"], c["a_lm"], c["c_ptr"],
-                              c["c_coef"], c["c_a"], c["pair_weights"], bufs, E_site, dE)
-        return E_site, dE
+        return self.contraction.site_energies(
+            centre_species, pair_ptr, np.ascontiguousarray(pair_species, dtype=np.int64),
+            np.ascontiguousarray(rij, dtype=float))
 
     def evaluate(self, atoms):
         """Energy (eV), forces (N, 3) eV/Å, virial (3, 3) eV and per-atom energies (eV)."""

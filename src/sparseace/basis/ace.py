@@ -14,9 +14,12 @@ from ase.data import atomic_numbers
 
 from ..provenance import atomic_path
 from . import kernels
+from .contraction import Contraction, _ranges, contract
+from .dag import build_dag
 from .neighbours import neighbour_pairs
 from .radial import agnesi_a, jacobi_recurrence
 from .spec import MAX_ORDER, build_manybody_spec
+from .table import AtomicBaseTable
 
 #: bond lengths r0 (Å) of the reference implementation (``ace1_model`` defaults)
 BOND_LENGTHS = {"H": 1.2, "O": 1.7, "Li": 3.0, "Si": 2.4, "Ni": 2.5, "Cu": 2.6, "Ge": 2.5, "Mo": 2.7}
@@ -78,30 +81,16 @@ class ACEBasis:
             raise ValueError(f"no bond length r0 for {missing}: pass r0={{element: Å}}")
         opts["r0"] = {e: float(r0_table[e]) for e in self.elements}
         nz = len(self.elements)
-        r0 = np.array([[0.5 * (opts["r0"][a] + opts["r0"][b]) for b in self.elements]
-                       for a in self.elements])
+        self._pair_r0 = np.array([[0.5 * (opts["r0"][a] + opts["r0"][b]) for b in self.elements]
+                                  for a in self.elements])
         if opts["rcut"] is None:
-            opts["rcut"] = float(opts["rcut_factor"] * r0.max())
+            opts["rcut"] = float(opts["rcut_factor"] * self._pair_r0.max())
         if opts["pair_degree"] is None:
             opts["pair_degree"] = int(math.ceil(degrees[0]))
         self.options = opts
         self.cutoff = float(opts["rcut"])
         self.mb = build_manybody_spec(nz, self.order, degrees, float(opts["wL"]))
-        op = self.mb.op
-        a_op = np.repeat(np.arange(len(op)), 2 * op[:, 1] + 1)
-        a_m = np.arange(self.mb.num_a) - self.mb.a_offset[a_op] - op[a_op, 1]
-        self._a_species = ((op[a_op, 0] - 1) % nz).astype(np.int64)
-        self._a_deg = ((op[a_op, 0] - 1) // nz).astype(np.int64)
-        self._a_lm = (op[a_op, 1] ** 2 + op[a_op, 1] + a_m).astype(np.int64)
-        self._lmax = int(op[:, 1].max())
-        self._n_radial = int(self._a_deg.max()) + 1
-        p, q = opts["transform"]
-        pp, pq = opts["pair_transform"]
-        scalars = np.array([opts["rin"], opts["rcut"], p, q, agnesi_a(p, q), pp, pq,
-                            agnesi_a(pp, pq)], dtype=float)
-        self._geom = (np.ascontiguousarray(r0), scalars)
-        self._rec_mb = jacobi_recurrence(4.0, self._n_radial)
-        self._rec_pair = jacobi_recurrence(0.0, opts["pair_degree"])
+        self._plans = {}  # design-row plans of recent subsets (see _rows_plan)
 
     # ------------------------------------------------------------------ sizes and metadata
     @property
@@ -193,6 +182,41 @@ class ACEBasis:
                            "order": t["order"], "kind": np.where(t["kind"] == 1, "pair", "manybody")})
         return df.groupby(["centre", "kind", "order"]).size().rename("functions").reset_index()
 
+    # ------------------------------------------------------------------ evaluation table
+    @cached_property
+    def table(self) -> AtomicBaseTable:
+        """The atomic base and pair basis layout the kernels and the LAMMPS exporter use."""
+        opts, nz = self.options, self.nspecies
+        op = self.mb.op
+        species, degree = (op[:, 0] - 1) % nz, (op[:, 0] - 1) // nz
+        lmax = -np.ones((nz, int(degree.max()) + 1), dtype=np.int64)
+        np.maximum.at(lmax, (species, degree), op[:, 1])
+        (p, q), (pp, pq) = opts["transform"], opts["pair_transform"]
+        return AtomicBaseTable(
+            elements=tuple(self.elements), r0=self._pair_r0, rin=float(opts["rin"]),
+            rcut=float(opts["rcut"]), transform=(float(p), float(q), agnesi_a(p, q)),
+            pair_transform=(float(pp), float(pq), agnesi_a(pp, pq)),
+            radial_recurrence=jacobi_recurrence(4.0, lmax.shape[1]),
+            pair_recurrence=jacobi_recurrence(0.0, opts["pair_degree"]), degree_lmax=lmax)
+
+    @cached_property
+    def term_entries(self) -> np.ndarray:
+        """(T, MAX_ORDER) factors of the product terms of the many-body functions as ``table``
+        entries, sorted and padded with -1 (function f: terms ``mb.term_ptr[f]:[f+1]``, with
+        coefficients ``mb.term_coef``)."""
+        op, mb = self.mb.op, self.mb
+        a_op = np.repeat(np.arange(len(op)), 2 * op[:, 1] + 1)
+        a_lm = op[a_op, 1] ** 2 + op[a_op, 1] + np.arange(mb.num_a) - mb.a_offset[a_op] - op[a_op, 1]
+        n = op[a_op, 0] - 1
+        entry = self.table.index(n % self.nspecies, n // self.nspecies, a_lm)
+        big = np.iinfo(np.int64).max
+        out = np.sort(np.where(mb.term_a >= 0, entry[mb.term_a], big), axis=1)
+        return np.where(out == big, -1, out)
+
+    def contract(self, active, coefficients) -> Contraction:
+        """The linear combination sum_k coefficients[k] B_active[k] prepared for evaluation."""
+        return contract(self, active, coefficients)
+
     # ------------------------------------------------------------------ serialisation
     def fingerprint(self) -> str:
         """Hash of everything that determines the functions' values: elements, order, total
@@ -258,8 +282,11 @@ class ACEBasis:
 
     @classmethod
     def load(cls, path) -> "ACEBasis":
-        """Read a basis written by ``save``."""
-        return cls.from_json(Path(path).read_text(), str(path))
+        """Read a basis written by ``save``; errors name the file."""
+        try:
+            return cls.from_json(Path(path).read_text(), str(path))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
 
     # ------------------------------------------------------------------ evaluation
     def species_indices(self, atoms) -> np.ndarray:
@@ -301,12 +328,54 @@ class ACEBasis:
             out.append((ptr, local[order].astype(np.int64), cols[mask][order].astype(np.int64)))
         (sel_ptr, sel_fn, sel_col), (psel_ptr, plocal, psel_col) = out
         # pair local index p: interleaved n = p + 1 -> degree q = p // nz, species p % nz
-        return sel_ptr, sel_fn, sel_col, psel_ptr, plocal % nz, plocal // nz, psel_col, len(idx)
+        return (sel_ptr, sel_fn, sel_col), (psel_ptr, plocal % nz, plocal // nz, psel_col)
 
-    def _buffers(self, pair_ptr):
-        max_neigh = int(np.diff(pair_ptr).max()) if len(pair_ptr) > 1 else 0
-        return kernels._buffers(max(max_neigh, 1), self._n_radial, self.options["pair_degree"],
-                                self._lmax, self.mb.num_a)
+    def _rows_plan(self, subset):
+        """Evaluation plan of the selected functions (cached for the last few subsets): the
+        table restricted to the entries they use, the DAG of their products and, per function,
+        its nodes, their parents and its dependencies (see ``kernels.design_rows``)."""
+        key = None if subset is None else np.asarray(subset, dtype=np.int64).tobytes()
+        if key in self._plans:
+            return self._plans[key]
+        (sel_ptr, sel_fn, sel_col), pairs = self._selection(subset)
+        mb = self.mb
+        fns, fn_u = np.unique(sel_fn, return_inverse=True)
+        counts = mb.term_ptr[fns + 1] - mb.term_ptr[fns]
+        terms = _ranges(mb.term_ptr[fns], counts)
+        table, remap = self.table.restrict(self.term_entries[terms][self.term_entries[terms] >= 0])
+        entries = np.where(self.term_entries[terms] >= 0, remap[self.term_entries[terms]], -1)
+        dag, node = build_dag(entries)
+        # each function's nodes with their ancestors, ascending (parents first)
+        u = np.repeat(np.arange(len(fns)), counts)
+        pairs_u, pairs_node, coefs = [u], [node], [mb.term_coef[terms]]
+        while len(node):
+            keep = dag.parent[node] >= 0
+            u, node = u[keep], dag.parent[node[keep]]
+            pairs_u.append(u)
+            pairs_node.append(node)
+            coefs.append(np.zeros(len(node)))
+        n_nodes = max(len(dag), 1)
+        keys, inverse = np.unique(np.concatenate(pairs_u) * n_nodes + np.concatenate(pairs_node),
+                                  return_inverse=True)
+        loc_coef = np.bincount(inverse.ravel(), weights=np.concatenate(coefs), minlength=len(keys))
+        loc_u, loc_node = keys // n_nodes, keys % n_nodes
+        loc_ptr = np.searchsorted(loc_u, np.arange(len(fns) + 1)).astype(np.int64)
+        par = dag.parent[loc_node]
+        loc_parent = np.where(par >= 0, np.searchsorted(keys, loc_u * n_nodes + par)
+                              - loc_ptr[loc_u], -1)
+        dep_keys = np.unique(loc_u * table.num_a + dag.factor[loc_node])
+        dep_ptr = np.searchsorted(dep_keys // max(table.num_a, 1),
+                                  np.arange(len(fns) + 1)).astype(np.int64)
+        slot = (np.searchsorted(dep_keys, loc_u * table.num_a + dag.factor[loc_node])
+                - dep_ptr[loc_u])
+        functions = (sel_ptr, sel_col, fn_u.astype(np.int64), loc_ptr, loc_node, loc_parent,
+                     slot, loc_coef, dep_ptr, dep_keys % max(table.num_a, 1))
+        plan = (table, (dag.parent, dag.factor, dag.order_ptr), functions, pairs, len(sel_col)
+                + len(pairs[-1]))
+        if len(self._plans) >= 4:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[key] = plan
+        return plan
 
     def evaluate(self, atoms, subset=None):
         """Design rows of one structure.
@@ -319,15 +388,12 @@ class ACEBasis:
 
     def rows_from_pairs(self, species, pair_ptr, second, rij, subset=None):
         """Design rows from a neighbour list (see ``neighbours``); ``evaluate`` documents them."""
-        sel = self._selection(subset)
-        K, N = sel[-1], len(species)
+        table, dag, functions, pairs, K = self._rows_plan(subset)
+        N = len(species)
         E = np.zeros(K)
         F = np.zeros((K, N, 3))
         W = np.zeros((K, 6))
-        mb = self.mb
-        kernels.design_rows(species, pair_ptr, second, rij, self._geom, self._rec_mb,
-                            self._rec_pair, self._n_radial, self.options["pair_degree"],
-                            self._lmax, self._a_species, self._a_deg, self._a_lm, mb.term_ptr,
-                            mb.term_coef, mb.term_a, mb.term_slot, mb.dep_ptr, mb.dep_a,
-                            *sel[:-1], self._buffers(pair_ptr), E, F, W)
+        kernels.design_rows(species, pair_ptr, second, rij, table.kernel_geometry(),
+                            table.run_start, table.lmax, dag, functions, pairs, E, F, W)
         return E, F.transpose(1, 2, 0), W.T
+

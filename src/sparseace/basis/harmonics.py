@@ -22,7 +22,8 @@ def num_harmonics(lmax: int) -> int:
     return (lmax + 1) ** 2
 
 
-def harmonics_workspace(lmax: int):
+@njit(cache=True)
+def harmonics_workspace(lmax):
     """Work arrays for ``real_harmonics`` (allocate once, reuse for every call)."""
     return (np.zeros(lmax + 1), np.zeros(lmax + 1), np.zeros((lmax + 1, 3)),
             np.zeros((lmax + 1, 3)), np.zeros((lmax + 1, lmax + 1)),

@@ -23,7 +23,7 @@
 using namespace LAMMPS_NS;
 
 static const char *const FILE_MAGIC = "sparseace-lammps-model";
-static const int FILE_VERSION = 1;
+static const int FILE_VERSION = 2;
 
 /* ---------------------------------------------------------------- Agnesi transform */
 
@@ -55,19 +55,50 @@ void SparseACETransform::setup(double rin_, double rcut_, double r0, double p_, 
 
 void SparseACETransform::y_and_dy(double s, double &y, double &dy) const
 {
-  const double sqp = power(s, q - p, int_exponents);
-  const double f = a * power(s, q, int_exponents) / (1.0 + sqp);
-  const double df = a * power(s, q - 1, int_exponents) * (q + p * sqp) / ((1.0 + sqp) * (1.0 + sqp));
+  y_from_powers(power(s, q - p, int_exponents), power(s, q - 1, int_exponents),
+                power(s, q, int_exponents), y, dy);
+}
+
+/* y and dy/ds from s^(q-p), s^(q-1) and s^q. */
+inline void SparseACETransform::y_from_powers(double sqp, double sq1, double sq, double &y,
+                                              double &dy) const
+{
+  const double f = a * sq / (1.0 + sqp);
+  const double df = a * sq1 * (q + p * sqp) / ((1.0 + sqp) * (1.0 + sqp));
   y = 1.0 / (1.0 + f);
   dy = -df * y * y;
 }
 
-void SparseACETransform::eval(double r, double &x, double &dxdr) const
+void SparseACETransform::eval(int n, const double *__restrict r, double *__restrict x,
+                              double *__restrict dxdr) const
 {
-  double y, dy;
-  y_and_dy((r - rin) * scale, y, dy);
-  x = -1.0 + c * (y - y_in);
-  dxdr = c * dy * scale;
+  if (!int_exponents || q > MAX_INT_EXPONENT) {
+    for (int k = 0; k < n; k++) {
+      double y, dy;
+      y_and_dy((r[k] - rin) * scale, y, dy);
+      x[k] = -1.0 + c * (y - y_in);
+      dxdr[k] = c * dy * scale;
+    }
+    return;
+  }
+  // integer powers by products up to a fixed exponent: a loop the compiler unrolls, so that
+  // the loop over distances vectorises
+  const int iqp = static_cast<int>(q - p), iq1 = static_cast<int>(q - 1), iq = static_cast<int>(q);
+#pragma omp simd
+  for (int k = 0; k < n; k++) {
+    const double s = (r[k] - rin) * scale;
+    double pw = 1.0, sqp = 1.0, sq1 = 1.0, sq = 1.0;
+    for (int e = 1; e <= MAX_INT_EXPONENT; e++) {
+      pw *= s;
+      sqp = e == iqp ? pw : sqp;
+      sq1 = e == iq1 ? pw : sq1;
+      sq = e == iq ? pw : sq;
+    }
+    double y, dy;
+    y_from_powers(sqp, sq1, sq, y, dy);
+    x[k] = -1.0 + c * (y - y_in);
+    dxdr[k] = c * dy * scale;
+  }
 }
 
 /* ---------------------------------------------------------------- model file */
@@ -122,6 +153,34 @@ struct Tokens {
 const long BIG = 100000000L;
 
 }    // namespace
+
+void SparseACELeafGroups::add_species(const std::vector<int> &keys, const std::vector<int> &others,
+                                      const std::vector<double> &coefs)
+{
+  // leaves by key, then the groups by their size (loops of equal trip counts in a row: the
+  // branch predictor follows them)
+  std::vector<int> idx(keys.size()), size(keys.size() + 1, 0);
+  for (size_t t = 0; t < idx.size(); t++) idx[t] = static_cast<int>(t);
+  std::stable_sort(idx.begin(), idx.end(), [&keys](int a, int b) { return keys[a] < keys[b]; });
+  std::vector<std::pair<int, int>> groups;    // (first position in idx, size)
+  for (size_t t = 0; t < idx.size(); t++) {
+    if (t == 0 || keys[idx[t]] != keys[idx[t - 1]]) groups.emplace_back(static_cast<int>(t), 0);
+    groups.back().second++;
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const std::pair<int, int> &a, const std::pair<int, int> &b) {
+                     return a.second < b.second;
+                   });
+  for (const auto &grp : groups) {
+    key.push_back(keys[idx[grp.first]]);
+    for (int t = grp.first; t < grp.first + grp.second; t++) {
+      other.push_back(others[idx[t]]);
+      coef.push_back(coefs[idx[t]]);
+    }
+    start.push_back(static_cast<int>(other.size()));
+  }
+  species_ptr.push_back(static_cast<int>(key.size()));
+}
 
 void SparseACEModel::read(const std::string &path)
 {
@@ -179,35 +238,87 @@ void SparseACEModel::read(const std::string &path)
   for (auto &v : rec_pair) v = t.real("recurrence coefficient");
   t.keyword("lmax");
   lmax = t.integer("lmax", 0, 100);
-  const int nlm = (lmax + 1) * (lmax + 1);
-  t.keyword("atomic_base");
-  num_a = t.integer("size of the atomic base", 0, BIG);
-  a_species.resize(num_a);
-  a_deg.resize(num_a);
-  a_lm.resize(num_a);
-  for (int v = 0; v < num_a; v++) {
-    a_species[v] = t.integer("species index", 0, nz - 1);
-    a_deg[v] = t.integer("radial index", 0, n_radial - 1);
-    a_lm[v] = t.integer("lm index", 0, nlm - 1);
-  }
+  t.keyword("degree_lmax");
+  degree_lmax.resize(nz * n_radial);
+  for (auto &v : degree_lmax) v = t.integer("largest l of a radial degree", -1, lmax);
+  run_start.assign(nz * n_radial + 1, 0);
+  for (int k = 0; k < nz * n_radial; k++)
+    run_start[k + 1] = run_start[k] + (degree_lmax[k] + 1) * (degree_lmax[k] + 1);
+  num_a = run_start[nz * n_radial];
   t.keyword("pair_weights");
   pair_weights.resize(nz * nz * pair_degree);
   for (auto &v : pair_weights) v = t.real("pair weight");
-  t.keyword("products");
-  const int nt = t.integer("number of products", 0, BIG);
-  t.keyword("c_ptr");
-  c_ptr.resize(nz + 1);
-  for (int z = 0; z <= nz; z++)
-    c_ptr[z] = t.integer("product pointer", z == 0 ? 0 : c_ptr[z - 1], nt);
-  if (c_ptr[0] != 0 || c_ptr[nz] != nt) t.fail("product pointers from 0 to the number of products");
-  c_coef.resize(nt);
-  c_a.resize(4 * nt);
-  for (int k = 0; k < nt; k++) {
-    c_coef[k] = t.real("product coefficient");
-    for (int nu = 0; nu < 4; nu++) c_a[4 * k + nu] = t.integer("atomic base index", -1, num_a - 1);
+  order_ptr.assign(5 * nz, 0);
+  parent.clear();
+  factor.clear();
+  coef.clear();
+  for (int z = 0; z < nz; z++) {
+    t.keyword("dag");
+    t.integer("centre species " + std::to_string(z), z, z);
+    const int start = static_cast<int>(factor.size());
+    order_ptr[5 * z] = start;
+    for (int k = 1; k <= 4; k++)
+      order_ptr[5 * z + k] = order_ptr[5 * z + k - 1] + t.integer("number of nodes", 0, BIG);
+    for (int k = 1; k <= 4; k++)
+      for (int n = order_ptr[5 * z + k - 1]; n < order_ptr[5 * z + k]; n++) {
+        // the parent of an order-k node is a node of order k-1 of the same species (-1: order 1)
+        const int lo = k == 1 ? -1 : order_ptr[5 * z + k - 2] - start;
+        const int hi = k == 1 ? -1 : order_ptr[5 * z + k - 1] - start - 1;
+        if (k > 1 && hi < lo) t.fail("a node of order " + std::to_string(k - 1));
+        const int p = t.integer("parent node of order " + std::to_string(k - 1), lo, hi);
+        parent.push_back(p < 0 ? -1 : p + start);
+        factor.push_back(t.integer("atomic base index", 0, num_a - 1));
+        coef.push_back(t.real("node coefficient"));
+      }
   }
   t.keyword("end");
   if (t.pos != t.tok.size()) t.fail("nothing after 'end'");
+
+  // Evaluation order.  Leaves (nodes of order >= 2 no other node extends) are never needed as
+  // parents: they are not computed in the forward pass; grouped by parent they give each
+  // parent's adjoint sum_k coef_k A[factor_k], grouped by factor each entry's gradient
+  // sum_k coef_k AA_parent(k) (sums in registers, no scattered updates).  The other
+  // (inner) nodes keep their order by correlation order, each order by the node's rank among its
+  // parent's children (every parent's first child, then every second child, ...) so that
+  // consecutive steps of the reverse sweep update different parents.
+  const int n_nodes = static_cast<int>(factor.size());
+  std::vector<int> children(n_nodes + 1, 0), rank(n_nodes), moved(n_nodes, -1);
+  for (int n = 0; n < n_nodes; n++) rank[n] = children[parent[n] + 1]++;
+  std::vector<int> ipar, ifac;
+  std::vector<double> icoef;
+  inner_ptr.assign(3 * nz, 0);
+  by_parent = SparseACELeafGroups();
+  by_factor = SparseACELeafGroups();
+  for (int z = 0; z < nz; z++) {
+    inner_ptr[3 * z] = static_cast<int>(ifac.size());
+    for (int k = 1; k <= 4; k++) {
+      std::vector<int> idx;
+      for (int n = order_ptr[5 * z + k - 1]; n < order_ptr[5 * z + k]; n++)
+        if (k == 1 || children[n + 1] > 0) idx.push_back(n);
+      std::stable_sort(idx.begin(), idx.end(), [&rank](int a, int b) { return rank[a] < rank[b]; });
+      for (int n : idx) {
+        moved[n] = static_cast<int>(ifac.size());
+        ipar.push_back(parent[n] < 0 ? -1 : moved[parent[n]]);
+        ifac.push_back(factor[n]);
+        icoef.push_back(coef[n]);
+      }
+      if (k == 1) inner_ptr[3 * z + 1] = static_cast<int>(ifac.size());
+    }
+    inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
+    std::vector<int> leaf_parent, leaf_factor;
+    std::vector<double> leaf_coef;
+    for (int n = order_ptr[5 * z + 1]; n < order_ptr[5 * z + 4]; n++)
+      if (children[n + 1] == 0) {
+        leaf_parent.push_back(moved[parent[n]]);
+        leaf_factor.push_back(factor[n]);
+        leaf_coef.push_back(coef[n]);
+      }
+    by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
+    by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
+  }
+  parent.swap(ipar);
+  factor.swap(ifac);
+  coef.swap(icoef);
 
   tr_mb.resize(nz * nz);
   tr_pair.resize(nz * nz);
@@ -215,49 +326,52 @@ void SparseACEModel::read(const std::string &path)
     tr_mb[k].setup(rin, rcut, r0[k], mb_p, mb_q, mb_a);
     tr_pair[k].setup(rin, rcut, r0[k], pair_p, pair_q, pair_a);
   }
-  // atomic base in contiguous blocks per neighbour species
-  std::vector<int> order(num_a), newidx(num_a);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [this](int u, int v) { return a_species[u] < a_species[v]; });
-  std::vector<int> sp(num_a), dg(num_a), lm(num_a);
-  a_ptr.assign(nz + 1, 0);
-  for (int k = 0; k < num_a; k++) {
-    newidx[order[k]] = k;
-    sp[k] = a_species[order[k]];
-    dg[k] = a_deg[order[k]];
-    lm[k] = a_lm[order[k]];
-    a_ptr[sp[k] + 1] = k + 1;
+  // pair terms: weights times the norms of the polynomials (Clenshaw sums), recurrence padded
+  pair_coef.resize(nz * nz * pair_degree);
+  for (size_t k = 0; k < pair_coef.size(); k++)
+    pair_coef[k] = pair_weights[k] * rec_pair[3 * (k % pair_degree) + 2];
+  pair_alpha.assign(pair_degree + 2, 0.0);
+  pair_beta.assign(pair_degree + 2, 0.0);
+  for (int k = 1; k < pair_degree; k++) {
+    pair_alpha[k] = rec_pair[3 * k];
+    pair_beta[k] = rec_pair[3 * k + 1];
   }
-  for (int z = 0; z < nz; z++) a_ptr[z + 1] = std::max(a_ptr[z + 1], a_ptr[z]);
-  a_species.swap(sp);
-  a_deg.swap(dg);
-  a_lm.swap(lm);
-  // products of each centre species grouped by their number of factors
-  std::vector<double> coef;
-  std::vector<int> idx;
-  prod_ptr.assign(5 * nz + 1, 0);
-  for (int z = 0; z < nz; z++)
-    for (int nu = 0; nu <= 4; nu++) {
-      for (int k = c_ptr[z]; k < c_ptr[z + 1]; k++) {
-        const int *ia = &c_a[4 * k];
-        int len = 0;
-        while (len < 4 && ia[len] >= 0) len++;
-        for (int r = len; r < 4; r++)
-          if (ia[r] >= 0)
-            throw std::runtime_error(path + ": product " + std::to_string(k) +
-                                     ": index after the -1 padding");
-        if (len != nu) continue;
-        coef.push_back(c_coef[k]);
-        for (int r = 0; r < 4; r++) idx.push_back(ia[r] >= 0 ? newidx[ia[r]] : -1);
+  // harmonics, per (l, m >= 0) at l (l + 1) / 2 + m: normalisation (times sqrt 2 for m > 0)
+  // and the coefficients of q_l^m = a z q_{l-1}^m - b q_{l-2}^m
+  const int ntri = (lmax + 1) * (lmax + 2) / 2;
+  h_norm.assign(ntri, 0.0);
+  h_a.assign(ntri, 0.0);
+  h_b.assign(ntri, 0.0);
+  for (int l = 0; l <= lmax; l++) {
+    double fac = 1.0;    // (l-m)!/(l+m)!
+    for (int m = 0; m <= l; m++) {
+      if (m > 0) fac /= static_cast<double>((l + m) * (l - m + 1));
+      const int t = l * (l + 1) / 2 + m;
+      h_norm[t] = std::sqrt((2 * l + 1) / (4.0 * M_PI) * fac) * (m > 0 ? std::sqrt(2.0) : 1.0);
+      if (l > m) {
+        h_a[t] = static_cast<double>(2 * l - 1) / (l - m);
+        h_b[t] = static_cast<double>(l + m - 1) / (l - m);
       }
-      prod_ptr[5 * z + nu + 1] = static_cast<int>(coef.size());
     }
-  c_coef.swap(coef);
-  c_a.swap(idx);
+  }
 }
 
 /* ---------------------------------------------------------------- pair style */
+
+/* sum_{k0 <= k < k1} c[k] v[index[k]] in four partial sums (independent chains of additions). */
+static inline double gather_dot(const double *c, const int *index, int k0, int k1, const double *v)
+{
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    s0 += c[k] * v[index[k]];
+    s1 += c[k + 1] * v[index[k + 1]];
+    s2 += c[k + 2] * v[index[k + 2]];
+    s3 += c[k + 3] * v[index[k + 3]];
+  }
+  for (; k < k1; k++) s0 += c[k] * v[index[k]];
+  return (s0 + s1) + (s2 + s3);
+}
 
 PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
 {
@@ -329,29 +443,11 @@ void PairSparseACE::coeff(int narg, char **arg)
     }
   if (count == 0) error->all(FLERR, "Incorrect args for pair coefficients: no element mapped");
 
-  const int L1 = model.lmax + 1;
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  hC.assign(L1, 0.0);
-  hS.assign(L1, 0.0);
-  hdC.assign(3 * L1, 0.0);
-  hdS.assign(3 * L1, 0.0);
-  hq.assign(L1 * L1, 0.0);
-  hdq.assign(3 * L1 * L1, 0.0);
-  hN.assign(L1 * L1, 0.0);
-  ha.assign(L1 * L1, 0.0);
-  hb.assign(L1 * L1, 0.0);
-  for (int l = 0; l <= model.lmax; l++) {
-    double fac = 1.0;    // (l-m)!/(l+m)!
-    for (int m = 0; m <= l; m++) {
-      if (m > 0) fac /= static_cast<double>((l + m) * (l - m + 1));
-      hN[l * L1 + m] = std::sqrt((2 * l + 1) / (4.0 * M_PI) * fac);
-      if (l >= m + 2) {
-        ha[l * L1 + m] = static_cast<double>(2 * l - 1) / (l - m);
-        hb[l * L1 + m] = static_cast<double>(l + m - 1) / (l - m);
-      }
-    }
-  }
+  AA.assign(model.factor.size(), 0.0);
+  adj.assign(model.factor.size(), 0.0);
+  nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);
 }
@@ -371,139 +467,223 @@ double PairSparseACE::init_one(int, int)
 double PairSparseACE::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += sizeof(double) * (nb_r.capacity() + nb_u.capacity() + R.capacity() + dR.capacity() +
-                             P.capacity() + dP.capacity() + Y.capacity() + dY.capacity());
+  for (const auto *v : neighbour_arrays()) bytes += sizeof(double) * v->capacity();
   return bytes;
 }
 
+std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
+{
+  return {&rx, &ry, &rz, &ux, &uy, &uz, &dist, &inv_r, &xm, &dxm, &xp, &dxp, &pair_e, &pair_g,
+          &gu, &t0, &t1, &t2, &t3, &w0, &w1, &w2};
+}
+
+/* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
+   at x[0, n): (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
+   (P_k, P_{k-1}, P'_k, P'_{k-1}). */
+static inline void recurrence_step(int n, double a, double b, const double *__restrict x,
+                                   double *__restrict p1, double *__restrict p2,
+                                   double *__restrict d1, double *__restrict d2)
+{
+#pragma omp simd
+  for (int p = 0; p < n; p++) {
+    const double P = a * x[p] * p1[p] - b * p2[p];
+    const double dP = a * (p1[p] + x[p] * d1[p]) - b * d2[p];
+    p2[p] = p1[p];
+    p1[p] = P;
+    d2[p] = d1[p];
+    d1[p] = dP;
+  }
+}
+
+/* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh). */
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
   max_neigh = nneigh + nneigh / 2;
-  const int nlm = (model.lmax + 1) * (model.lmax + 1);
-  nb_j.resize(max_neigh);
-  nb_z.resize(max_neigh);
-  nb_r.resize(3 * max_neigh);
-  nb_u.resize(3 * max_neigh);
-  R.resize(static_cast<size_t>(max_neigh) * model.n_radial);
-  dR.resize(static_cast<size_t>(max_neigh) * model.n_radial);
-  P.resize(static_cast<size_t>(max_neigh) * model.pair_degree);
-  dP.resize(static_cast<size_t>(max_neigh) * model.pair_degree);
-  Y.resize(static_cast<size_t>(max_neigh) * nlm);
-  dY.resize(static_cast<size_t>(max_neigh) * nlm * 3);
+  const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1, ntri = L1 * (L1 + 1) / 2;
+  nb_j.resize(n);
+  for (auto *v : neighbour_arrays()) v->resize(n);
+  R.resize(n * model.n_radial);
+  dR.resize(n * model.n_radial);
+  hC.resize(n * L1);
+  hS.resize(n * L1);
+  fq.resize(n * ntri);
+  fqz.resize(n * ntri);
+  Y.resize(n * nlm);
+  ga.resize(n * nlm);
+  gb.resize(n * nlm);
 }
 
-/* Radial functions and r-derivatives (radial.py: radial_functions). */
-void PairSparseACE::radial(const SparseACETransform &t, const double *rec, int nfun,
-                           bool poly_envelope, double r, double r0, double *out,
-                           double *dout) const
+/* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
+   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm. */
+void PairSparseACE::radial(int n)
 {
-  if (r >= t.rcut) {
-    for (int k = 0; k < nfun; k++) out[k] = dout[k] = 0.0;
-    return;
+  const int nr = model.n_radial, ld = max_neigh;
+  const double *rec = model.rec_mb.data();
+  double *__restrict env = w0.data(), *__restrict denv = w1.data();
+  double *__restrict pm1 = t0.data(), *__restrict pm2 = t1.data(), *__restrict dpm1 = t2.data(),
+                     *__restrict dpm2 = t3.data();
+  const double *__restrict x = xm.data(), *__restrict dx = dxm.data();
+  for (int p = 0; p < n; p++) {
+    const double w = 1.0 - x[p] * x[p];
+    env[p] = w * w;
+    denv[p] = -4.0 * x[p] * w * dx[p];
+    pm1[p] = 1.0;
+    pm2[p] = dpm1[p] = dpm2[p] = 0.0;
+    R[p] = rec[2] * env[p];
+    dR[p] = rec[2] * denv[p];
   }
-  double x, dxdr, env, denv;
-  t.eval(r, x, dxdr);
-  if (poly_envelope) {
-    const double w = 1.0 - x * x;
-    env = w * w;
-    denv = -4.0 * x * w * dxdr;
-  } else {
-    const double s = r / r0, sc = t.rcut / r0;
-    env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
-    denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
-  }
-  double pm2 = 0.0, pm1 = 1.0, dpm2 = 0.0, dpm1 = 0.0;
-  for (int k = 0; k < nfun; k++) {
-    double Pk, dPk;
-    if (k == 0) {
-      Pk = 1.0;
-      dPk = 0.0;
-    } else {
-      Pk = rec[3 * k] * x * pm1 - rec[3 * k + 1] * pm2;
-      dPk = rec[3 * k] * (pm1 + x * dpm1) - rec[3 * k + 1] * dpm2;
-    }
-    pm2 = pm1;
-    pm1 = Pk;
-    dpm2 = dpm1;
-    dpm1 = dPk;
+  for (int k = 1; k < nr; k++) {
+    recurrence_step(n, rec[3 * k], rec[3 * k + 1], x, pm1, pm2, dpm1, dpm2);
     const double nrm = rec[3 * k + 2];
-    out[k] = nrm * Pk * env;
-    dout[k] = nrm * (dPk * dxdr * env + Pk * denv);
+    double *__restrict Rk = &R[static_cast<size_t>(k) * ld], *__restrict dRk = &dR[static_cast<size_t>(k) * ld];
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+      Rk[p] = nrm * pm1[p] * env[p];
+      dRk[p] = nrm * (dpm1[p] * dx[p] * env[p] + pm1[p] * denv[p]);
+    }
   }
 }
 
-/* Real spherical harmonics Y (nlm) and gradients dY (nlm x 3) with respect to r at unit vector
-   u, |r| = 1/inv_r (harmonics.py: real_harmonics, via solid harmonics). */
-void PairSparseACE::harmonics(const double *u, double inv_r, double *Yo, double *dYo)
+/* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
+   one species pair: c = weights times norms of the Legendre polynomials P_q (summed by
+   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope). */
+void PairSparseACE::pair_terms(int p0, int p1, const double *c, double r0)
 {
-  const int L = model.lmax, L1 = L + 1;
-  const double x = u[0], y = u[1], z = u[2];
-  double *C = hC.data(), *S = hS.data(), *dC = hdC.data(), *dS = hdS.data();
-  double *q = hq.data(), *dq = hdq.data();
-  C[0] = 1.0;
-  S[0] = 0.0;
-  for (int c = 0; c < 3; c++) dC[c] = dS[c] = 0.0;
-  for (int m = 1; m <= L; m++) {
-    C[m] = x * C[m - 1] - y * S[m - 1];
-    S[m] = x * S[m - 1] + y * C[m - 1];
-    for (int c = 0; c < 3; c++) {
-      dC[3 * m + c] = x * dC[3 * (m - 1) + c] - y * dS[3 * (m - 1) + c];
-      dS[3 * m + c] = x * dS[3 * (m - 1) + c] + y * dC[3 * (m - 1) + c];
+  const int K = model.pair_degree;
+  const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
+  const double *__restrict x = xp.data(), *__restrict dx = dxp.data(), *__restrict d = dist.data();
+  double *__restrict b1 = t0.data(), *__restrict b2 = t1.data(), *__restrict d1 = t2.data(),
+                     *__restrict d2 = t3.data();
+  for (int p = p0; p < p1; p++) b1[p] = b2[p] = d1[p] = d2[p] = 0.0;
+  for (int k = K - 1; k >= 0; k--) {
+    const double ak = alpha[k + 1], bk = beta[k + 2], ck = c[k];
+#pragma omp simd
+    for (int p = p0; p < p1; p++) {
+      const double b = ck + ak * x[p] * b1[p] - bk * b2[p];
+      const double db = ak * (b1[p] + x[p] * d1[p]) - bk * d2[p];
+      b2[p] = b1[p];
+      b1[p] = b;
+      d2[p] = d1[p];
+      d1[p] = db;
     }
-    dC[3 * m] += C[m - 1];
-    dC[3 * m + 1] -= S[m - 1];
-    dS[3 * m] += S[m - 1];
-    dS[3 * m + 1] += C[m - 1];
   }
-  const double r2 = x * x + y * y + z * z;
+  const double sc = model.rcut / r0;
+  for (int p = p0; p < p1; p++) {
+    const double s = d[p] / r0;
+    const double env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
+    const double denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
+    pair_e[p] = b1[p] * env;
+    pair_g[p] = d1[p] * dx[p] * env + b1[p] * denv;
+  }
+}
+
+/* Real spherical harmonics Y_lm of the unit vectors of the neighbours [0, n) (harmonics.py:
+   real_harmonics) and what harmonics_gradient needs: C_m + i S_m = (x + i y)^m, and per
+   (l, m >= 0) the normalised q_l^m (Y_lm = q C_m, Y_l-m = q S_m) and its z-derivative at fixed
+   x^2 + y^2 + z^2. */
+void PairSparseACE::harmonics(int n)
+{
+  const int L = model.lmax, ld = max_neigh;
+  const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
+  const double *__restrict x = ux.data(), *__restrict y = uy.data(), *__restrict z = uz.data();
+  double *__restrict C = hC.data(), *__restrict S = hS.data();
+  for (int p = 0; p < n; p++) {
+    C[p] = 1.0;
+    S[p] = 0.0;
+  }
+  for (int m = 1; m <= L; m++) {
+    double *__restrict Cm = C + m * ld, *__restrict Sm = S + m * ld;
+    const double *__restrict Cp = C + (m - 1) * ld, *__restrict Sp = S + (m - 1) * ld;
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+      Cm[p] = x[p] * Cp[p] - y[p] * Sp[p];
+      Sm[p] = x[p] * Sp[p] + y[p] * Cp[p];
+    }
+  }
+  double *__restrict q1 = t0.data(), *__restrict q2 = t1.data(), *__restrict qz1 = t2.data(),
+                     *__restrict qz2 = t3.data();
   double dfact = 1.0;    // (2m-1)!!
   for (int m = 0; m <= L; m++) {
     if (m > 0) dfact *= (2 * m - 1);
-    const int mm = m * L1 + m;
-    q[mm] = dfact;
-    dq[3 * mm] = dq[3 * mm + 1] = dq[3 * mm + 2] = 0.0;
-    if (m + 1 <= L) {
-      const int k = (m + 1) * L1 + m;
-      q[k] = (2 * m + 1) * z * q[mm];
-      dq[3 * k] = 0.0;
-      dq[3 * k + 1] = 0.0;
-      dq[3 * k + 2] = (2 * m + 1) * q[mm];
+    int t = m * (m + 1) / 2 + m;
+    for (int p = 0; p < n; p++) {
+      q1[p] = dfact;
+      q2[p] = qz1[p] = qz2[p] = 0.0;
+      fq[t * ld + p] = nrm[t] * dfact;
+      fqz[t * ld + p] = 0.0;
     }
-    for (int l = m + 2; l <= L; l++) {
-      const int k = l * L1 + m, k1 = (l - 1) * L1 + m, k2 = (l - 2) * L1 + m;
-      const double a = ha[k], b = hb[k];
-      q[k] = a * z * q[k1] - b * r2 * q[k2];
-      for (int c = 0; c < 3; c++) dq[3 * k + c] = a * z * dq[3 * k1 + c] - b * r2 * dq[3 * k2 + c];
-      dq[3 * k + 2] += a * q[k1];
-      dq[3 * k] -= b * 2.0 * x * q[k2];
-      dq[3 * k + 1] -= b * 2.0 * y * q[k2];
-      dq[3 * k + 2] -= b * 2.0 * z * q[k2];
-    }
-  }
-  const double sqrt2 = std::sqrt(2.0);
-  for (int l = 0; l <= L; l++) {
-    const int base = l * l + l;
-    for (int m = 0; m <= l; m++) {
-      const int k = l * L1 + m;
-      const double N = hN[k];
-      if (m == 0) {
-        const double s = N * q[k];
-        Yo[base] = s;
-        for (int c = 0; c < 3; c++) dYo[3 * base + c] = (N * dq[3 * k + c] - l * s * u[c]) * inv_r;
-      } else {
-        const double f = sqrt2 * N;
-        const double sc = f * q[k] * C[m], ss = f * q[k] * S[m];
-        Yo[base + m] = sc;
-        Yo[base - m] = ss;
-        for (int c = 0; c < 3; c++) {
-          const double gc = f * (dq[3 * k + c] * C[m] + q[k] * dC[3 * m + c]);
-          const double gs = f * (dq[3 * k + c] * S[m] + q[k] * dS[3 * m + c]);
-          dYo[3 * (base + m) + c] = (gc - l * sc * u[c]) * inv_r;
-          dYo[3 * (base - m) + c] = (gs - l * ss * u[c]) * inv_r;
-        }
+    for (int l = m + 1; l <= L; l++) {
+      t += l;    // (l, m)
+      recurrence_step(n, ha[t], hb[t], z, q1, q2, qz1, qz2);
+      const double f = nrm[t];
+      double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) {
+        fqt[p] = f * q1[p];
+        fqzt[p] = f * qz1[p];
       }
     }
+  }
+  for (int l = 0; l <= L; l++) {
+    const int base = l * l + l, t0l = l * (l + 1) / 2;
+    for (int p = 0; p < n; p++) Y[base * ld + p] = fq[t0l * ld + p];
+    for (int m = 1; m <= l; m++) {
+      const double *__restrict fqt = &fq[(t0l + m) * ld];
+      double *__restrict Yc = &Y[(base + m) * ld], *__restrict Ys = &Y[(base - m) * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) {
+        Yc[p] = fqt[p] * C[m * ld + p];
+        Ys[p] = fqt[p] * S[m * ld + p];
+      }
+    }
+  }
+}
+
+/* (w0, w1, w2)[p] = sum_lm gb_lm(p) grad_r Y_lm(r_p / |r_p|), from the intermediates of
+   harmonics().  The gradient of Y_lm is the tangential part of the gradient of its polynomial
+   S_lm = q C_m (or q S_m), divided by |r|; the tangential part of grad q is dq/dz e_z, and
+   grad C_m = m (C_{m-1}, -S_{m-1}, 0), grad S_m = m (S_{m-1}, C_{m-1}, 0). */
+void PairSparseACE::harmonics_gradient(int n)
+{
+  const int L = model.lmax, ld = max_neigh;
+  const double *__restrict C = hC.data(), *__restrict S = hS.data();
+  double *__restrict wx = w0.data(), *__restrict wy = w1.data(), *__restrict wz = w2.data();
+  double *__restrict ac = t0.data(), *__restrict bc = t1.data(), *__restrict as = t2.data(),
+                     *__restrict bs = t3.data();    // sums over l of gb q and gb dq/dz
+  for (int p = 0; p < n; p++) wx[p] = wy[p] = wz[p] = 0.0;
+  for (int m = 0; m <= L; m++) {
+    for (int p = 0; p < n; p++) ac[p] = bc[p] = as[p] = bs[p] = 0.0;
+    for (int l = m; l <= L; l++) {
+      const int t = l * (l + 1) / 2 + m, base = l * l + l;
+      const double *__restrict gc = &gb[(base + m) * ld], *__restrict gs = &gb[(base - m) * ld];
+      const double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) {
+        ac[p] += gc[p] * fqt[p];
+        bc[p] += gc[p] * fqzt[p];
+        as[p] += gs[p] * fqt[p];
+        bs[p] += gs[p] * fqzt[p];
+      }
+    }
+    if (m == 0) {
+      for (int p = 0; p < n; p++) wz[p] += bc[p];
+      continue;
+    }
+    const double *__restrict Cm = C + m * ld, *__restrict Sm = S + m * ld;
+    const double *__restrict Cp = C + (m - 1) * ld, *__restrict Sp = S + (m - 1) * ld;
+#pragma omp simd
+    for (int p = 0; p < n; p++) {
+      wz[p] += bc[p] * Cm[p] + bs[p] * Sm[p];
+      wx[p] += m * (ac[p] * Cp[p] + as[p] * Sp[p]);
+      wy[p] += m * (as[p] * Cp[p] - ac[p] * Sp[p]);
+    }
+  }
+  for (int p = 0; p < n; p++) {
+    const double uw = ux[p] * wx[p] + uy[p] * wy[p] + uz[p] * wz[p];
+    wx[p] = (wx[p] - uw * ux[p]) * inv_r[p];
+    wy[p] = (wy[p] - uw * uy[p]) * inv_r[p];
+    wz[p] = (wz[p] - uw * uz[p]) * inv_r[p];
   }
 }
 
@@ -523,6 +703,7 @@ void PairSparseACE::compute(int eflag, int vflag)
   const int nz = M.nz, nr = M.n_radial, npd = M.pair_degree;
   const int nlm = (M.lmax + 1) * (M.lmax + 1);
   const double rcutsq = M.rcut * M.rcut;
+  const int *run = M.run_start.data();
 
   for (int ii = 0; ii < inum; ii++) {
     const int i = ilist[ii];
@@ -531,116 +712,142 @@ void PairSparseACE::compute(int eflag, int vflag)
     const int *jlist = firstneigh[i];
     const int jnum = numneigh[i];
     grow(jnum);
+    const int ld = max_neigh;
 
-    // neighbours within the cutoff: geometry, radial and angular values
+    // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
     int n = 0;
-    for (int jj = 0; jj < jnum; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const int zj = type_species[type[j]];
-      if (zj < 0) continue;
-      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= rcutsq) continue;
-      const double d = std::sqrt(rsq);
-      nb_j[n] = j;
-      nb_z[n] = zj;
-      double *r = &nb_r[3 * n], *u = &nb_u[3 * n];
-      r[0] = dx;
-      r[1] = dy;
-      r[2] = dz;
-      u[0] = dx / d;
-      u[1] = dy / d;
-      u[2] = dz / d;
-      const int zz = zi * nz + zj;
-      radial(M.tr_mb[zz], M.rec_mb.data(), nr, true, d, M.r0[zz], &R[n * nr], &dR[n * nr]);
-      if (npd > 0)
-        radial(M.tr_pair[zz], M.rec_pair.data(), npd, false, d, M.r0[zz], &P[n * npd],
-               &dP[n * npd]);
-      harmonics(u, 1.0 / d, &Y[static_cast<size_t>(n) * nlm], &dY[static_cast<size_t>(n) * nlm * 3]);
-      n++;
+    for (int z = 0; z < nz; z++) {
+      nb_ptr[z] = n;
+      for (int jj = 0; jj < jnum; jj++) {
+        const int j = jlist[jj] & NEIGHMASK;
+        if (type_species[type[j]] != z) continue;
+        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+        const double rsq = dx * dx + dy * dy + dz * dz;
+        if (rsq >= rcutsq) continue;
+        const double d = std::sqrt(rsq), inv = 1.0 / d;
+        nb_j[n] = j;
+        rx[n] = dx;
+        ry[n] = dy;
+        rz[n] = dz;
+        ux[n] = dx * inv;
+        uy[n] = dy * inv;
+        uz[n] = dz * inv;
+        dist[n] = d;
+        inv_r[n] = inv;
+        n++;
+      }
+      M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
+      M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
     }
+    nb_ptr[nz] = n;
 
-    // atomic base A
-    for (int v = 0; v < M.num_a; v++) A[v] = 0.0;
-    for (int p = 0; p < n; p++) {
-      const int zj = nb_z[p];
-      const double *Rp = &R[p * nr], *Yp = &Y[static_cast<size_t>(p) * nlm];
-      const int *deg = M.a_deg.data(), *lm = M.a_lm.data();
-      for (int v = M.a_ptr[zj]; v < M.a_ptr[zj + 1]; v++) A[v] += Rp[deg[v]] * Yp[lm[v]];
-    }
-
-    // products and their adjoint dE/dA, by number of factors
+    // radial functions, pair terms and harmonics of every neighbour
+    radial(n);
     double e = M.eref[zi];
-    for (int v = 0; v < M.num_a; v++) gA[v] = 0.0;
-    const int *pp = &M.prod_ptr[5 * zi];
-    const double *cc = M.c_coef.data();
-    const int *ca = M.c_a.data();
-    for (int t = pp[0]; t < pp[1]; t++) e += cc[t];
-    for (int t = pp[1]; t < pp[2]; t++) {
-      e += cc[t] * A[ca[4 * t]];
-      gA[ca[4 * t]] += cc[t];
+    if (npd > 0) {
+      for (int z = 0; z < nz; z++)
+        pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], M.r0[zi * nz + z]);
+      for (int p = 0; p < n; p++) e += pair_e[p];
+    } else {
+      for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
     }
-    for (int t = pp[2]; t < pp[3]; t++) {
-      const int i0 = ca[4 * t], i1 = ca[4 * t + 1];
-      const double c = cc[t], x0 = A[i0], x1 = A[i1];
-      e += c * x0 * x1;
-      gA[i0] += c * x1;
-      gA[i1] += c * x0;
-    }
-    for (int t = pp[3]; t < pp[4]; t++) {
-      const int i0 = ca[4 * t], i1 = ca[4 * t + 1], i2 = ca[4 * t + 2];
-      const double c = cc[t], x0 = A[i0], x1 = A[i1], x2 = A[i2];
-      const double c01 = c * x0 * x1;
-      e += c01 * x2;
-      gA[i0] += c * x1 * x2;
-      gA[i1] += c * x0 * x2;
-      gA[i2] += c01;
-    }
-    for (int t = pp[4]; t < pp[5]; t++) {
-      const int i0 = ca[4 * t], i1 = ca[4 * t + 1], i2 = ca[4 * t + 2], i3 = ca[4 * t + 3];
-      const double c = cc[t], x0 = A[i0], x1 = A[i1], x2 = A[i2], x3 = A[i3];
-      const double c01 = c * x0 * x1, x23 = x2 * x3;
-      e += c01 * x23;
-      gA[i0] += c * x1 * x23;
-      gA[i1] += c * x0 * x23;
-      gA[i2] += c01 * x3;
-      gA[i3] += c01 * x2;
+    harmonics(n);
+
+    // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm
+    double *__restrict Av = A.data();
+    for (int z = 0; z < nz; z++) {
+      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
+      for (int d = 0; d < nr; d++) {
+        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
+        for (int v = run[z * nr + d], lm = 0; v < run[z * nr + d + 1]; v++, lm++) {
+          const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
+          double s = 0.0;
+#pragma omp simd reduction(+ : s)
+          for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
+          Av[v] = s;
+        }
+      }
     }
 
-    // pair gradients dE_i/dr_ij: forces and virial
+    // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
+    // reverse sweep, leaves first (grouped by parent for the parents' adjoints, by factor for
+    // the entries' gradients), then the inner nodes
+    const int *ip = &M.inner_ptr[3 * zi];
+    const int lo = ip[0], n1 = ip[1], hi = ip[2];
+    const int *par = M.parent.data(), *fac = M.factor.data();
+    const double *cf = M.coef.data();
+    double *__restrict P2 = AA.data(), *__restrict ad = adj.data(), *__restrict g = gA.data();
+    for (int k = lo; k < n1; k++) P2[k] = Av[fac[k]];
+    for (int k = n1; k < hi; k++) P2[k] = P2[par[k]] * Av[fac[k]];
+    if (eflag_either) {
+#pragma omp simd reduction(+ : e)
+      for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
+    }
+    std::copy(cf + lo, cf + hi, ad + lo);
+    for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
+    const SparseACELeafGroups &bp = M.by_parent, &bf = M.by_factor;
+    for (int grp = bp.species_ptr[zi]; grp < bp.species_ptr[zi + 1]; grp++) {
+      const double s = gather_dot(bp.coef.data(), bp.other.data(), bp.start[grp], bp.start[grp + 1], Av);
+      ad[bp.key[grp]] += s;
+      if (eflag_either) e += s * P2[bp.key[grp]];
+    }
+    for (int grp = bf.species_ptr[zi]; grp < bf.species_ptr[zi + 1]; grp++)
+      g[bf.key[grp]] += gather_dot(bf.coef.data(), bf.other.data(), bf.start[grp], bf.start[grp + 1], P2);
+    for (int k = hi - 1; k >= n1; k--) {
+      const double a = ad[k];
+      const int fk = fac[k], q = par[k];
+      g[fk] += a * P2[q];
+      ad[q] += a * Av[fk];
+    }
+    for (int k = lo; k < n1; k++) g[fac[k]] += ad[k];
+
+    // pair gradients dE_i/dr_ij = gu u + (angular part): per lm, sums over the radial degree of
+    // dE/dA times dR (ga) and times R (gb)
+    for (int lm = 0; lm < nlm; lm++) {
+      std::fill_n(&ga[static_cast<size_t>(lm) * ld], n, 0.0);
+      std::fill_n(&gb[static_cast<size_t>(lm) * ld], n, 0.0);
+    }
+    for (int z = 0; z < nz; z++) {
+      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
+      for (int d = 0; d < nr; d++) {
+        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld], *__restrict dRd = &dR[static_cast<size_t>(d) * ld];
+        for (int v = run[z * nr + d], lm = 0; v < run[z * nr + d + 1]; v++, lm++) {
+          const double gv = g[v];
+          if (gv == 0.0) continue;
+          double *__restrict gal = &ga[static_cast<size_t>(lm) * ld], *__restrict gbl = &gb[static_cast<size_t>(lm) * ld];
+#pragma omp simd
+          for (int p = p0; p < p1; p++) {
+            gal[p] += gv * dRd[p];
+            gbl[p] += gv * Rd[p];
+          }
+        }
+      }
+    }
+    double *__restrict gup = gu.data();
+    for (int p = 0; p < n; p++) gup[p] = pair_g[p];
+    for (int lm = 0; lm < nlm; lm++) {
+      const double *__restrict gal = &ga[static_cast<size_t>(lm) * ld], *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
+#pragma omp simd
+      for (int p = 0; p < n; p++) gup[p] += gal[p] * Ylm[p];
+    }
+    harmonics_gradient(n);
+
+    // forces and virial
     double fi[3] = {0.0, 0.0, 0.0};
     for (int p = 0; p < n; p++) {
-      const int zj = nb_z[p], j = nb_j[p];
-      const double *u = &nb_u[3 * p], *r = &nb_r[3 * p];
-      double gr = 0.0;    // radial part of pair terms
-      const double *w = &M.pair_weights[(zi * nz + zj) * npd];
-      for (int qd = 0; qd < npd; qd++) {
-        e += w[qd] * P[p * npd + qd];
-        gr += w[qd] * dP[p * npd + qd];
-      }
-      double g[3] = {gr * u[0], gr * u[1], gr * u[2]};
-      const double *Rp = &R[p * nr], *dRp = &dR[p * nr];
-      const double *Yp = &Y[static_cast<size_t>(p) * nlm];
-      const double *dYp = &dY[static_cast<size_t>(p) * nlm * 3];
-      for (int v = M.a_ptr[zj]; v < M.a_ptr[zj + 1]; v++) {
-        const double ga = gA[v];
-        if (ga == 0.0) continue;
-        const int deg = M.a_deg[v], lm = M.a_lm[v];
-        const double radial_part = ga * dRp[deg] * Yp[lm], angular = ga * Rp[deg];
-        g[0] += radial_part * u[0] + angular * dYp[3 * lm];
-        g[1] += radial_part * u[1] + angular * dYp[3 * lm + 1];
-        g[2] += radial_part * u[2] + angular * dYp[3 * lm + 2];
-      }
-      fi[0] += g[0];
-      fi[1] += g[1];
-      fi[2] += g[2];
-      f[j][0] -= g[0];
-      f[j][1] -= g[1];
-      f[j][2] -= g[2];
+      const int j = nb_j[p];
+      const double gv[3] = {gup[p] * ux[p] + w0[p], gup[p] * uy[p] + w1[p], gup[p] * uz[p] + w2[p]};
+      fi[0] += gv[0];
+      fi[1] += gv[1];
+      fi[2] += gv[2];
+      f[j][0] -= gv[0];
+      f[j][1] -= gv[1];
+      f[j][2] -= gv[2];
       if (vflag_atom) {
-        const double v[6] = {-r[0] * g[0], -r[1] * g[1], -r[2] * g[2],
-                             -0.5 * (r[0] * g[1] + r[1] * g[0]), -0.5 * (r[0] * g[2] + r[2] * g[0]),
-                             -0.5 * (r[1] * g[2] + r[2] * g[1])};
+        const double r[3] = {rx[p], ry[p], rz[p]};
+        const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
+                             -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
+                             -0.5 * (r[1] * gv[2] + r[2] * gv[1])};
         for (int c = 0; c < 6; c++) {
           vatom[i][c] += 0.5 * v[c];
           vatom[j][c] += 0.5 * v[c];

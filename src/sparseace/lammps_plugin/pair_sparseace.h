@@ -3,9 +3,11 @@
    Usage:  pair_style sparseace
            pair_coeff * * model.txt El1 El2 ...   (one element name or NULL per atom type)
 
-   The site energy of atom i is Eref[Z_i] + sum_k c_k prod_{a in k} A_a + sum_j sum_q w_q P_q(r_ij),
-   A_a = sum_{j of species s_a} R_{n_a}(r_ij) Y_{lm_a}(rhat_ij); see the Python module docstring
-   for the file format. Units: metal (eV, Angstrom). Requires newton pair on.
+   The site energy of atom i is Eref[Z_i] + sum_k c_k AA_k + sum_j sum_q w_q P_q(r_ij), with
+   AA_k products of atomic-base entries A_a = sum_{j of species s_a} R_{n_a}(r_ij) Y_{lm_a}(rhat_ij)
+   evaluated through a DAG (each product = an earlier product times one A entry) and forces by
+   its reverse sweep; see sparseace/lammps_plugin/export.py for the file format.
+   Units: metal (eV, Angstrom). Requires newton pair on.
 */
 
 #ifndef SPARSEACE_PAIR_SPARSEACE_H
@@ -23,10 +25,23 @@ struct SparseACETransform {
   double rin, rcut, scale, p, q, a, y_in, c;
   bool int_exponents;
   void setup(double rin_, double rcut_, double r0, double p_, double q_, double a_);
-  void eval(double r, double &x, double &dxdr) const;
+  static const int MAX_INT_EXPONENT = 8;
+  void eval(int n, const double *r, double *x, double *dxdr) const;    // at r[0, n)
 
  private:
   void y_and_dy(double s, double &y, double &dy) const;
+  void y_from_powers(double sqp, double sq1, double sq, double &y, double &dy) const;
+};
+
+// The leaves of the product DAGs (nodes no other node extends) as a sparse matrix between their
+// parents (inner nodes) and their factors (atomic-base entries), grouped by one of the two.
+struct SparseACELeafGroups {
+  std::vector<int> species_ptr{0};    // groups of centre species z: species_ptr[z] : [z + 1]
+  std::vector<int> key, start{0};     // group g: its parent or factor, leaves start[g] : [g + 1]
+  std::vector<int> other;             // per leaf: the factor or the parent
+  std::vector<double> coef;
+  void add_species(const std::vector<int> &keys, const std::vector<int> &others,
+                   const std::vector<double> &coefs);
 };
 
 struct SparseACEModel {
@@ -37,15 +52,23 @@ struct SparseACEModel {
   double pair_p = 0.0, pair_q = 0.0, pair_a = 0.0;
   std::vector<double> r0;                                // nz * nz
   std::vector<double> rec_mb, rec_pair;                  // rows of 3
-  std::vector<int> a_species, a_deg, a_lm;               // num_a
+  std::vector<int> degree_lmax;                          // nz * n_radial, -1: no entries
   std::vector<double> pair_weights;                      // nz * nz * pair_degree
-  std::vector<int> c_ptr;                                // nz + 1, as read
-  std::vector<double> c_coef;                            // T
-  std::vector<int> c_a;                                  // T * 4, -1 padded
+  // product DAGs of the centre species, concatenated: as read, nodes of species z and order k
+  // (1..4) are order_ptr[5z + k - 1] : order_ptr[5z + k]; parent indices are global (-1 for
+  // order 1).  After reading, parent, factor, coef hold the inner nodes only (those another
+  // node extends, and order 1): species z has inner_ptr[3z] : inner_ptr[3z + 2], order 1 up to
+  // inner_ptr[3z + 1]; the leaves are in by_parent and by_factor.
+  std::vector<int> order_ptr, parent, factor;
+  std::vector<double> coef;
+  std::vector<int> inner_ptr;
+  SparseACELeafGroups by_parent, by_factor;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
-  std::vector<int> a_ptr;      // atomic base reordered: species z holds a_ptr[z]:a_ptr[z+1]
-  std::vector<int> prod_ptr;   // products reordered: centre z, nu factors: [5z+nu]:[5z+nu+1]
+  std::vector<double> pair_coef;                         // pair weights times polynomial norms
+  std::vector<double> pair_alpha, pair_beta;             // pair recurrence, padded with zeros
+  std::vector<double> h_norm, h_a, h_b;                  // harmonics tables per (l, m >= 0)
+  std::vector<int> run_start;  // atomic base run of (species s, degree n): [s*n_radial + n] : [+1]
 
   void read(const std::string &path);    // throws std::runtime_error with file and line
 };
@@ -66,20 +89,26 @@ class PairSparseACE : public Pair {
   bool have_model = false;
   std::vector<int> type_species;    // atom type -> model species, -1 for NULL
 
-  // per-neighbour work buffers of the current centre (grown, never shrunk)
+  // work arrays of the neighbours of the current centre, neighbour index fastest with stride
+  // max_neigh (grown, never shrunk); neighbours of species z are nb_ptr[z] : nb_ptr[z + 1]
   int max_neigh = 0;
-  std::vector<int> nb_j, nb_z;
-  std::vector<double> nb_r, nb_u;            // rij (3), unit vector (3)
-  std::vector<double> R, dR, P, dP, Y, dY;  // per neighbour: n_radial, pair_degree, nlm, nlm*3
-  std::vector<double> A, gA;
-  // harmonics work arrays and tables
-  std::vector<double> hC, hS, hdC, hdS, hq, hdq, hN, ha, hb;
+  std::vector<int> nb_j, nb_ptr;
+  std::vector<double> rx, ry, rz, ux, uy, uz, dist, inv_r;   // r_ij, unit vector, |r_ij|, 1/|r_ij|
+  std::vector<double> xm, dxm, xp, dxp;        // many-body and pair distance transforms, d/dr
+  std::vector<double> R, dR;                   // radial functions: n_radial rows
+  std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
+  std::vector<double> hC, hS, fq, fqz, Y;      // harmonics: lmax + 1, ntri, ntri, nlm rows
+  std::vector<double> ga, gb, gu;              // forces: nlm, nlm rows; radial coefficient
+  std::vector<double> t0, t1, t2, t3, w0, w1, w2;    // scratch rows
+  std::vector<double> A, gA, AA, adj;          // atomic base, its adjoint; DAG nodes, adjoint
 
+  std::vector<std::vector<double> *> neighbour_arrays();
   void allocate();
   void grow(int nneigh);
-  void radial(const SparseACETransform &t, const double *rec, int nfun, bool poly_envelope,
-              double r, double r0, double *out, double *dout) const;
-  void harmonics(const double *u, double inv_r, double *Yo, double *dYo);
+  void radial(int n);
+  void pair_terms(int p0, int p1, const double *c, double r0);
+  void harmonics(int n);
+  void harmonics_gradient(int n);
 };
 
 }    // namespace LAMMPS_NS
