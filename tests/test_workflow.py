@@ -3,38 +3,14 @@ check of every figure and table it produces."""
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-
-def small_config(tmp_path):
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    config.update(yaml.safe_load((REPO / "tests/workflow_config.yaml").read_text()))
-    (tmp_path / "config").mkdir()
-    path = tmp_path / "config/config.yaml"  # the Snakefile's configfile: no merging with defaults
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, mirror):
-    tmp = tmp_path_factory.mktemp("workflow")
-    configfile = small_config(tmp)
-    out = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory",
-                          str(tmp), "--configfile", str(configfile), "--cores", "2"],
-                         capture_output=True, text=True, env={**__import__("os").environ,
-                                                              "SPARSEACE_MIRROR": str(mirror)})
-    assert out.returncode == 0, out.stderr[-5000:]
-    return tmp
+from conftest import REPO, SNAKEMAKE
 
 
 @pytest.mark.slow
