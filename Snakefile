@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# One config = one study: a config passed with --configfile replaces the default run's config as
+# a whole (Snakemake would otherwise deep-merge it into config/config.yaml); --config key=value
+# overrides apply on top of either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -1,6 +1,7 @@
 """Benchmark: MD steps per second on 64-atom diamond Si, one core.
 
     python benchmarks/md.py [--steps N] [--no-external]
+    python benchmarks/md.py --mpi [--seconds S]     (MPI speed-up and the study's MD campaign)
 
 Same cell, 300 K velocities, NVE, 1 fs.  Baselines: LAMMPS' own `pair_style sw` (Si.sw) and
 `pair_style snap` (twojmax 8, rc 4.68 Å, 56 coefficients).  sparseace models with 300 and 1000
@@ -10,17 +11,35 @@ small coefficients plus the repulsive pair functions) through both engines of
 (`fix external` calling the numba evaluation).  Prints steps/s, the projected wall time of the
 study's 1 ns run at 5 fs (200,000 steps; the bar is 30 minutes = 111 steps/s), ratios to sw, snap
 and fix external, and the energy drift of the native NVE runs.
+
+--mpi (issue 16): the native pair style on 1 and 2 MPI ranks (`mpiexec -n R`, LAMMPS' domain
+decomposition): steps/s on a 512-atom diamond Si cell with the 1000-function model, and the
+projected wall time of the study's MD campaign (config/paper.yaml md: every model of md.runs at
+its size, each temperature and start, at its dataset's time step and length) on a 64-core node.
+Models are random sparse subsets of the paper's bases (all pair functions, many-body functions
+drawn uniformly, seed 0); each is timed on its dataset's start cell: Zuo, the first start of
+the mirror's test set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom
+frame of the mirror's water data (every configuration of the study's water set has 64
+molecules); GAP-Si (its database is not in the mirror), a 216-atom diamond cell, the size of its
+largest liquid and amorphous cells.  Rates are the best of 3 timed runs (MPI ranks wait for the
+slowest, so other load on a shared machine hurts 2 ranks most).  A run takes its steps at the
+rate measured on that cell (every start of a Zuo test set has the size of the first; assumed
+for GAP-Si and water); the node runs the jobs longest first, each on the next free core (or
+pair of cores at 2 ranks).
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 
-from _common import run_worker
+from _common import REPO, mirror, run_worker, zuo_frames
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -106,6 +125,171 @@ def sparseace_external(size: int, steps: int) -> dict:
     return {"rate": steps / (time.perf_counter() - start)}
 
 
+NODE_CORES = 64
+
+
+def paper_config() -> dict:
+    from sparseace.config import load_config
+
+    return load_config(REPO / "config" / "paper.yaml")
+
+
+def random_sparse_model(config: dict, dataset: str, size: int):
+    """``size`` functions of the paper's basis of ``dataset``: all pair functions and many-body
+    functions drawn uniformly, with small coefficients (near-free atoms: a random repulsion
+    blows water apart within the timed steps; the cost does not depend on the values)."""
+    import numpy as np
+
+    from sparseace.basis import ACEBasis
+    from sparseace.model import ACEPotential
+
+    fit = config["fits"][dataset]
+    basis = ACEBasis(config["datasets"][dataset]["elements"], fit["order"], fit["totaldegree"],
+                     **fit.get("basis_options", {}))
+    n_mb = basis.nspecies * basis.n_manybody
+    pair = np.arange(n_mb, len(basis))
+    rng = np.random.default_rng(0)
+    manybody = np.sort(rng.choice(n_mb, size - len(pair), replace=False))
+    coefs = 1e-4 * rng.normal(size=len(manybody) + len(pair))
+    return ACEPotential(basis, np.concatenate([manybody, pair]), coefs)
+
+
+def campaign_cell(config: dict, dataset: str):
+    """The start cell a dataset's runs are timed on (see the module docstring)."""
+    import ase.io
+    from ase.build import bulk
+
+    from sparseace.md import start_configurations, supercell
+
+    if dataset.startswith("zuo_"):
+        frames = zuo_frames(config["datasets"][dataset]["elements"][0], "test")
+        start = start_configurations(frames, 1, config["seed"])[0][1]
+        return supercell(start, config["md"]["min_atoms"])[0]
+    if dataset == "water":
+        return ase.io.read(mirror() / "water_cheng2019" /
+                           "PARTIAL_val_water_1000_eVAng.xyz.xz", 0)
+    if dataset == "gap_si":
+        return bulk("Si", "diamond", 5.43, cubic=True).repeat(3)
+    raise ValueError(f"no start cell for dataset {dataset!r}")
+
+
+def timed_native(model, atoms, steps: str, repeats: int = 3) -> dict:
+    """Steps/s of the study's MD (sparseace.md set-up: NVT, Langevin, 300 K; 0.5 fs) with
+    pair_style sparseace on this process' MPI ranks: the best of ``repeats`` timed runs (other
+    processes on a shared machine slow some runs, and MPI ranks wait for the slowest).
+    ``steps``: a number, or "auto:S" (one rank only) for runs of about S seconds sized by a
+    5-step probe."""
+    from sparseace._lammps import new_lammps
+    from sparseace.lammps_plugin import build_plugin, export_model
+    from sparseace.md import _setup
+
+    species = sorted(set(atoms.get_chemical_symbols()), key=atoms.get_chemical_symbols().index)
+    path = export_model(model, os.path.join(tempfile.mkdtemp(), "model.sace"))
+    lmp = new_lammps()
+    settings = {"engine": "native", "temperature": 300.0, "seed": 1, "timestep_fs": 0.5,
+                "damping_fs": 100.0, "thermo_every": 1000}
+    _setup(lmp, (build_plugin(), path), atoms, species, None, settings)
+    lmp.command("run 5")
+    if steps.startswith("auto:"):
+        start = time.perf_counter()
+        lmp.command("run 5")
+        steps = str(max(10, round(float(steps[5:]) * 5 / (time.perf_counter() - start))))
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        lmp.command(f"run {steps}")
+        rates.append(int(steps) / (time.perf_counter() - start))
+    lmp.close()
+    return {"rate": max(rates), "rates": rates, "steps": int(steps), "atoms": len(atoms),
+            "load": os.getloadavg()[0]}
+
+
+def mpi_worker(kind: str, steps: str) -> dict:
+    """``mpi512``: the 1000-function model of the one-core rows on 512-atom diamond Si;
+    ``campaign:<dataset>:<size>``: a paper-basis model on its dataset's start cell."""
+    if kind == "mpi512":
+        from ase.build import bulk
+
+        return timed_native(sparseace_model(1000),
+                            bulk("Si", "diamond", 5.431, cubic=True).repeat(4), steps)
+    _, dataset, size = kind.split(":")
+    config = paper_config()
+    return timed_native(random_sparse_model(config, dataset, int(size)),
+                        campaign_cell(config, dataset), steps)
+
+
+def run_ranks(ranks: int, kind: str, steps: str) -> dict | None:
+    """``mpi_worker`` on ``ranks`` MPI processes; rank 0's result."""
+    from sparseace.md import mpiexec_command
+
+    out = subprocess.run([*mpiexec_command(ranks), sys.executable, __file__, "--worker", kind,
+                          steps], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if out.returncode:
+        print(f"{kind} on {ranks} ranks failed:\n{(out.stdout + out.stderr)[-2000:]}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def makespan(jobs: list[tuple[float, int]], cores: int) -> float:
+    """Wall time (h) of independent jobs (hours, ranks) on ``cores`` cores: longest first, each
+    started when its ranks' cores are free."""
+    free = [0.0] * cores
+    for hours, ranks in sorted(jobs, reverse=True):
+        start = max(heapq.heappop(free) for _ in range(ranks))
+        for _ in range(ranks):
+            heapq.heappush(free, start + hours)
+    return max(free)
+
+
+def mpi_main(seconds: float) -> None:
+    one = run_ranks(1, "mpi512", f"auto:{seconds}")
+    two = one and run_ranks(2, "mpi512", str(one["steps"]))
+    if not two:
+        return
+    print(f"512-atom diamond Si, 1000 functions: 1 rank {one['rate']:.1f} steps/s, 2 ranks "
+          f"{two['rate']:.1f} steps/s: speed-up {two['rate'] / one['rate']:.2f} (load average "
+          f"{one['load']:.1f}, {two['load']:.1f}: above 1 and 2, other processes shared the "
+          "cores)", flush=True)
+    config = paper_config()
+    md, measured = config["md"], {}
+    plans = {"every run on 1 rank": [], "every run on 2 ranks": [], "md.jobs ranks": []}
+    runs_per_model = len(md["temperatures"]) * md["starts"]
+    for dataset, models in md["runs"].items():
+        settings = {**md["settings"], **md.get("per_dataset", {}).get(dataset, {})}
+        steps = round(settings["length_ps"] * 1000 / settings["timestep_fs"])
+        ranks = md.get("jobs", {}).get(dataset, {}).get("ranks", 1)
+        for model in models:
+            size = model.rsplit("-", 1)[-1]
+            if not size.isdigit():
+                print(f"{dataset} {model}: no size in the model id, left out")
+                continue
+            kind = f"campaign:{dataset}:{size}"
+            if kind not in measured:
+                r1 = run_ranks(1, kind, f"auto:{seconds}")
+                measured[kind] = (r1, r1 and run_ranks(2, kind, str(r1["steps"])))
+            r1, r2 = measured[kind]
+            if not r2:
+                continue
+            h1, h2 = (steps / r["rate"] / 3600 for r in (r1, r2))
+            plans["every run on 1 rank"] += [(h1, 1)] * runs_per_model
+            plans["every run on 2 ranks"] += [(h2, 2)] * runs_per_model
+            plans["md.jobs ranks"] += [(h1, 1) if ranks == 1 else (h2, 2)] * runs_per_model
+            print(f"{dataset:>7} {model:>10}: {r1['atoms']:4d} atoms, {steps:8d} steps; 1 rank "
+                  f"{r1['rate']:8.1f} steps/s = {h1:6.2f} h per run; 2 ranks {r2['rate']:8.1f} "
+                  f"steps/s (x{r2['rate'] / r1['rate']:.2f}) = {h2:6.2f} h; {runs_per_model} runs"
+                  f"; md.jobs: {ranks} rank{'s' * (ranks > 1)}; load {r1['load']:.1f}, "
+                  f"{r2['load']:.1f}", flush=True)
+    if any(r > 2 for job in md.get("jobs", {}).values() for r in [job.get("ranks", 1)]):
+        print("md.jobs asks for more than 2 ranks: projected at the 2-rank rate (measured here)")
+    single = plans["every run on 1 rank"]
+    print(f"campaign: {len(single)} runs, {sum(h for h, _ in single):.0f} core-hours on 1 rank; "
+          f"longest run {max(h for h, _ in single):.1f} h on 1 rank, "
+          f"{max(h for h, _ in plans['every run on 2 ranks']):.1f} h on 2 ranks")
+    for name, jobs in plans.items():
+        print(f"{NODE_CORES}-core node, {name}: {makespan(jobs, NODE_CORES):.1f} h")
+
+
 def worker(kind: str, steps: int) -> dict:
     if kind in ("sw", "snap"):
         return lammps_native(kind, steps)
@@ -119,10 +303,21 @@ def main():
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--no-external", action="store_true",
                         help="skip the fix external runs")
+    parser.add_argument("--mpi", action="store_true",
+                        help="MPI speed-up and the projected wall time of the study's MD campaign")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="--mpi: seconds of each of the 3 timed one-rank runs per model")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker[0], int(args.worker[1]))))
+        kind, steps = args.worker
+        mpi = kind == "mpi512" or kind.startswith("campaign:")
+        result = mpi_worker(kind, steps) if mpi else worker(kind, int(steps))
+        if os.environ.get("PMI_RANK", "0") == "0":  # rank 0 of an MPI worker reports
+            print(json.dumps(result))
+        return
+    if args.mpi:
+        mpi_main(args.seconds)
         return
     from sparseace.lammps_plugin import build_plugin
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("SPARSEACE_MIRROR", REPO.parent / "shared" / "data"))
@@ -25,14 +24,21 @@ def mirror():
 
 
 def small_config(directory: Path) -> Path:
-    """config/config.yaml with the keys of tests/workflow_config.yaml replaced, written as the
-    run's own config (the Snakefile's configfile: no merging with defaults)."""
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    config.update(yaml.safe_load((REPO / "tests/workflow_config.yaml").read_text()))
+    """tests/workflow_config.yaml (a whole study) as the run's own config (the Snakefile's
+    configfile)."""
     (directory / "config").mkdir(parents=True, exist_ok=True)
     path = directory / "config/config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text((REPO / "tests/workflow_config.yaml").read_text())
     return path
+
+
+def workflow_env(**extra):
+    """The environment of workflow runs: the test's solver plugin (tests/toy_solvers.py) on the
+    path."""
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"),
+                                                      env.get("PYTHONPATH")]))
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +55,7 @@ def run(tmp_path_factory, mirror):
             out = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"),
                                   "--directory", str(directory), "--configfile", str(configfile),
                                   "--cores", "2"], capture_output=True, text=True,
-                                 env={**os.environ, "SPARSEACE_MIRROR": str(mirror)})
+                                 env=workflow_env(SPARSEACE_MIRROR=str(mirror)))
             outcome.write_text(json.dumps({"returncode": out.returncode,
                                            "stderr": out.stderr[-5000:]}))
     result = json.loads(outcome.read_text())

@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from scipy.special import sph_harm_y
 
 from sparseace.basis import ACEBasis
+from sparseace.basis.ace import DEFAULT_OPTIONS
 from sparseace.basis.coupling import clebsch_gordan, complex_to_real, invariant_couplings
 from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
 from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
@@ -221,6 +222,29 @@ def test_json_round_trip(ho_basis):
     for a, b in zip(ho_basis.evaluate(atoms), again.evaluate(atoms)):
         np.testing.assert_array_equal(a, b)
 
+
+
+def test_fingerprint_covers_every_option_that_changes_values():
+    base = ACEBasis(["Si"], 2, 6)
+    atoms = rattled_si()
+    rows = base.evaluate(atoms)[0]
+    changes = {"r0": {"Si": 2.3}, "rcut": 5.5, "rcut_factor": 2.3, "rin": 0.3, "wL": 1.4,
+               "pair_degree": 5, "transform": [2, 5], "pair_transform": [1, 4]}
+    assert set(changes) == set(DEFAULT_OPTIONS)
+    for name, value in changes.items():
+        other = ACEBasis(["Si"], 2, 6, **{name: value})
+        other_rows = other.evaluate(atoms)[0]
+        assert other_rows.shape != rows.shape or not np.allclose(other_rows, rows), name
+        assert other.fingerprint() != base.fingerprint(), name
+    # the same functions spelled differently: the same fingerprint
+    same = ACEBasis(["Si"], 2, 6.0, r0={"Si": 2.4}, rcut=base.cutoff, rcut_factor=3.0, rin=0,
+                    transform=(2, 4))
+    np.testing.assert_array_equal(same.evaluate(atoms)[0], rows)
+    assert same.fingerprint() == base.fingerprint()
+    unsigned = base.to_dict()
+    del unsigned["fingerprint"]
+    with pytest.raises(ValueError, match=r"basis.json: basis lacks the field\(s\) \['fingerprint'\]"):
+        ACEBasis.from_json(json.dumps(unsigned), "basis.json")
 
 def test_bad_inputs_raise_clear_errors(si_basis):
     with pytest.raises(ValueError, match="outside the basis elements"):

@@ -7,7 +7,7 @@ import lzma
 import numpy as np
 import pytest
 
-from sparseace.fetch import ChecksumError, fetch
+from sparseace.fetch import ChecksumError, fetch, git_blob_sha1, verify_fetched
 from sparseace.split import split_counts, split_indices
 
 
@@ -34,11 +34,58 @@ def test_compressed_mirror_copy_is_verified_and_decompressed(tmp_path):
     assert (tmp_path / "out" / "f").read_bytes() == b"raw bytes"
 
 
-def test_download_path_and_unknown_hash_recorded(tmp_path):
+def git_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_download_verified_against_its_git_blob_pin_and_sha256_recorded(tmp_path):
     (tmp_path / "remote").write_bytes(b"remote data")
-    source = {"url": (tmp_path / "remote").as_uri(), "sha256": None}
+    source = {"url": (tmp_path / "remote").as_uri(), "sha256": None,
+              "git_sha1": git_sha1(b"remote data")}
     record = fetch(source, tmp_path / "out" / "remote", mirror=tmp_path / "empty")
     assert record["mirror"] is None and record["sha256"] == sha(b"remote data")
+    assert git_blob_sha1(tmp_path / "out" / "remote") == source["git_sha1"]
+    source["git_sha1"] = git_sha1(b"other data")
+    with pytest.raises(ChecksumError, match="git blob SHA-1 mismatch"):
+        fetch(source, tmp_path / "out2" / "remote")
+
+
+def test_a_source_without_any_pin_is_refused(tmp_path):
+    (tmp_path / "remote").write_bytes(b"remote data")
+    with pytest.raises(ChecksumError, match="no pin"):
+        fetch({"url": (tmp_path / "remote").as_uri(), "sha256": None}, tmp_path / "out" / "r")
+    assert not (tmp_path / "out" / "r").exists()
+
+
+@pytest.mark.parametrize("pin", ["sha256", "git_sha1"])
+def test_a_tampered_raw_file_is_caught_before_use(tmp_path, pin):
+    (tmp_path / "remote").write_bytes(b"pinned data")
+    source = {"url": (tmp_path / "remote").as_uri(), "sha256": None, "git_sha1": None,
+              pin: sha(b"pinned data") if pin == "sha256" else git_sha1(b"pinned data")}
+    dest = tmp_path / "raw" / "file"
+    fetch(source, dest)
+    assert verify_fetched(dest, source) == sha(b"pinned data")
+    dest.write_bytes(b"pinned datA")
+    with pytest.raises(ChecksumError, match="the file was changed"):
+        verify_fetched(dest, source, "source x")
+
+
+def test_local_source_pinned_at_first_use(tmp_path):
+    local = tmp_path / "mine.xyz"
+    local.write_bytes(b"my structures")
+    source = {"path": str(local), "file": "mine.xyz"}
+    dest = tmp_path / "raw" / "mine.xyz"
+    record = fetch(source, dest)
+    assert record["sha256"] == sha(b"my structures") and record["path"] == str(local)
+    assert verify_fetched(dest, source) == sha(b"my structures")
+    fetch(source, dest)  # unchanged: fetched again without complaint
+    local.write_bytes(b"my structures, edited")
+    with pytest.raises(ChecksumError, match="changed; delete"):
+        fetch(source, dest)
+    assert dest.read_bytes() == b"my structures"  # the pinned copy stays
+    dest.write_bytes(b"tampered copy")
+    with pytest.raises(ChecksumError, match="recorded at first use"):
+        verify_fetched(dest, source)
 
 
 def test_sha256_mismatch_is_loud_and_leaves_nothing(tmp_path):

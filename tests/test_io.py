@@ -88,12 +88,18 @@ def frame_text(energy="energy=-10.0 ", force_cols=3, value="0.1", symbol="Si", n
 
 @pytest.mark.parametrize("text,message", [
     (frame_text(energy=""), "frame 0: field energy missing"),
-    (frame_text(force_cols=2), "frame 0: field forces has shape"),
-    (frame_text(value="nan"), "frame 0: field forces has NaN"),
+    (frame_text(force_cols=2), "frame 0: field force has shape"),
+    (frame_text(value="nan"), "frame 0: field force has NaN"),
     (frame_text(energy="energy=inf "), "frame 0: field energy has NaN"),
+    (frame_text(energy="energy=abc "), r"frame 0: field energy is not numeric \('abc'\)"),
     (frame_text() + frame_text(symbol="Ge"), r"frame 1: field symbols: element\(s\) \['Ge'\]"),
     ("", "empty file"),
-    (frame_text() + frame_text()[:-40], "frame 1: cannot parse"),
+    (frame_text() + frame_text()[:-40], "frame 1: line 5 announces 2 atoms but only 1 atom line"),
+    (frame_text() + frame_text()[:-5], "frame 1: cannot parse"),
+    (frame_text() + frame_text() + "junk\n", "frame 2: line 9 should be the number of atoms of the "
+                                             "next frame, got 'junk': junk after the last frame"),
+    (frame_text() + "\n" + frame_text(), "frame 1: blank line 5 where a frame should start, with "
+                                         "more data at line 6"),
 ])
 def test_bad_input_names_file_frame_and_field(tmp_path, text, message):
     path = tmp_path / "bad.xyz"
@@ -114,3 +120,21 @@ def test_bad_mlearn_json(tmp_path):
     (tmp_path / "u.json").write_text(json.dumps([doc]))
     with pytest.raises(DataError, match="frame 0: field species: unknown element 'Xx'"):
         read_mlearn_json(tmp_path / "u.json")
+    doc["structure"]["sites"][0]["species"][0]["element"] = "Si"
+    for edit, message in [
+            (lambda d: d["outputs"].pop("energy"), "frame 1: field outputs.energy missing"),
+            (lambda d: d["outputs"].update(energy="abc"),
+             r"frame 1: field outputs.energy is not numeric \('abc'\)"),
+            (lambda d: d["outputs"].update(virial_stress=[1, 2]),
+             "frame 1: field outputs.virial_stress is not 6 numbers"),
+            (lambda d: d["structure"].pop("sites"), "frame 1: field 'sites' missing"),
+            (lambda d: d.update(outputs=None), "frame 1: expected a document with an object 'outputs'")]:
+        bad = json.loads(json.dumps(doc))
+        edit(bad)
+        (tmp_path / "v.json").write_text(json.dumps([doc, bad]))
+        with pytest.raises(DataError, match=message) as err:
+            read_mlearn_json(tmp_path / "v.json")
+        assert str(tmp_path / "v.json") in str(err.value)
+    (tmp_path / "w.json").write_text(json.dumps({"docs": [doc]}))
+    with pytest.raises(DataError, match="w.json: expected a JSON list of documents, got a dict"):
+        read_mlearn_json(tmp_path / "w.json")

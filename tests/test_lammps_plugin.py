@@ -2,16 +2,20 @@
 ``ACEPotential.evaluate`` (independent numba implementation); energy conservation; errors."""
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from ase.build import bulk
 from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
+from ase.io import read, write
 
 from sparseace._lammps import new_lammps
 from sparseace.basis import ACEBasis
 from sparseace.lammps_plugin import build_plugin, export_model
+from sparseace.md import mpiexec_command
 from sparseace.model import ACEPotential
 from test_model import water_box
 
@@ -60,7 +64,8 @@ region box prism 0 {c[0][0]!r} 0 {c[1][1]!r} 0 {c[2][2]!r} {c[1][0]!r} {c[2][0]!
 create_box {len(type_elements)} box
 """)
     types = [type_elements.index(s) + 1 for s in atoms.get_chemical_symbols()]
-    lmp.create_atoms(len(atoms), None, types, atoms.positions.ravel().tolist())
+    ids = list(range(1, len(atoms) + 1))  # LAMMPS' own numbering would depend on the ranks
+    lmp.create_atoms(len(atoms), ids, types, atoms.positions.ravel().tolist())
     for t, e in enumerate(type_elements, start=1):
         lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
     lmp.commands_string(f"""
@@ -197,5 +202,93 @@ def test_bad_model_file_gives_clear_lammps_error(plugin, tmp_path, si_model):
         setup_lammps(plugin, tmp_path / "good.sace", germanium, ["Ge"])
 
 
+def gathered(lmp, name, count):
+    """A per-atom quantity of all atoms, ordered by id (collective: every rank calls it)."""
+    values = np.array(lmp.gather(name, 1, count))
+    return values.reshape(-1, count) if count > 1 else values
+
+
+STEPS = 20
+
+
+def decomposed_nve(plugin, model_file, atoms, steps):
+    """NVE run (1 fs, 1500 K start, neighbour lists rebuilt and atoms exchanged between ranks every step) on the MPI ranks of this
+    process.  Returns, on every rank, the final pe, global virial (6 numbers, eV), positions,
+    forces, per-atom energies and per-atom virials ordered by id, and the number of atoms owned
+    by another rank than at the start."""
+    lmp = setup_lammps(plugin, model_file, atoms, ["Si"])
+    lmp.commands_string(f"""
+neigh_modify every 1 delay 0 check no
+compute owner all property/atom proc
+compute vir all pressure NULL virial
+compute peatom all pe/atom
+compute satom all stress/atom NULL virial
+velocity all create 1500 4 dist gaussian mom yes rot yes
+fix nve all nve
+timestep 0.001
+thermo_style custom step pe c_vir[*]
+run 0
+fix start all store/state 0 c_owner
+variable moved atom c_owner!=f_start
+compute moved all reduce sum v_moved
+thermo_style custom step pe c_vir[*] c_moved
+run {steps}
+""")
+    thermo = lmp.last_thermo()
+    nktv2p, volume = lmp.extract_global("nktv2p"), atoms.get_volume()
+    result = {"pe": thermo["PotEng"], "moved": thermo["c_moved"],
+              "virial": np.array([thermo[f"c_vir[{k}]"] for k in range(1, 7)]) * volume / nktv2p,
+              "x": gathered(lmp, "x", 3), "f": gathered(lmp, "f", 3),
+              "pe_atom": gathered(lmp, "c_peatom", 1),
+              "virial_atom": gathered(lmp, "c_satom", 6) / -nktv2p,
+              "rank": lmp.extract_setting("world_rank")}
+    lmp.close()
+    return result
+
+
+def mpi_ranks(n: int) -> list[str]:
+    """Command-line start of an n-rank MPI run, or [] without mpiexec."""
+    try:
+        return mpiexec_command(n)
+    except RuntimeError:
+        return []
+
+
+mpi_only = pytest.mark.skipif(not mpi_ranks(2), reason="mpiexec not installed (lammps[mpi])")
+
+
+@mpi_only
+def test_domain_decomposition_equals_serial_run(plugin, tmp_path):
+    """512 atoms on 2 MPI ranks: 20 steps of NVE in which atoms move between the ranks'
+    sub-domains give the serial run's energy, forces, virials and per-atom values to 1e-10."""
+    model = random_model(["Si"], 3, 10, 80, seed=6, scale=0.002)
+    path = export_model(model, tmp_path / "model.sace")
+    atoms = lammps_cell(bulk("Si", "diamond", 5.43, cubic=True).repeat((4, 4, 4)))
+    atoms.rattle(0.1, seed=7)
+    atoms.wrap()
+    write(tmp_path / "start.xyz", atoms)
+    out = subprocess.run([*mpi_ranks(2), sys.executable, __file__, str(plugin), str(path),
+                          str(tmp_path / "start.xyz"), str(tmp_path / "mpi.npz")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    parallel = dict(np.load(tmp_path / "mpi.npz"))
+    serial = decomposed_nve(plugin, path, read(tmp_path / "start.xyz"), STEPS)  # same rounding
+    serial.pop("rank")
+    assert serial["moved"] == 0 and parallel["moved"] > 10
+    assert parallel["pe"] == pytest.approx(serial["pe"], rel=1e-10, abs=1e-10)
+    for key in ("x", "f", "virial", "pe_atom", "virial_atom"):
+        scale = max(np.abs(serial[key]).max(), 1.0)
+        assert np.abs(serial[key]).max() > 1e-3, key  # non-trivial values
+        np.testing.assert_allclose(parallel[key], serial[key], rtol=0, atol=1e-10 * scale,
+                                   err_msg=key)
+
+
 def test_build_is_cached(plugin):
     assert build_plugin(plugin.parent) == plugin
+
+
+if __name__ == "__main__":  # a rank of test_domain_decomposition_equals_serial_run
+    plugin_path, model_path, start, output = sys.argv[1:]
+    result = decomposed_nve(plugin_path, model_path, read(start), STEPS)
+    if result.pop("rank") == 0:
+        np.savez(output, **result)

@@ -2,15 +2,21 @@
 against fix external, unstable and failing models."""
 
 import shutil
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.geometry import find_mic
+from ase.io import read
 from matscipy.neighbours import neighbour_list
 
+import sparseace.md
 from sparseace._lammps import new_lammps
-from sparseace.md import ForceEvaluationError, run_md, start_configuration
-from test_lammps_plugin import random_model
+from sparseace.md import (ForceEvaluationError, run_md, stability_table, start_configurations,
+                          supercell)
+from test_lammps_plugin import mpi_only, random_model
+from test_model import water_box
 
 EPS, SIGMA, RC = 0.0104, 3.40, 8.5   # argon-like Lennard-Jones (eV, Å, Å)
 
@@ -137,11 +143,63 @@ def test_failing_force_evaluation_stops_the_run(failure):
     assert model.calls == 31  # LAMMPS halted at once
 
 
-def test_start_configuration_is_largest_periodic():
-    small, big = bulk("Si", "diamond", 5.43), bulk("Si", "diamond", 5.43, cubic=True)
-    molecule = big.copy()
+def labelled(atoms, config_type, size):
+    atoms = atoms.repeat((size, 1, 1))
+    atoms.info["config_type"] = config_type
+    return atoms
+
+
+def test_starts_round_robin_over_config_types_largest_first_seeded():
+    cube = bulk("Si", "diamond", 5.43, cubic=True)  # 8 atoms
+    molecule = labelled(cube, "cluster", 20)
     molecule.pbc = False
-    assert len(start_configuration([small, molecule, big])) == 8
+    frames = [labelled(cube, "liq", 8), labelled(cube, "dia", 2), labelled(cube, "liq", 1),
+              molecule, labelled(cube, "liq", 8), labelled(bulk("Si"), "bcc", 1),
+              labelled(cube, "liq", 8), labelled(cube, "dia", 2)]
+    starts = start_configurations(frames, 7, seed=1)
+    assert [(a.info["config_type"], len(a)) for _, a in starts] == [
+        ("liq", 64), ("dia", 16), ("bcc", 2), ("liq", 64), ("dia", 16), ("liq", 64), ("liq", 8)]
+    assert sorted(starts[k][0] for k in (0, 3, 5)) == [0, 4, 6]
+    for i, atoms in starts:
+        assert atoms == frames[i] and atoms is not frames[i]
+    for count in range(1, 7):  # more starts keep the first ones
+        assert [i for i, _ in start_configurations(frames, count, seed=1)] == \
+            [i for i, _ in starts[:count]]
+    firsts = {start_configurations(frames, 1, seed)[0][0] for seed in range(20)}
+    assert firsts == {0, 4, 6}  # equal sizes: the seed decides
+    with pytest.raises(ValueError, match="test.xyz: 8 MD starts asked for, but it has only 7"):
+        start_configurations(frames, 8, seed=1, source="test.xyz")
+
+
+def test_supercell_repeats_the_thinnest_direction_to_the_minimum_size():
+    primitive = bulk("Si", "diamond", 5.43)  # 2 atoms, three equal heights
+    big, repeats = supercell(primitive, 32)
+    assert len(big) == 2 * np.prod(repeats) >= 32 and sorted(repeats) == [2, 3, 3]
+    slab = bulk("Si", "diamond", 5.43, cubic=True).repeat((1, 1, 4))
+    assert supercell(slab, 100)[1] == (2, 2, 1)
+    cube = bulk("Si", "diamond", 5.43, cubic=True).repeat(2)
+    same, repeats = supercell(cube, 32)
+    assert repeats == (1, 1, 1) and same == cube
+
+
+def test_stability_table_lists_every_run_and_a_summary_line_per_model():
+    def record(model, T, k, stable):
+        return {"dataset": "si", "model": model, "active": 300, "temperature_K": T,
+                "start": {"index": k, "frame": 10 + k, "atoms": 64, "config_type": "liq"},
+                "stable": stable, "time_ps": 1000.0 if stable else 12.5,
+                "steps": 200000 if stable else 2500, "reason": "" if stable else "hot"}
+
+    records = [record("omp-300", T, k, True) for T in (500, 300) for k in (1, 0)]
+    records += [record("asp-300", T, k, (T, k) != (500, 1)) for T in (300, 500) for k in (0, 1)]
+    table = stability_table(records)
+    assert list(table["model"]) == ["omp-300"] * 5 + ["asp-300"] * 5
+    assert list(table["temperature_K"][:5]) == [300, 300, 500, 500, "all"]
+    assert list(table["start"][:5]) == [0, 1, 0, 1, "all"]
+    summary = table[table["start"] == "all"].set_index("model")
+    assert summary.loc["omp-300", ["stable", "stable_runs", "runs"]].tolist() == [True, 4, 4]
+    assert summary.loc["asp-300", ["stable", "stable_runs", "runs"]].tolist() == [False, 3, 4]
+    assert table["stable"].dtype == bool
+    assert table.loc[8, "reason"] == "hot" and table.loc[8, "frame"] == 11
 
 
 native_only = pytest.mark.skipif(shutil.which("g++") is None,
@@ -188,3 +246,40 @@ def test_native_engine_needs_an_ace_model():
         run_md(PairModel(lj, RC), argon(), {**SETTINGS, "engine": "native"})
     with pytest.raises(ValueError, match="unknown MD engine"):
         run_md(PairModel(lj, RC), argon(), {**SETTINGS, "engine": "gpu"})
+    with pytest.raises(ValueError, match="runs on one rank"):
+        run_md(PairModel(lj, RC), argon(), SETTINGS, ranks=2)
+
+
+WATER = {**SETTINGS, "temperature": 300.0, "length_ps": 0.004, "timestep_fs": 0.5,
+         "chunk_steps": 2, "min_distance": 0.1, "max_temperature_factor": 1e6, "engine": "native"}
+
+
+@native_only
+@mpi_only
+def test_native_engine_on_two_mpi_ranks(tmp_path):
+    """Two species on 2 ranks: every chunk's snapshot is the start's atoms in the start's order
+    and its energy (model.evaluate) is the thermo pe LAMMPS reported."""
+    model = random_model(["H", "O"], 3, 6, 80, seed=5, scale=0.01)
+    start = water_box(6)
+    verdict = run_md(model, start, WATER, trajectory=tmp_path / "traj.xyz", ranks=2)
+    assert verdict.stable and verdict.steps == 8 and len(verdict.thermo) == 4
+    frames = read(tmp_path / "traj.xyz", ":")
+    assert len(frames) == 4
+    assert frames[0].get_chemical_symbols() == start.get_chemical_symbols()
+    moved, _ = find_mic(frames[0].positions - start.positions, start.cell)
+    assert np.linalg.norm(moved, axis=1).max() < 0.5  # Å, 1 fs after the start
+    for frame, row in zip(frames, verdict.thermo):
+        assert model.evaluate(frame)[0] == pytest.approx(row["pe"], rel=1e-7, abs=1e-6)
+
+
+@native_only
+@mpi_only
+def test_a_failure_on_one_rank_ends_the_mpi_run_with_its_traceback(tmp_path, monkeypatch):
+    @contextmanager
+    def unwritable(path, suffix=""):  # rank 0 alone fails writing the trajectory
+        yield tmp_path
+
+    monkeypatch.setattr(sparseace.md, "atomic_path", unwritable)
+    model = random_model(["H", "O"], 3, 6, 80, seed=5, scale=0.1)
+    with pytest.raises(RuntimeError, match="(?s)2 MPI ranks failed.*IsADirectoryError"):
+        run_md(model, water_box(6), WATER, trajectory=tmp_path / "traj.xyz", ranks=2)

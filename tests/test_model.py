@@ -27,6 +27,8 @@ def model():
 
 
 def water_box(seed):
+    """8 water molecules at random places: atoms of different molecules may be 0.3 Å apart
+    (below the calculator's default min_distance)."""
     rng = np.random.default_rng(seed)
     positions, symbols = [], []
     for _ in range(8):
@@ -102,7 +104,7 @@ def test_model_file_round_trip(tmp_path, model):
     again = load_model(path)
     atoms = water_box(4)
     assert again.evaluate(atoms)[0] == model.evaluate(atoms)[0]
-    calc = SparseACECalculator(str(path))
+    calc = SparseACECalculator(str(path), min_distance=0.25)
     atoms.calc = calc
     assert atoms.get_potential_energy() == pytest.approx(model.evaluate(atoms)[0], rel=1e-14)
 
@@ -115,9 +117,19 @@ def test_model_file_errors(tmp_path, model):
     data = model.to_dict()
     for mutate, message in [
         (lambda d: d.update(format="other"), "not a sparseace model file"),
-        (lambda d: d.pop("coefficients"), "lacks the field 'coefficients'"),
+        (lambda d: d.pop("coefficients"), r"lacks the field\(s\) \['coefficients'\]"),
         (lambda d: d["basis"].update(fingerprint="0" * 64), "fingerprint mismatch"),
         (lambda d: d.update(coefficients=[float("nan")] * len(d["active"])), "finite"),
+        (lambda d: d.update(format_version=99), "field format_version is 99; this sparseace reads "
+                                                "version 1 only"),
+        (lambda d: d.pop("format_version"), r"lacks the field\(s\) \['format_version'\]"),
+        (lambda d: d["basis"].pop("fingerprint"), r"basis lacks the field\(s\) \['fingerprint'\]"),
+        (lambda d: d["basis"]["options"].update(rcut=4.0), "fingerprint mismatch"),
+        (lambda d: d.update(eref=None), "field eref must give the isolated-atom energy"),
+        (lambda d: d["eref"].pop("H"), "field eref must give the isolated-atom energy"),
+        (lambda d: d.update(active=1.5), "field active must be a list of integer"),
+        (lambda d: d.update(active=[i + 0.5 for i in d["active"]]), "field active must be a list"),
+        (lambda d: d.update(coefficients=["x"] * len(d["active"])), "coefficients must be numbers"),
     ]:
         broken = json.loads(json.dumps(data))
         mutate(broken)
@@ -125,8 +137,13 @@ def test_model_file_errors(tmp_path, model):
         path.write_text(json.dumps(broken))
         with pytest.raises(ValueError, match=message):
             load_model(path)
+    path.write_text(json.dumps([data]))
+    with pytest.raises(ValueError, match=r"m.json: not a sparseace model file \(a JSON list"):
+        load_model(path)
     with pytest.raises(ValueError, match="outside the basis"):
         ACEPotential(model.basis, [len(model.basis)], [1.0])
+    with pytest.raises(ValueError, match="active indices must be integers"):
+        ACEPotential(model.basis, [1.5], [1.0])
     with pytest.raises(ValueError, match="Eref"):
         ACEPotential(model.basis, [0], [1.0], {"Si": 1.0})
 
@@ -161,8 +178,53 @@ def test_error_tables(model):
     assert table.loc["all", "V_MAE_meV_per_atom"] == pytest.approx(0.0, abs=1e-9)
     assert table.loc["all", "configs"] == 4
     # an ASE calculator gives the same table
-    table2 = model_errors(SparseACECalculator(model), frames)
+    table2 = model_errors(SparseACECalculator(model, min_distance=0.25), frames)
     np.testing.assert_allclose(table2.to_numpy(dtype=float), table.to_numpy(dtype=float),
                                rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError):
         error_table(per_config_errors(model, []))
+
+
+# ----------------------------------------------------------------------------- hostile structures
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_position_names_the_atom(model, bad):
+    atoms = water_box(6)
+    atoms.positions[4, 1] = bad
+    atoms.calc = SparseACECalculator(model)
+    with pytest.raises(ValueError, match=r"atom 4 \(H\) has a non-finite position"):
+        atoms.get_potential_energy()
+    with pytest.raises(ValueError, match=r"atom 4 \(H\) has a non-finite position"):
+        model.basis.evaluate(atoms)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e-6])
+def test_coincident_atoms_name_the_pair(model, offset):
+    atoms = water_box(7)
+    atoms.positions[5] = atoms.positions[3] + [offset, 0, 0]
+    for evaluate in (SparseACECalculator(model, close_pairs="warn").get_potential_energy,
+                     model.evaluate, model.basis.evaluate):
+        with pytest.raises(ValueError, match=r"atoms 3 \(O\) and 5 \(H\) are .* coincident"):
+            evaluate(atoms)
+
+
+def test_pair_closer_than_the_floor_raises_or_warns(model):
+    atoms = water_box(8)
+    atoms.positions[5] = atoms.positions[3] + [0.3, 0, 0]
+    atoms.calc = SparseACECalculator(model)
+    with pytest.raises(ValueError, match=r"atoms 3 \(O\) and 5 \(H\) are 0.3 Å apart, closer than "
+                                         r"min_distance=0.5"):
+        atoms.get_potential_energy()
+    atoms.calc = SparseACECalculator(model, close_pairs="warn")
+    with pytest.warns(RuntimeWarning, match=r"atoms 3 \(O\) and 5 \(H\) are 0.3 Å apart"):
+        energy = atoms.get_potential_energy()
+    assert energy == model.evaluate(atoms)[0]
+    atoms.calc = SparseACECalculator(model, min_distance=0.2)
+    assert atoms.get_potential_energy() == energy
+
+
+def test_empty_structure_has_zero_energy_and_no_forces(model):
+    for atoms in (Atoms(), Atoms(cell=[5, 5, 5], pbc=True)):
+        atoms.calc = SparseACECalculator(model)
+        assert atoms.get_potential_energy() == 0.0
+        assert atoms.get_forces().shape == (0, 3) and atoms.get_potential_energies().shape == (0,)
+    np.testing.assert_array_equal(atoms.get_stress(), np.zeros(6))

@@ -45,30 +45,40 @@ def test_error_curves(tmp_path):
     check_images(paths)
 
 
+def scatter_points(ax):
+    """(n1, n2, l) of the last scatter drawn on a 3D axis."""
+    xs, ys, zs = ax.collections[-1]._offsets3d
+    return np.column_stack([xs, ys, zs])
+
+
 def test_selection_figures(tmp_path, water_basis):
-    f = water_basis.functions
-    order = water_basis.level_order()
+    """Figures 2, 3 and 7 show what was selected; Figures 3 and 7 the three-body (correlation
+    order 2) functions over (n1, n2, l), and never an empty plot for an order-2 basis."""
+    basis = ACEBasis(["H", "O"], 2, 9)
+    f, order = basis.functions, basis.level_order()
     selected = np.sort(np.random.default_rng(1).choice(len(f), 60, replace=False))
     fig2 = plots.pair_selection(f, [10, 60], [selected[:10], selected], order, "O", RUN)
-    fig3 = plots.threebody_selection(f, selected, order, 3, RUN, centre="O")
-    n3 = int(((f.loc[selected, "order"] == 3) & (f.loc[selected, "centre"] == "O")).sum())
-    assert f"{n3} of 60" in fig3.axes[0].get_title()
-    fig7 = plots.species_triples(f, selected, "O", 3, RUN)
-    heights = [p.get_height() for p in fig7.axes[0].patches]
-    available = f[(f["order"] == 3) & (f["centre"] == "O") & (f["kind"] == "manybody")]
-    assert sum(heights[: len(heights) // 2]) == len(available)
+    fig3 = plots.threebody_selection(f, selected, order, RUN, centre="O")
+    three = (f["order"] == 2) & (f["kind"] == "manybody") & (f["centre"] == "O")
+    n3 = int(three[selected].sum())
+    assert n3 > 0 and f"{n3} of 60 active are three-body" in fig3.axes[0].get_title()
+    points = scatter_points(fig3.axes[0])
+    assert len(points) == n3
+    k = selected[three[selected].to_numpy()][0]  # its coordinates: degrees and the common l
+    assert sorted(f.at[k, "degree"]) in [sorted(p[:2]) for p in points.tolist()]
+    assert set(points[:, 2]) <= {l for ls in f.loc[three, "l"] for l in ls}
+    fig7 = plots.species_threebody(f, selected, "O", RUN)
+    titles = [ax.get_title() for ax in fig7.axes]
+    assert [t.split(":")[0] for t in titles] == ["O-H-H", "O-O-O", "O-O-H"]
+    available = sum(len(scatter_points(ax).T[0]) for ax in fig7.axes)
+    assert sum(int(t.split()[-2]) for t in titles) == three.sum()
+    assert sum(int(t.split()[1]) for t in titles) == n3 and available == n3
+    for ax in fig7.axes:
+        background = ax.collections[0]._offsets3d[0]
+        assert len(background) > 0
     for i, fig in enumerate((fig2, fig3, fig7)):
         plots.save_figure(fig, [tmp_path / f"{i}.png"])
         check_images([tmp_path / f"{i}.png"])
-
-
-def test_factor_coordinates_sorted(water_basis):
-    f = water_basis.functions
-    ids = f.index[f["order"] == 3][:20]
-    xyz = plots._factor_coordinates(f, ids)
-    assert np.all(np.diff(xyz, axis=1) >= 0)
-    k = ids[-1]
-    assert sorted(xyz[-1]) == sorted(d + l for d, l in zip(f.at[k, "degree"], f.at[k, "l"]))
 
 
 def test_defect_errors_and_tables(tmp_path):
@@ -88,14 +98,26 @@ def test_defect_errors_and_tables(tmp_path):
     t2 = tables.zuo_table(errors, lit)
     assert list(t2.columns) == ["model", "quantity", "Mo"] and len(t2) == 8
     paths = tables.write_table(t2, tmp_path / "table2", RUN)
-    back = tables.read_table(paths[0])
+    back = pd.read_csv(paths[0], comment="#")
     assert back.shape == t2.shape and np.allclose(back["Mo"], t2["Mo"])
     assert (tmp_path / "table2.md").read_text().startswith(RUN)
     assert "\\begin{table}" in (tmp_path / "table2.tex").read_text()
 
-    t3 = tables.si_properties_table({"ASP (20)": {"vacancy": 3.5}}, {"DFT": ref, "GAP": ref})
-    assert t3.loc[t3.property == "vacancy", "ASP (20) err %"].item() == pytest.approx(
-        100 * (3.5 - 3.67) / 3.67)
+    # Table III: one column pair per model id (two models of equal size keep their own), the
+    # two kinds of C44 and of bulk modulus on separate rows
+    dft = {**ref, "C44": 72.2, "bulk_modulus": 88.6}
+    t3 = tables.si_properties_table({"asp-20": {"vacancy": 3.5, "C44": 70.0,
+                                                "C44_unrelaxed": 100.0},
+                                     "omp-20": {"vacancy": 3.6}},
+                                    {"DFT": dft, "GAP": {"C44_unrelaxed": 99.1}})
+    row = t3.set_index("property")
+    assert row.at["vacancy (eV)", "asp-20 err %"] == pytest.approx(100 * (3.5 - 3.67) / 3.67)
+    assert row.at["vacancy (eV)", "omp-20"] == 3.6
+    assert row.at["C44 relaxed-ion (GPa)", "asp-20"] == 70.0
+    assert row.at["C44 clamped-ion (GPa)", "asp-20"] == 100.0
+    assert row.at["C44 clamped-ion (GPa)", "GAP"] == 99.1
+    assert np.isnan(row.at["C44 clamped-ion (GPa)", "DFT"])
+    assert {"B = (C11 + 2 C12)/3 (GPa)", "B from E(V), Birch-Murnaghan (GPa)"} <= set(t3.property)
     t4 = tables.water_table(pd.DataFrame({"model": ["OMP (30)"], "energy_mae": [2.0],
                                           "force_mae": [0.1], "parameters": [30]}),
                             [{"model": "CACE", "energy_mae_meV_per_atom": 0.89,

@@ -2,6 +2,9 @@
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -25,3 +28,17 @@ def test_atomic_json_and_inputs(tmp_path):
     expected = hashlib.sha256((tmp_path / "a.json").read_bytes()).hexdigest()
     assert record == {str(tmp_path / "a.json"): expected}
     assert {"numpy", "sparseace", "python"} <= set(package_versions())
+
+
+def test_script_exception_goes_to_its_log_and_stderr(tmp_path):
+    script = ("from sparseace.provenance import setup_logging\n"
+              f"setup_logging({str(tmp_path / 'job.log')!r})\n"
+              "def stage():\n    raise ValueError('frame 3: field energy missing')\n"
+              "stage()\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 1
+    log = (tmp_path / "job.log").read_text()
+    for text in (log, out.stderr):
+        assert "Traceback (most recent call last)" in text and "in stage" in text
+        assert "ValueError: frame 3: field energy missing" in text

@@ -7,7 +7,7 @@ from sklearn.linear_model import ARDRegression, BayesianRidge, lars_path, orthog
 from sparseace.solvers.active_qr import ActiveQR, SingularError
 from sparseace.solvers import (ASP, BLR, OMP, RRQR, Checkpoints, LstsqSystem, ard_fit, asp_path,
                                blr_solve, dense_curve, omp_path, path_checkpoints,
-                               tsvd_debias)
+                               rrqr_solve, tsvd_debias)
 
 
 def problem(m, n, cond=1.0, seed=0):
@@ -137,15 +137,18 @@ def test_dense_curve_prefix_trick_and_checkpoints(tmp_path):
     Av, bv = problem(100, 40, 10, seed=6)
     train, val = LstsqSystem.from_dense(A, b), LstsqSystem.from_dense(Av, bv)
     order = np.random.default_rng(0).permutation(40)
-    curve = dense_curve(train, val, order, [5, 10, 40], "rrqr")
+    curve = dense_curve(train, val, order, [5, 40], lambda R, z, *_: rrqr_solve(R, z), "rrqr",
+                        models=[10, 100])
     assert list(curve.sizes) == [5, 10, 40]
+    assert curve.at_size == {10: 1, 100: 2} and curve.select("final 10") == 1
     x = np.linalg.lstsq(A[:, order[:10]], b, rcond=None)[0]
     assert np.allclose(curve.coef(1), x, rtol=1e-9)
     assert curve.val_rmse[1] == pytest.approx(np.sqrt(np.mean((Av[:, order[:10]] @ x - bv) ** 2)))
     curve.save(tmp_path / "c.npz")
     back = Checkpoints.load(tmp_path / "c.npz")
     assert np.array_equal(back.indices, curve.indices) and back.method == "rrqr"
-    blr = dense_curve(train, val, order, [10], "blr")
+    blr = dense_curve(train, val, order, [10], lambda R, z, rho2, m: blr_solve(R, z, rho2, m)[0],
+                      "blr")
     x_ref = blr_solve(*LstsqSystem.from_dense(A[:, order[:10]], b).__dict__.values())[0]
     assert np.allclose(blr.coef(0), x_ref, rtol=1e-8)
 
@@ -186,3 +189,112 @@ def test_bad_input_errors():
         asp_path(A, b)
     with pytest.raises(ValueError, match="must be"):
         omp_path(np.ones((5, 3)), np.ones(4))
+
+
+def with_copies(seed, m=80, n0=40, copies=10, delta=1e-11, scale=1.0, b=None):
+    """A0 (m, n0) Gaussian and A = [A0, copies of some of its columns times ``scale``]: the
+    first half exact, the rest perturbed by ``delta`` (both numerically dependent); ``orig``
+    maps A's columns to A0's."""
+    rng = np.random.default_rng(seed)
+    A0 = rng.normal(size=(m, n0))
+    b = rng.normal(size=m) if b is None else b(A0, rng)
+    src = rng.choice(n0, copies, replace=False)
+    cols = scale * A0[:, src]
+    cols[:, copies // 2:] += delta * rng.normal(size=(m, copies - copies // 2))
+    return A0, np.column_stack([A0, cols]), b, np.r_[np.arange(n0), src], scale
+
+
+def on_original_columns(path, i, orig, scale, n0):
+    """Iterate i as coefficients of A0's columns; asserts no two of its columns are copies."""
+    S = path.support(i)
+    assert len(set(orig[S])) == len(S), "a column and its copy are both active"
+    return np.bincount(orig[S], path.coef(i) * np.where(S < n0, 1.0, scale), minlength=n0)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5])
+def test_asp_excludes_dependent_columns_and_keeps_the_lasso_path(seed):
+    """Exact and near copies of columns make candidates dependent on the active set (today's
+    path stopped at the first, after 11-24 of 40): they are excluded, the path reaches
+    max_active, and it is the LASSO path without the copies (scikit-learn), KKT included."""
+    A0, A, b, orig, scale = with_copies(seed)
+    n0 = A0.shape[1]
+    path = asp_path(A, b, max_active=n0)
+    assert path.stop_reason == "max_active" and path.sizes[-1] == n0
+    assert path.settings["n_excluded"] == len(path.settings["excluded"]) > 0
+    alphas, _, coefs = lars_path(A0, b, method="lasso")
+    assert len(path) <= len(alphas)
+    assert rel(path.lambdas, alphas[:len(path)] * len(b)) < 1e-8
+    for i in range(len(path)):
+        x0 = on_original_columns(path, i, orig, scale, n0)
+        assert rel(x0, coefs[:, i]) < 1e-8
+        c = A.T @ (b - A0 @ x0)  # KKT on every column of A, copies included
+        assert np.all(np.abs(c) <= path.lambdas[i] * (1 + 1e-8))
+
+
+def diag_ratio(A, S):
+    d = np.abs(np.diag(np.linalg.qr(A[:, S], mode="r")))
+    return d.max() / d.min()
+
+
+@pytest.mark.parametrize("delta,max_ratio", [(1e-10, 1e10), (1e-4, 1e3)])
+def test_omp_excludes_dependent_columns_and_goes_on(delta, max_ratio):
+    """A noise-free planted model of 10 columns and copies of them at 10x (half exact, half
+    perturbed by ``delta``) and 100x scale: once the residual vanishes, the copies'
+    rounding-level correlations lead (today's path stopped there, at 10 active); they are
+    excluded (dependent, or past ``max_ratio``) and the path reaches max_active with every
+    iterate a least-squares fit on independent columns, equal to scikit-learn's OMP without
+    the copies while the model is being recovered."""
+    rng = np.random.default_rng(3)
+    A0 = rng.normal(size=(60, 50))
+    x0 = np.zeros(50)
+    x0[:10] = rng.choice([-1, 1], 10) * rng.uniform(1, 2, 10)
+    b = A0 @ x0
+    near = 10 * (A0[:, 5:10] + delta * rng.normal(size=(60, 5)))
+    A = np.column_stack([A0, 10 * A0[:, :5], near, 100 * A0[:, :10]])  # 100x enter first
+    orig = np.r_[np.arange(50), np.arange(10), np.arange(10)]
+    scale = np.r_[np.ones(50), np.full(10, 10.0), np.full(10, 100.0)]
+    path = omp_path(A, b, max_active=25, max_ratio=max_ratio)
+    assert path.stop_reason == "max_active" and path.sizes[-1] == 25
+    assert path.settings["n_excluded"] == len(path.settings["excluded"]) > 0
+    ref = orthogonal_mp(A0, b, n_nonzero_coefs=10, return_path=True)
+    for i in range(len(path)):
+        S, x = path.support(i), path.coef(i)
+        assert len(set(orig[S])) == len(S), "a column and its copy are both active"
+        assert diag_ratio(A, S) <= max_ratio
+        # least squares on the support: the residual is orthogonal to the active columns
+        r = b - A[:, S] @ x
+        assert np.abs(A[:, S].T @ r).max() <= 1e-10 * np.abs(A[:, S]).max() * np.abs(b).max()
+        if i < 10:
+            assert rel(np.bincount(orig[S], x * scale[S], minlength=50), ref[:, i]) < 1e-8
+
+
+@pytest.mark.parametrize("seed,excluded", [(9, [43]), (1, [])])
+def test_asp_excludes_a_column_past_the_diagonal_ratio(seed, excluded):
+    """Near copies (1e-4) are independent but with max_ratio = 1e3 one would push R's diagonal
+    ratio past it (seed 9; the default max_ratio excludes nothing): it is excluded, the path
+    reaches max_active, no iterate exceeds the ratio and KKT holds for every column that was
+    not excluded.  Seed 1: a column leaves at -lambda and crosses to +lambda within the next
+    step (w = -3.6); it may not re-enter at once only at the bound it left."""
+    A0, A, b, orig, _ = with_copies(seed, copies=6, delta=1e-4)
+    path = asp_path(A, b, max_active=40, max_ratio=1e3)
+    assert path.stop_reason == "max_active" and path.sizes[-1] == 40
+    assert path.settings["excluded"] == excluded
+    kept = np.delete(np.arange(A.shape[1]), path.settings["excluded"])
+    for i in range(len(path)):
+        assert diag_ratio(A, path.support(i)) <= 1e3
+        c = A.T @ (b - A @ path.dense_coef(i, A.shape[1]))
+        assert np.all(np.abs(c[kept]) <= path.lambdas[i] * (1 + 1e-8))
+
+
+def test_omp_stop_reasons_exhausted_and_blowup():
+    """Every column active or excluded: ``exhausted`` at the rank; a column scaled by 1e-14
+    (its coefficient ~1e14) with no ratio limit: ``blowup``, that iterate not recorded."""
+    A0, A, b, orig, _ = with_copies(0, copies=2)  # an exact copy (correlation 0) and a near
+    path = omp_path(A, b)
+    assert path.stop_reason == "exhausted" and path.sizes[-1] == 40
+    assert sorted(orig[path.settings["excluded"]]) == sorted(orig[40:])
+    A = A0.copy()
+    A[:, 7] *= 1e-14
+    path = omp_path(A, b, max_ratio=np.inf)
+    assert path.stop_reason == "blowup" and path.sizes[-1] == 39
+    assert np.abs(path.values).max() < 1e12

@@ -40,6 +40,19 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         raise ValueError(f"{source}: invalid configuration at {where}: {error.message}")
     if os.environ.get("SPARSEACE_MIRROR"):
         config["mirror"] = os.environ["SPARSEACE_MIRROR"]
+    from .study import DEFINITIONS
+
+    unknown = sorted(set(config.get("figures", {})) - set(DEFINITIONS))
+    if unknown:
+        raise ValueError(f"{source}: invalid configuration at figures: no figure or table "
+                         f"named {unknown} (known: {sorted(DEFINITIONS)})")
+    from .fetch import ChecksumError, check_pins
+
+    for name, src in config["sources"].items():
+        try:
+            check_pins(src, name)
+        except ChecksumError as err:
+            raise ValueError(f"{source}: invalid configuration at sources/{name}: {err}") from None
     for name, ds in config["datasets"].items():
         ds["split"].setdefault("seed", config["seed"])
         missing = [f["source"] for part in ds["files"].values() for f in part
@@ -51,7 +64,110 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         layout = set(ds["files"])
         if layout not in ({"train", "test"}, {"pool"}):
             raise ValueError(f"{source}: dataset {name}: files must be train+test or pool")
+    errors = consistency_errors(config)
+    if errors:
+        raise ValueError("\n".join(f"{source}: invalid configuration at {path}: {message}"
+                                    for path, message in errors))
     return config
+
+
+#: figures and tables made of silicon properties, computed for ``properties.dataset``
+PROPERTY_FIGURES = ("fig5", "table3")
+
+
+def _model_id_problem(model_id, fit: dict) -> str | None:
+    """Why no fit with these settings produces ``model_id`` (None: it does).  ``<solver>-<n>``
+    exists iff the solver is fitted and n is one of the fit's model sizes; ``<solver>-all``
+    for every fitted solver."""
+    solver, _, size = str(model_id).rpartition("-")
+    if solver not in fit["solvers"]:
+        return f"solver {solver or model_id!r} is not among its solvers {fit['solvers']}"
+    if size != "all" and (not size.isdigit() or int(size) not in fit["models"]):
+        return f"size {size!r} is not among its models {fit['models']} (or 'all')"
+    return None
+
+
+def _figure_references(name: str, spec: dict):
+    """(key path, dataset names, model ids, solvers without sizes) a figure or table names."""
+    where = f"figures/{name}"
+    datasets = [(f"{where}/datasets/{i}", ds) for i, ds in enumerate(spec.get("datasets", []))]
+    if "dataset" in spec:
+        datasets.append((f"{where}/dataset", spec["dataset"]))
+    solver_key = "solvers" if "solvers" in spec else "solver"
+    solvers = spec.get("solvers", [spec["solver"]] if "solver" in spec else [])
+    models = [(f"{where}/model", spec["model"])] if "model" in spec else []
+    models += [(f"{where}/models/{i}", m) for i, m in enumerate(spec.get("models", []))]
+    sizes = [(f"{where}/sizes/{i}", n) for i, n in enumerate(spec.get("sizes", []))]
+    sizes += [(f"{where}/{key}", spec[key]) for key in ("small", "large") if key in spec]
+    models += [(path, f"{solver}-{n}") for path, n in sizes for solver in solvers]
+    plain_solvers = [] if sizes else [(f"{where}/{solver_key}", s) for s in solvers]
+    return datasets, models, plain_solvers
+
+
+def consistency_errors(config: dict) -> list[tuple[str, str]]:
+    """(key path, what is wrong) for every setting that contradicts another section: split
+    fractions that leave no training data, model sizes beyond a sparse path, fits of unknown
+    datasets, figures, tables, MD runs and properties naming datasets that are not fitted or
+    models that no fit produces, silicon properties of a dataset that is not silicon.  Sparse
+    solvers (registry kind "path") end their paths at max_active."""
+    from .solvers import SOLVERS
+
+    errors = []
+    datasets, fits = config["datasets"], config.get("fits", {})
+    for name, ds in datasets.items():
+        split = ds["split"]
+        total = split["val_fraction"] + split["test_fraction"]
+        if (split["method"] == "stratified" or "pool" in ds["files"]) and total >= 1:
+            errors.append((f"datasets/{name}/split", f"val_fraction + test_fraction = {total:g} "
+                           "leaves no training data (the sum must be below 1)"))
+    for name, fit in fits.items():
+        if name not in datasets:
+            errors.append((f"fits/{name}", f"no dataset {name!r} in datasets"))
+        sparse = [s for s in fit["solvers"] if SOLVERS[s].kind == "path"]
+        too_large = [n for n in fit["models"] if n > fit["max_active"]]
+        if sparse and too_large:
+            errors.append((f"fits/{name}/models", f"sizes {too_large} exceed max_active "
+                           f"{fit['max_active']}, where the paths of {sparse} end"))
+
+    def fitted(path, dataset) -> bool:
+        if dataset not in fits:
+            errors.append((path, f"dataset {dataset!r} is not fitted (no fits/{dataset})"))
+        return dataset in fits
+
+    def check_models(dataset, models):
+        for path, model_id in models:
+            problem = _model_id_problem(model_id, fits[dataset])
+            if problem:
+                errors.append((path, f"no fit produces model {model_id!r} for {dataset}: "
+                               f"fits/{dataset}: {problem}"))
+
+    for name, spec in config.get("figures", {}).items():
+        datasets_named, models, solvers = _figure_references(name, spec)
+        for path, dataset in datasets_named:
+            if fitted(path, dataset):
+                check_models(dataset, models)
+                errors += [(p, f"solver {s!r} is not fitted for {dataset} (fits/{dataset}/"
+                            f"solvers: {fits[dataset]['solvers']})")
+                           for p, s in solvers if s not in fits[dataset]["solvers"]]
+    for dataset, model_ids in config.get("md", {}).get("runs", {}).items():
+        if fitted(f"md/runs/{dataset}", dataset):
+            check_models(dataset, [(f"md/runs/{dataset}/{i}", m) for i, m in enumerate(model_ids)])
+    if "properties" in config:
+        dataset = config["properties"]["dataset"]
+        if dataset not in datasets:
+            errors.append(("properties/dataset", f"no dataset {dataset!r} in datasets"))
+        elif datasets[dataset]["elements"] != ["Si"]:
+            errors.append(("properties/dataset", f"{dataset} has elements "
+                           f"{datasets[dataset]['elements']}; silicon properties need a "
+                           "silicon dataset (elements [Si])"))
+        else:
+            fitted("properties/dataset", dataset)
+        for name in PROPERTY_FIGURES:
+            named = config.get("figures", {}).get(name, {}).get("dataset", dataset)
+            if named != dataset:
+                errors.append((f"figures/{name}/dataset", f"{named} is not properties/dataset "
+                               f"({dataset}), the dataset whose silicon properties are computed"))
+    return errors
 
 
 def load_config(path) -> dict:

@@ -28,6 +28,8 @@ from .provenance import atomic_path
 
 EV_PER_A3_IN_KBAR = 1602.1766208  # 1 eV/Å^3 = 160.21766208 GPa = 1602.1766208 kbar
 DEFAULT_CONFIG_TYPE = "default"
+MLEARN_KEYS = {"energy": "outputs.energy", "forces": "outputs.forces",
+               "virial": "outputs.virial_stress"}
 
 
 class DataError(ValueError):
@@ -80,8 +82,11 @@ def _lookup(atoms, key: str, per_atom: bool):
 
 
 def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, config_type,
-                    dataset: str, where: str, elements=None) -> Atoms:
-    """Validate labels and build a canonical frame; ``where`` is "file, frame k"."""
+                    dataset: str, where: str, elements=None, keys=None) -> Atoms:
+    """Validate labels and build a canonical frame; ``where`` is "file, frame k"; ``keys``
+    gives the source's name of the energy, forces and virial fields for messages."""
+    keys = {"energy": "energy", "forces": "forces", "virial": "virial",
+            **{field: key for field, key in (keys or {}).items() if key}}
     numbers = np.asarray(numbers)
     n = len(numbers)
     if n == 0:
@@ -90,22 +95,25 @@ def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, confi
         unknown = sorted({chemical_symbols[z] for z in numbers} - set(elements))
         if unknown:
             raise DataError(f"{where}: field symbols: element(s) {unknown} not in {list(elements)}")
-    checks = {"positions": (positions, (n, 3)), "cell": (cell, (3, 3))}
-    checks["energy"] = (np.asarray(energy, dtype=float), ())
+    if energy is None:
+        raise DataError(f"{where}: field {keys['energy']} missing")
+    checks = {"positions": (positions, (n, 3)), "cell": (cell, (3, 3)), "energy": (energy, ())}
     if forces is not None:
         checks["forces"] = (forces, (n, 3))
     if virial is not None:
         checks["virial"] = (np.reshape(virial, -1) if np.size(virial) == 9 else virial, (9,))
     values = {}
     for field, (value, shape) in checks.items():
+        name = keys.get(field, field)
         try:
             value = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
-            raise DataError(f"{where}: field {field} is not numeric") from None
+            raise DataError(f"{where}: field {name} is not numeric "
+                            f"({str(value)[:40]!r})") from None
         if value.shape != shape:
-            raise DataError(f"{where}: field {field} has shape {value.shape}, expected {shape}")
+            raise DataError(f"{where}: field {name} has shape {value.shape}, expected {shape}")
         if not np.all(np.isfinite(value)):
-            raise DataError(f"{where}: field {field} has NaN or infinite values")
+            raise DataError(f"{where}: field {name} has NaN or infinite values")
         values[field] = value
     atoms = Atoms(numbers=numbers, positions=values["positions"], cell=values["cell"], pbc=pbc)
     atoms.info["REF_energy"] = float(values["energy"])
@@ -116,6 +124,38 @@ def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, confi
     if "forces" in values:
         atoms.arrays["REF_forces"] = values["forces"]
     return atoms
+
+
+def _extxyz_frames(text: str, name: str):
+    """Yield the text of each frame of an extxyz file, split as ASE scans it (count line,
+    comment line, atom lines, VEC lines).  A count line that is not a number, or data after a
+    blank line (where ASE would silently stop reading), raise DataError naming frame and line."""
+    lines = text.splitlines(keepends=True)
+    start, index = 0, 0
+    while start < len(lines):
+        where = f"{name}, frame {index}"
+        header = lines[start].strip()
+        if not header:
+            more = next((i for i in range(start, len(lines)) if lines[i].strip()), None)
+            if more is None:
+                return
+            raise DataError(f"{where}: blank line {start + 1} where a frame should start, with "
+                            f"more data at line {more + 1}: remove the blank line(s)")
+        try:
+            natoms = int(header)
+        except ValueError:
+            natoms = -1
+        if natoms < 0:
+            raise DataError(f"{where}: line {start + 1} should be the number of atoms of the "
+                            f"next frame, got {header[:40]!r}: junk after the last frame?")
+        end = start + 2 + natoms
+        if end > len(lines):
+            raise DataError(f"{where}: line {start + 1} announces {natoms} atoms but only "
+                            f"{max(len(lines) - start - 2, 0)} atom line(s) follow: truncated file?")
+        while end < len(lines) and lines[end].lstrip().startswith("VEC"):
+            end += 1
+        yield "".join(lines[start:end])
+        start, index = end, index + 1
 
 
 def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | None = None,
@@ -133,19 +173,15 @@ def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | 
     if not text.strip():
         raise DataError(f"{name}: empty file")
     frames = []
-    stream = read_xyz(io.StringIO(text), index=slice(None))
-    while True:
+    keys = {"energy": energy_key, "forces": force_key, "virial": virial_key}
+    for chunk in _extxyz_frames(text, name):
         where = f"{name}, frame {len(frames)}"
         try:
-            atoms = next(stream)
-        except StopIteration:
-            break
+            atoms = next(read_xyz(io.StringIO(chunk), index=0))
         except Exception as err:  # ASE raises several types on malformed or truncated input
             raise DataError(f"{where}: cannot parse ({type(err).__name__}: {err}); "
                             "truncated or malformed file?") from None
         energy = _lookup(atoms, energy_key, per_atom=False)
-        if energy is None:
-            raise DataError(f"{where}: field {energy_key} missing")
         forces = _lookup(atoms, force_key, per_atom=True) if force_key else None
         if forces is None and force_key and require_forces:
             raise DataError(f"{where}: field {force_key} missing")
@@ -153,7 +189,7 @@ def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | 
         frames.append(canonical_frame(
             atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, energy, forces, virial,
             atoms.info.get(config_type_key),
-            atoms.info.get("dataset", "") if dataset is None else dataset, where, elements))
+            atoms.info.get("dataset", "") if dataset is None else dataset, where, elements, keys))
     return frames
 
 
@@ -168,34 +204,45 @@ def read_mlearn_json(path, dataset: str = "", elements=None) -> list[Atoms]:
         docs = json.loads(_open_text(path))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON ({err}); truncated file?") from None
+    if not isinstance(docs, list):
+        raise DataError(f"{path}: expected a JSON list of documents, got a {type(docs).__name__}")
     if not docs:
         raise DataError(f"{path}: empty file")
     frames = []
     for index, doc in enumerate(docs):
         where = f"{path}, frame {index}"
+        if not isinstance(doc, dict) or not isinstance(doc.get("outputs"), dict):
+            raise DataError(f"{where}: expected a document with an object 'outputs', got "
+                            f"{str(doc)[:40]!r}")
         try:
             structure, outputs = doc["structure"], doc["outputs"]
             cell = np.array(structure["lattice"]["matrix"], dtype=float)
             sites = structure["sites"]
             symbols = [site["species"][0]["element"] for site in sites]
             positions = np.array([site["xyz"] for site in sites], dtype=float)
-        except (KeyError, IndexError, TypeError) as err:
-            raise DataError(f"{where}: field {err} missing or malformed") from None
+        except KeyError as err:
+            raise DataError(f"{where}: field {err} missing") from None
+        except (IndexError, TypeError, ValueError) as err:
+            raise DataError(f"{where}: field structure is malformed ({err})") from None
         unknown = [s for s in symbols if s not in chemical_symbols[1:]]
         if unknown:
             raise DataError(f"{where}: field species: unknown element {unknown[0]!r}")
         numbers = [chemical_symbols.index(s) for s in symbols]
         virial = None
         if outputs.get("virial_stress") is not None:
-            s = np.asarray(outputs["virial_stress"], dtype=float)
+            try:
+                s = np.asarray(outputs["virial_stress"], dtype=float)
+            except (TypeError, ValueError):
+                s = np.zeros(0)
             if s.shape != (6,):
-                raise DataError(f"{where}: field virial_stress has shape {s.shape}, expected (6,)")
+                raise DataError(f"{where}: field outputs.virial_stress is not 6 numbers: "
+                                f"{str(outputs['virial_stress'])[:40]!r}")
             xx, yy, zz, xy, yz, zx = s
             stress = np.array([[xx, xy, zx], [xy, yy, yz], [zx, yz, zz]])
             virial = stress * abs(np.linalg.det(cell)) / EV_PER_A3_IN_KBAR
         frames.append(canonical_frame(numbers, positions, cell, True, outputs.get("energy"),
                                       outputs.get("forces"), virial, doc.get("group"), dataset,
-                                      where, elements))
+                                      where, elements, MLEARN_KEYS))
     return frames
 
 

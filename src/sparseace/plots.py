@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -91,33 +92,67 @@ def pair_selection(functions: pd.DataFrame, sizes, supports, level_order, centre
     return fig
 
 
-def _factor_coordinates(functions: pd.DataFrame, ids):
-    """Sorted (n_t + l_t) of the three factors of each function (radial degree n_t)."""
-    return np.array([sorted(d + l for d, l in zip(functions.at[k, "degree"], functions.at[k, "l"]))
-                     for k in ids], dtype=float).reshape(-1, 3)
-
-
-def threebody_selection(functions: pd.DataFrame, selected, level_order, order: int,
-                        run_label: str, centre: str | None = None):
-    """Three-factor (correlation order 3) functions of a sparse model in 3D over the sorted
-    (n + l) of their factors, next to those of the level-ordered basis of the same size
-    (Figure 3)."""
-    mask = (functions["kind"] == "manybody") & (functions["order"] == order)
+def _threebody(functions: pd.DataFrame, centre: str | None = None) -> pd.DataFrame:
+    """The three-body functions (correlation order 2) with coordinates (n1, n2, l): the radial
+    degrees of the two factors, a neighbour of the centre's species first, like neighbours in
+    ascending degree, and their common angular momentum l (l1 = l2 for a rotation
+    invariant); ``pair``: the neighbour species in the same order."""
+    f = functions[(functions["kind"] == "manybody") & (functions["order"] == 2)]
     if centre is not None:
-        mask &= functions["centre"] == centre
-    candidates = set(functions.index[mask])
-    sparse = [k for k in selected if k in candidates]
-    dense = [k for k in level_order[:len(selected)] if k in candidates]
+        f = f[f["centre"] == centre]
+    rows = []
+    for c, species, degree, l in zip(f["centre"], f["species"], f["degree"], f["l"]):
+        factors = sorted(zip(species, degree), key=lambda t: (t[0] != c, t[0], t[1]))
+        rows.append({"n1": factors[0][1], "n2": factors[1][1], "l": l[0],
+                     "pair": (factors[0][0], factors[1][0])})
+    return pd.DataFrame(rows, index=f.index, columns=["n1", "n2", "l", "pair"])
+
+
+def _scatter3d(ax, coords: pd.DataFrame, title: str, colour: str, background=None):
+    if background is not None:
+        ax.scatter(background["n1"], background["n2"], background["l"], s=4, c="0.8",
+                   depthshade=False, label="in the basis")
+    ax.scatter(coords["n1"], coords["n2"], coords["l"], s=12, c=colour, depthshade=True,
+               label="selected")
+    ax.set_xlabel("$n_1$")
+    ax.set_ylabel("$n_2$")
+    ax.set_zlabel("$l$")
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title, fontsize=9)
+
+
+def threebody_selection(functions: pd.DataFrame, selected, level_order, run_label: str,
+                        centre: str | None = None):
+    """Three-body (correlation order 2) functions of a sparse model in 3D over (n1, n2, l),
+    next to those of the level-ordered basis of the same size (Figure 3)."""
+    three = _threebody(functions, centre)
+    sparse = three.loc[three.index.intersection(np.asarray(selected))]
+    dense = three.loc[three.index.intersection(np.asarray(level_order)[:len(selected)])]
     fig = plt.figure(figsize=(10, 4.6))
-    for i, (ids, title, colour) in enumerate(((sparse, "ASP", "C0"),
-                                               (dense, "level-ordered", "C2"))):
-        ax = fig.add_subplot(1, 2, i + 1, projection="3d")
-        xyz = _factor_coordinates(functions, ids)
-        ax.scatter(*xyz.T, s=10, c=colour, depthshade=True)
-        ax.set_xlabel("$n_1+l_1$")
-        ax.set_ylabel("$n_2+l_2$")
-        ax.set_zlabel("$n_3+l_3$")
-        ax.set_title(f"{title}: {len(ids)} of {len(selected)} active are 3-factor")
+    for i, (coords, title, colour) in enumerate(((sparse, "ASP", "C0"),
+                                                  (dense, "level-ordered", "C2"))):
+        _scatter3d(fig.add_subplot(1, 2, i + 1, projection="3d"), coords,
+                   f"{title}: {len(coords)} of {len(selected)} active are three-body", colour)
+    stamp(fig, run_label)
+    return fig
+
+
+def species_threebody(functions: pd.DataFrame, selected, centre: str, run_label: str):
+    """Three-body functions with a given centre, one panel per pair of neighbour species
+    (for water's O centre: O-H-H, O-O-O, O-O-H) over (n1, n2, l): those in the basis and those
+    the sparse model selected (Figure 7)."""
+    three = _threebody(functions, centre)
+    groups = sorted(set(three["pair"]), key=lambda p: (p[0] != p[1], p))
+    fig = plt.figure(figsize=(4.2 * len(groups), 4.4))
+    chosen = three.index.intersection(np.asarray(selected))
+    for i, pair in enumerate(groups):
+        available = three[three["pair"] == pair]
+        picked = available.loc[available.index.intersection(chosen)]
+        ax = fig.add_subplot(1, len(groups), i + 1, projection="3d")
+        _scatter3d(ax, picked, f"{centre}-{'-'.join(pair)}: {len(picked)} of {len(available)}"
+                               " selected", "C0", background=available)
+    fig.axes[0].legend(fontsize=7, loc="upper left")
     stamp(fig, run_label)
     return fig
 
@@ -142,28 +177,6 @@ def defect_errors(values: pd.DataFrame, reference: dict, gap: dict, run_label: s
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("error vs DFT (%)")
     axes[0, 0].legend(fontsize=8)
-    stamp(fig, run_label)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return fig
-
-
-def species_triples(functions: pd.DataFrame, selected, centre: str, order: int, run_label: str):
-    """Three-factor functions with a given centre by neighbour-species triple: available in the
-    basis and selected by the sparse model (Figure 7)."""
-    mask = ((functions["kind"] == "manybody") & (functions["order"] == order)
-            & (functions["centre"] == centre))
-    triple = functions.loc[mask, "species"].map(lambda s: "".join(sorted(s)))
-    available = triple.value_counts().sort_index()
-    chosen = triple[triple.index.isin(selected)].value_counts().reindex(available.index, fill_value=0)
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    x = np.arange(len(available))
-    ax.bar(x - 0.2, available.values, 0.4, label="in the basis", color="0.7")
-    ax.bar(x + 0.2, chosen.values, 0.4, label="selected by ASP", color="C0")
-    ax.set_xticks(x, [f"{centre}|{t}" for t in available.index])
-    ax.set_yscale("log")
-    ax.set_ylabel("three-factor functions")
-    ax.set_xlabel("centre | neighbour species")
-    ax.legend(fontsize=8)
     stamp(fig, run_label)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +65,19 @@ def inputs_record(paths) -> dict[str, str]:
 
 
 def setup_logging(log_path=None, level=logging.INFO) -> None:
-    """Log to ``log_path`` (a workflow rule's log file) or to stderr."""
+    """Log to ``log_path`` (a workflow rule's log file) or to stderr, warnings included.
+
+    With a log file, an exception that ends the script is logged there with its traceback
+    before Python prints it to stderr as usual, so a failed job's log says why it failed."""
     kwargs = {"filename": str(log_path), "filemode": "w"} if log_path else {}
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         force=True, **kwargs)
+    logging.captureWarnings(True)
+    if log_path:
+        sys.excepthook = _log_uncaught_exception
+
+
+def _log_uncaught_exception(kind, value, traceback) -> None:
+    logging.getLogger("sparseace").critical("the job failed: %s: %s", kind.__name__, value,
+                                            exc_info=(kind, value, traceback))
+    sys.__excepthook__(kind, value, traceback)

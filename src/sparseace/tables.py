@@ -34,11 +34,6 @@ def write_table(df: pd.DataFrame, stem, caption: str) -> list[str]:
     return paths
 
 
-def read_table(path) -> pd.DataFrame:
-    """Read a table CSV written by ``write_table`` (its caption line is a comment)."""
-    return pd.read_csv(path, comment="#")
-
-
 def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
     """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
     models of each solver, next to the published MTP and GAP values.
@@ -60,17 +55,39 @@ def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=["model", "quantity", *elements])
 
 
+#: Table III rows: property key (``properties.silicon_properties``, literature_values.yaml) and
+#: label; the two kinds of C44 and of bulk modulus are separate rows (like with like)
+SI_PROPERTY_ROWS = (
+    ("vacancy", "vacancy (eV)"),
+    ("interstitial_tetrahedral", "tetrahedral interstitial (eV)"),
+    ("interstitial_hexagonal", "hexagonal interstitial (eV)"),
+    ("interstitial_dumbbell", "dumbbell interstitial (eV)"),
+    ("C11", "C11 (GPa)"),
+    ("C12", "C12 (GPa)"),
+    ("C44", "C44 relaxed-ion (GPa)"),
+    ("C44_unrelaxed", "C44 clamped-ion (GPa)"),
+    ("bulk_modulus", "B = (C11 + 2 C12)/3 (GPa)"),
+    ("bulk_modulus_eos", "B from E(V), Birch-Murnaghan (GPa)"),
+    ("surface_111", "surface (111) (J/m^2)"),
+    ("surface_110", "surface (110) (J/m^2)"),
+    ("surface_100", "surface (100) (J/m^2)"),
+)
+
+
 def si_properties_table(models: dict[str, dict], literature: dict) -> pd.DataFrame:
     """Table III: silicon properties of DFT, GAP and the fitted models, with % error vs DFT.
 
-    ``models``: column label -> property dict (eV, GPa, J/m^2)."""
+    ``models``: column label (a model id) -> property dict (eV, GPa, J/m^2); one column pair
+    per label, so two models never share a column."""
     dft, gap = literature["DFT"], literature["GAP"]
-    props = list(dft)
-    table = pd.DataFrame({"property": props, "DFT": [dft[p] for p in props],
-                          "GAP": [gap.get(p, np.nan) for p in props]})
+    keys = [k for k, _ in SI_PROPERTY_ROWS]
+    table = pd.DataFrame({"property": [label for _, label in SI_PROPERTY_ROWS],
+                          "DFT": [dft.get(k, np.nan) for k in keys],
+                          "GAP": [gap.get(k, np.nan) for k in keys]})
     for label, values in models.items():
-        table[label] = [values.get(p, np.nan) for p in props]
-        table[f"{label} err %"] = [100 * (values.get(p, np.nan) - dft[p]) / dft[p] for p in props]
+        mine = np.array([values.get(k, np.nan) for k in keys], dtype=float)
+        table[label] = mine
+        table[f"{label} err %"] = 100 * (mine - table["DFT"]) / table["DFT"]
     return table
 
 

@@ -1,6 +1,9 @@
-# Shared helpers: validated config, dataset and source paths, the list of final outputs.
+# Shared helpers: validated config, settings lookups, dataset and source paths, the list of
+# final outputs.
+import json
 from pathlib import Path
 
+from sparseace import study
 from sparseace.config import validate_config
 from sparseace.solvers import SOLVERS
 
@@ -24,3 +27,47 @@ def run_label(datasets):
 
 
 LITERATURE = str(Path(workflow.basedir) / "config" / "literature_values.yaml")
+
+
+def fit_settings(dataset):
+    return config["fits"][dataset]
+
+
+def dataset_settings(dataset):
+    return config["datasets"][dataset]
+
+
+def chunk_count(dataset, split):
+    return fit_settings(dataset)["chunks"][split]
+
+
+def basis_size(path) -> int:
+    """Number of functions of a basis file (basis.json)."""
+    return json.loads(Path(path).read_text())["size"]
+
+
+def factor_mb(input, copies: int, extra_mb: int = 500) -> int:
+    """Memory (MB) of a job holding ``copies`` (n+1) x (n+1) float64 matrices (design factors,
+    Gram matrices), n = functions of the job's basis (input ``basis``): the one place where
+    memory is sized (8 (n+1)^2 bytes: 224 MB for Zuo's 5,292 functions, 1.5 GB for GAP-Si's
+    13,695, 2.5 GB for water's 17,578)."""
+    return int(copies * 8 * (basis_size(input.basis) + 1) ** 2 / 1e6 + extra_mb)
+
+
+def solve_minutes(input) -> int:
+    """Run time (min) of a solver job: 4 h at Zuo's 5,292 functions, growing as n^2.5 (about
+    2 days at GAP-Si's 13,695, 3.5 days at water's 17,578)."""
+    return max(240, int(240 * (basis_size(input.basis) / 5292) ** 2.5))
+
+
+def figure_specs():
+    """name -> spec of every figure and table (Table I lists the run's solvers by default)."""
+    used = [s for s in SOLVERS if any(s in f["solvers"] for f in config["fits"].values())]
+    return {"table1": {"solvers": used}, **config["figures"]}
+
+
+def figure_and_table_files():
+    exts = {"figure": ("png", "pdf"), "table": ("csv", "md", "tex")}
+    return ([f"results/{study.DEFINITIONS[n].kind}s/{n}.{ext}" for n in figure_specs()
+             for ext in exts[study.DEFINITIONS[n].kind]]
+            + [f"results/tables/md_stability.{ext}" for ext in exts["table"]])

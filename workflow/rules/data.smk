@@ -1,13 +1,22 @@
-# Data stages: fetch each source (mirror first, sha256 verified), split each dataset.
+# Data stages: fetch each source (mirror first, pin verified), split each dataset (each raw
+# file verified against its pin again before it is read).
+
+
+def local_source(w):
+    """A local source's file is the fetch's input (a change re-fetches, and is caught)."""
+    path = config["sources"][w.source].get("path")
+    return [path] if path else []
 
 
 rule fetch:
+    input:
+        local_source,
     output:
         file="resources/raw/{source}/{filename}",
         provenance="resources/raw/{source}/{filename}.provenance.json",
     wildcard_constraints:
         source="|".join(config["sources"]),
-        filename=r"[^/]+(?<!\.provenance\.json)",
+        filename=r"[^/]+(?<!\.provenance\.json)(?<!\.pin)",
     params:
         source=lambda w: config["sources"][w.source],
         mirror=config["mirror"],
@@ -33,6 +42,7 @@ rule split:
     params:
         dataset=lambda w: config["datasets"][w.dataset],
         paths=lambda w: dataset_file_paths(w.dataset),
+        sources=config["sources"],
     log:
         "logs/split/{dataset}.log",
     resources:

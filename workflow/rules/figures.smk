@@ -1,92 +1,63 @@
-# Figures 1-7 and Tables I-IV of the study, from the fit, MD and property results.
-F = config["figures"]
+# Figures and tables of the study: one rule per entry of the config's `figures` section, drawn
+# by the definition of the same name in sparseace.study from the inputs it names.
 
 
-def curves(datasets, solvers):
-    return [f"results/fits/{ds}/curves/{s}.csv" for ds in datasets for s in solvers
-            if s in config["fits"][ds]["solvers"]]
+def input_files(kind, spec):
+    """The files of one input kind of a figure/table (curves: a list; others: key -> path)."""
+    ds, models = study.datasets(spec), []
+    if kind == "curves":
+        return [f"results/fits/{d}/curves/{s}.csv" for d in ds for s in study.solvers(spec)
+                if s in fit_settings(d)["solvers"]]
+    if kind == "checkpoints":
+        return {f"{d}/{s}": f"results/fits/{d}/paths/{s}.npz" for d in ds
+                for s in study.solvers(spec)}
+    if kind == "basis":
+        return {d: f"results/fits/{d}/basis.json" for d in ds}
+    if kind == "model":
+        return {f"{d}/{m}": f"results/fits/{d}/models/{m}.json" for d in ds
+                for m in study.model_ids(spec)}
+    if kind == "properties":
+        return {m: f"results/properties/{ds[0]}/{m}.json" for m in study.model_ids(spec)}
+    if kind == "errors":
+        return {f"{d}/{m}": f"results/fits/{d}/errors/{m}.csv" for d in ds
+                for m in study.model_ids(spec)}
+    if kind == "literature":
+        return LITERATURE
+    raise ValueError(f"unknown input kind {kind!r}")
 
 
-def figure_outputs(name):
-    return report(multiext(f"results/figures/{name}", ".png", ".pdf"),
-                  caption=f"../report/{name}.rst", category="Figures")
+def all_paths(files):
+    if isinstance(files, str):
+        return [files]
+    return list(files.values()) if isinstance(files, dict) else list(files)
 
 
-def table_outputs(name):
-    return report(multiext(f"results/tables/{name}", ".csv", ".md", ".tex"),
-                  caption=f"../report/{name}.rst", category="Tables")
+def report_outputs(name, kind):
+    exts = (".png", ".pdf") if kind == "figure" else (".csv", ".md", ".tex")
+    caption = Path(workflow.basedir) / "workflow" / "report" / f"{name}.rst"
+    return report(multiext(f"results/{kind}s/{name}", *exts),
+                  caption=f"../report/{name}.rst" if caption.exists() else None,
+                  category=f"{kind.capitalize()}s")
 
 
-FIGURE_INPUTS = {
-    "fig1": lambda: {"curves": curves(F["fig1"]["datasets"], F["fig1"]["solvers"])},
-    "fig2": lambda: {"basis": f"results/fits/{F['fig2']['dataset']}/basis.json",
-                     "path": f"results/fits/{F['fig2']['dataset']}/paths/{F['fig2']['solver']}.npz"},
-    "fig3": lambda: {"basis": f"results/fits/{F['fig3']['dataset']}/basis.json",
-                     "model": f"results/fits/{F['fig3']['dataset']}/models/{F['fig3']['model']}.json"},
-    "fig4": lambda: {"curves": curves([F["fig4"]["dataset"]], F["fig4"]["solvers"])},
-    "fig5": lambda: {"properties": [f"results/properties/{F['fig5']['dataset']}/{s}-{n}.json"
-                                    for s in F["fig5"]["solvers"] for n in F["fig5"]["sizes"]],
-                     "literature": LITERATURE},
-    "fig6": lambda: {"curves": curves([F["fig6"]["dataset"]], F["fig6"]["solvers"])},
-    "fig7": lambda: {"basis": f"results/fits/{F['fig7']['dataset']}/basis.json",
-                     "model": f"results/fits/{F['fig7']['dataset']}/models/{F['fig7']['model']}.json"},
-}
-TABLE_INPUTS = {
-    "table1": lambda: {},
-    "table2": lambda: {"errors": [f"results/fits/{ds}/errors/{s}-{F['table2'][size]}.csv"
-                                  for ds in F["table2"]["datasets"] for s in F["table2"]["solvers"]
-                                  for size in ("small", "large")],
-                       "literature": LITERATURE},
-    "table3": lambda: {"properties": [f"results/properties/{F['table3']['dataset']}/{m}.json"
-                                      for m in F["table3"]["models"]],
-                       "literature": LITERATURE},
-    "table4": lambda: {"errors": [f"results/fits/{F['table4']['dataset']}/errors/"
-                                  f"{F['table4']['solver']}-{n}.csv" for n in F["table4"]["sizes"]],
-                       "literature": LITERATURE},
-}
-FIGURE_DATASETS = {name: spec.get("datasets", [spec.get("dataset")])
-                   for name, spec in F.items()}
-
-
-for _name, _inputs in FIGURE_INPUTS.items():
+for _name, _spec in figure_specs().items():
+    _definition = study.DEFINITIONS[_name]
+    _files = {kind: input_files(kind, _spec) for kind in _definition.inputs}
 
     rule:
         name:
-            f"figure_{_name}"
+            f"{_definition.kind}_{_name}"
         input:
-            **_inputs(),
+            [path for files in _files.values() for path in all_paths(files)],
         output:
-            figure_outputs(_name),
+            report_outputs(_name, _definition.kind),
         params:
-            figure=_name,
-            spec=F[_name],
-            label=run_label(FIGURE_DATASETS[_name]),
+            name=_name,
+            spec=_spec,
+            files=_files,
+            label=run_label(study.datasets(_spec) if _name != "table1"
+                            else ["none (method summary)"]),
         log:
-            f"logs/figures/{_name}.log",
+            f"logs/{_definition.kind}s/{_name}.log",
         script:
-            "../scripts/figure.py"
-
-
-for _name, _inputs in TABLE_INPUTS.items():
-
-    rule:
-        name:
-            f"table_{_name}"
-        input:
-            **_inputs(),
-        output:
-            table_outputs(_name),
-        params:
-            table=_name,
-            spec=F.get(_name, {}),
-            label=run_label(FIGURE_DATASETS.get(_name, ["none (method summary)"])),
-        log:
-            f"logs/tables/{_name}.log",
-        script:
-            "../scripts/table.py"
-
-
-def figure_and_table_files():
-    return ([f"results/figures/{n}.{ext}" for n in FIGURE_INPUTS for ext in ("png", "pdf")]
-            + [f"results/tables/{n}.{ext}" for n in TABLE_INPUTS for ext in ("csv", "md", "tex")]
-            + [f"results/tables/md_stability.{ext}" for ext in ("csv", "md", "tex")])
+            "../scripts/render.py"

@@ -5,20 +5,8 @@
 # results/fits/{dataset}/design/test_energy_rows.npz
 # results/fits/{dataset}/paths/{solver}.npz      (checkpoints with validation RMSE)
 # results/fits/{dataset}/curves/{solver}.csv     (validation RMSE, test energy errors per checkpoint)
-# results/fits/{dataset}/models/{solver}-{size}.json   (best validated checkpoint with <= size active)
+# results/fits/{dataset}/models/{solver}-{size}.json   (the model of <size> functions; -all: the last)
 # results/fits/{dataset}/errors/{solver}-{size}.csv    (test errors per config_type and overall)
-
-
-def fit_settings(dataset):
-    return config["fits"][dataset]
-
-
-def dataset_settings(dataset):
-    return config["datasets"][dataset]
-
-
-def chunk_count(dataset, split):
-    return fit_settings(dataset)["chunks"][split]
 
 
 rule basis:
@@ -52,17 +40,20 @@ rule design_chunk:
         weights=lambda w: dataset_settings(w.dataset)["weights"],
     log:
         "logs/design_chunk/{dataset}.{split}.{chunk}.log",
+    benchmark:
+        "logs/benchmarks/design_chunk/{dataset}.{split}.{chunk}.tsv"
     resources:
-        mem_mb=lambda w: fit_settings(w.dataset).get("design_mem_mb", 4000),
-        runtime=lambda w: fit_settings(w.dataset).get("design_runtime_min", 60),
+        mem_mb=lambda w, input: factor_mb(input, 4),
+        runtime=480,
     script:
         "../scripts/design_chunk.py"
 
 
 rule design_gather:
     input:
-        lambda w: expand("results/fits/{{dataset}}/design/{{split}}.chunk{chunk}.npz",
-                         chunk=range(chunk_count(w.dataset, w.split))),
+        chunks=lambda w: expand("results/fits/{{dataset}}/design/{{split}}.chunk{chunk}.npz",
+                                chunk=range(chunk_count(w.dataset, w.split))),
+        basis="results/fits/{dataset}/basis.json",
     output:
         "results/fits/{dataset}/design/{split}.npz",
     wildcard_constraints:
@@ -70,13 +61,13 @@ rule design_gather:
     log:
         "logs/design_gather/{dataset}.{split}.log",
     resources:
-        mem_mb=lambda w: fit_settings(w.dataset).get("design_mem_mb", 4000),
-        runtime=30,
+        mem_mb=lambda w, input: factor_mb(input, 4),
+        runtime=120,
     script:
         "../scripts/design_gather.py"
 
 
-rule test_energy_rows:
+rule energy_rows:
     input:
         structures="results/data/{dataset}/test.xyz",
         basis="results/fits/{dataset}/basis.json",
@@ -85,12 +76,12 @@ rule test_energy_rows:
     params:
         eref=lambda w: dataset_settings(w.dataset)["eref"],
     log:
-        "logs/test_energy_rows/{dataset}.log",
+        "logs/energy_rows/{dataset}.log",
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=240,
     script:
-        "../scripts/test_rows.py"
+        "../scripts/energy_rows.py"
 
 
 rule solve:
@@ -107,10 +98,12 @@ rule solve:
         options=lambda w: config["solvers"][w.solver],
     log:
         "logs/solve/{dataset}.{solver}.log",
+    benchmark:
+        "logs/benchmarks/solve/{dataset}.{solver}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda w: fit_settings(w.dataset).get("solve_mem_mb", 8000),
-        runtime=lambda w: fit_settings(w.dataset).get("solve_runtime_min", 240),
+        mem_mb=lambda w, input: factor_mb(input, 6, 1000),
+        runtime=lambda w, input: solve_minutes(input),
     script:
         "../scripts/solve.py"
 
@@ -138,6 +131,7 @@ rule select_model:
         size=r"\d+|all",
     params:
         eref=lambda w: dataset_settings(w.dataset)["eref"],
+        selection=lambda w: fit_settings(w.dataset)["selection"],
     log:
         "logs/select_model/{dataset}.{solver}-{size}.log",
     script:

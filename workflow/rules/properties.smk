@@ -4,13 +4,14 @@
 rule si_properties:
     input:
         model="results/fits/{dataset}/models/{model}.json",
-        literature=LITERATURE,
     output:
         "results/properties/{dataset}/{model}.json",
     params:
         settings=config["properties"]["settings"],
     log:
         "logs/si_properties/{dataset}.{model}.log",
+    benchmark:
+        "logs/benchmarks/si_properties/{dataset}.{model}.tsv"
     resources:
         mem_mb=4000,
         runtime=720,

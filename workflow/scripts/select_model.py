@@ -1,4 +1,4 @@
-"""Select a model from a solver's checkpoints (``bysize n``) and write the model file."""
+"""Select a model from a solver's checkpoints (the fit's selection rule) and write the model file."""
 
 import json
 import logging
@@ -12,7 +12,7 @@ from sparseace.solvers import Checkpoints
 setup_logging(snakemake.log[0])
 cp = Checkpoints.load(snakemake.input.path)
 size = snakemake.wildcards.size
-rule = "final" if size == "all" else f"bysize {size}"
+rule = "final" if size == "all" else f"{snakemake.params.selection} {size}"
 i = cp.select(rule)
 basis = ACEBasis.load(snakemake.input.basis)
 split = json.loads(Path(snakemake.input.split).read_text())

@@ -2,8 +2,9 @@
 
 import logging
 
+from sparseace.fetch import verify_fetched
 from sparseace.io import read_source_file, write_extxyz_atomic
-from sparseace.provenance import file_sha256, setup_logging, write_json_atomic
+from sparseace.provenance import setup_logging, write_json_atomic
 from sparseace.split import split_counts, split_indices
 
 setup_logging(snakemake.log[0])
@@ -11,9 +12,11 @@ name, ds = snakemake.wildcards.dataset, snakemake.params.dataset
 frames, files, n_fixed_train = [], [], None
 for part in ("train", "test", "pool"):
     for ref, path in zip(ds["files"].get(part, []), snakemake.params.paths[part]):
+        sha256 = verify_fetched(path, snakemake.params.sources[ref["source"]],
+                                f"source {ref['source']}")
         part_frames = read_source_file(path, ds["reader"], name, ref.get("member"), ds["elements"])
         files.append({"part": part, "path": path, "member": ref.get("member"),
-                      "sha256": file_sha256(path), "configs": len(part_frames)})
+                      "sha256": sha256, "configs": len(part_frames)})
         frames += part_frames
     if part == "train" and ds["files"].get("train"):
         n_fixed_train = len(frames)

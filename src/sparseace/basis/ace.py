@@ -33,6 +33,17 @@ DEFAULT_OPTIONS = {
 }
 
 
+def _numbers_as_floats(value):
+    """``value`` (JSON-like) with every int and float as a float: 0 and 0.0 hash alike."""
+    if isinstance(value, dict):
+        return {k: _numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers_as_floats(v) for v in value]
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 class ACEBasis:
     """Linear ACE basis of ``len(basis)`` functions.
 
@@ -184,12 +195,18 @@ class ACEBasis:
 
     # ------------------------------------------------------------------ serialisation
     def fingerprint(self) -> str:
-        """Hash of the basis structure and its coupling coefficients (rounded to 1e-9)."""
+        """Hash of everything that determines the functions' values: elements, order, total
+        degree, every option (numbers compared as floats; ``rcut_factor`` only through the
+        ``rcut`` it resolved to), the basis structure and its coupling coefficients (rounded
+        to 1e-9)."""
         h = hashlib.sha256()
         for arr in (self.mb.op, self.mb.fn_order, self.mb.fn_factors, self.mb.term_ptr,
                     self.mb.term_a):
             h.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
-        h.update(json.dumps(self.to_dict(fingerprint=False), sort_keys=True).encode())
+        options = {k: v for k, v in self.options.items() if k != "rcut_factor"}
+        described = {"elements": list(self.elements), "order": self.order,
+                     "totaldegree": self.totaldegree, "options": options}
+        h.update(json.dumps(_numbers_as_floats(described), sort_keys=True).encode())
         h.update(np.round(self.mb.term_coef * 1e9).astype(np.int64).tobytes())
         return h.hexdigest()
 
@@ -202,18 +219,37 @@ class ACEBasis:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ACEBasis":
-        basis = cls(d["elements"], d["order"], d["totaldegree"], **d.get("options", {}))
+    def from_dict(cls, d: dict, source: str = "<basis>") -> "ACEBasis":
+        """Rebuild a basis written by ``to_dict``; raises ValueError naming ``source`` when a
+        field is missing or malformed, or when the rebuilt basis does not have the recorded
+        fingerprint."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: basis must be a JSON object, got {type(d).__name__}")
+        missing = [k for k in ("elements", "order", "totaldegree", "fingerprint") if k not in d]
+        if missing:
+            raise ValueError(f"{source}: basis lacks the field(s) {missing}")
+        options = d.get("options", {})
+        if not isinstance(options, dict):
+            raise ValueError(f"{source}: basis options must be a JSON object, got {options!r}")
+        try:
+            basis = cls(d["elements"], d["order"], d["totaldegree"], **options)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: invalid basis ({err})") from None
         if "size" in d and d["size"] != len(basis):
-            raise ValueError(f"basis size {len(basis)} differs from the recorded {d['size']}")
+            raise ValueError(f"{source}: basis size {len(basis)} differs from the recorded "
+                             f"{d['size']}")
+        if d["fingerprint"] != basis.fingerprint():
+            raise ValueError(f"{source}: the basis rebuilt here differs from the one recorded "
+                             "(fingerprint mismatch): edited file, or written by an "
+                             "incompatible version")
         return basis
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "ACEBasis":
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, source: str = "<basis>") -> "ACEBasis":
+        return cls.from_dict(json.loads(text), source)
 
     def save(self, path) -> None:
         """Write the basis specification as JSON (atomically)."""
@@ -223,7 +259,7 @@ class ACEBasis:
     @classmethod
     def load(cls, path) -> "ACEBasis":
         """Read a basis written by ``save``."""
-        return cls.from_json(Path(path).read_text())
+        return cls.from_json(Path(path).read_text(), str(path))
 
     # ------------------------------------------------------------------ evaluation
     def species_indices(self, atoms) -> np.ndarray:

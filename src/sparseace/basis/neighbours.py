@@ -9,13 +9,59 @@ from __future__ import annotations
 import numpy as np
 from matscipy.neighbours import neighbour_list
 
+#: Å: atoms closer than this are coincident, a structure no evaluation accepts
+COINCIDENT_DISTANCE = 0.01
+
+
+def check_positions(atoms) -> None:
+    """Raise ValueError naming the first atom with a NaN or infinite position, or a bad cell."""
+    positions = np.asarray(atoms.positions, dtype=float)
+    bad = np.flatnonzero(~np.all(np.isfinite(positions), axis=1))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"atom {i} ({atoms.get_chemical_symbols()[i]}) has a non-finite "
+                         f"position {positions[i].tolist()} ({len(bad)} such atom(s))")
+    if not np.all(np.isfinite(np.asarray(atoms.cell, dtype=float))):
+        raise ValueError(f"the cell has NaN or infinite entries: {atoms.cell.tolist()}")
+
+
+def pair_description(atoms, i: int, j: int, distance: float) -> str:
+    """'atoms i (X) and j (Y) are d Å apart', for error messages."""
+    symbols = atoms.get_chemical_symbols()
+    image = " (a periodic image)" if i == j else ""
+    return f"atoms {i} ({symbols[i]}) and {j} ({symbols[j]}){image} are {distance:.3g} Å apart"
+
+
+def closest_pair(first, second, rij):
+    """(i, j, distance in Å) of the closest of the given pairs, or None when there are none."""
+    if len(first) == 0:
+        return None
+    distances = np.linalg.norm(rij, axis=1)
+    k = int(np.argmin(distances))
+    return int(first[k]), int(second[k]), float(distances[k])
+
+
+def closest_pair_within(atoms, distance: float):
+    """(i, j, d) of the closest pair of atoms with d < ``distance`` (Å), or None.
+
+    The search radius is at least 1/100 of the structure's size: matscipy's cell binning takes
+    seconds when the cutoff is thousands of times smaller than the cell."""
+    size = max(np.linalg.norm(np.asarray(atoms.cell), axis=1).max(),
+               np.ptp(np.asarray(atoms.positions, dtype=float), axis=0).max(initial=0.0))
+    closest = closest_pair(*neighbour_pairs(atoms, max(distance, COINCIDENT_DISTANCE,
+                                                       size / 100)))
+    return closest if closest is not None and closest[2] < distance else None
+
 
 def neighbour_pairs(atoms, cutoff: float):
     """Return (first, second, rij) with rij = r_second - r_first (Å), sorted by ``first``.
 
     Works for periodic, partly periodic and isolated structures (a non-periodic direction with a
     degenerate cell vector gets a box around the atoms that is larger than the cutoff).
+    Raises ValueError for a NaN or infinite position (naming the atom) and for atoms closer than
+    ``COINCIDENT_DISTANCE`` (naming the pair).
     """
+    check_positions(atoms)
     positions = np.asarray(atoms.positions, dtype=float)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     cell = np.array(atoms.cell, dtype=float)
@@ -32,6 +78,10 @@ def neighbour_pairs(atoms, cutoff: float):
         positions = positions - origin
     first, second, rij = neighbour_list("ijD", positions=positions, cell=cell, pbc=pbc,
                                         cutoff=float(cutoff))
+    closest = closest_pair(first, second, rij)
+    if closest is not None and closest[2] < COINCIDENT_DISTANCE:
+        raise ValueError(f"{pair_description(atoms, *closest)}: coincident atoms (closer than "
+                         f"{COINCIDENT_DISTANCE} Å)")
     if len(first) > 1 and np.any(np.diff(first) < 0):
         order = np.argsort(first, kind="stable")
         first, second, rij = first[order], second[order], rij[order]

@@ -82,7 +82,10 @@ class ActiveQR:
             self._GS = np.zeros((capacity, A.shape[1]))  # G[active, :]
             self._GSS = np.zeros((capacity, capacity))  # G[active, active]
         self.active: list[int] = []
-        self._deleted = False  # a column has left since R was last factorised
+        # R is what a factorisation from scratch would give: with a Gram matrix, insertions
+        # compute exactly the Cholesky factor of G[S, S] and only deletions (rotations) depart
+        # from it; without, insertions are semi-normal updates, not a QR of A_S
+        self._fresh = True
         # rho^2 = ||a||^2 - ||r||^2 carries a rounding error of a few eps ||a||^2: a smaller
         # value cannot be told from zero, whatever piv_tol asks (pivTol bounds rho / ||a||)
         self._d2_floor = max(piv_tol ** 2, 64 * np.finfo(float).eps)
@@ -129,8 +132,13 @@ class ActiveQR:
         d2 = self.col_norm2[j] - r @ r
         if d2 <= self._d2_floor * self.col_norm2[j] or self.col_norm2[j] == 0:
             raise SingularError(f"column {j} is linearly dependent on the active set")
+        rho = np.sqrt(d2)
+        d = np.abs(np.diag(self.Rk))
+        if k and max(d.max(), rho) > self.max_ratio * min(d.min(), rho):
+            raise SingularError(f"adding column {j} makes R's diagonal ratio exceed "
+                                f"{self.max_ratio:g}")
         self.R[:k, k] = r
-        self.R[k, k] = np.sqrt(d2)
+        self.R[k, k] = rho
         self.R[k, :k] = 0.0
         if self.gram is not None:
             self._GSS[:k, k] = cross
@@ -138,10 +146,7 @@ class ActiveQR:
             self._GSS[k, k] = self.gram[j, j]
             self._GS[k] = self.gram[j]
         self.active.append(int(j))
-        if self.diag_ratio() > self.max_ratio:
-            self.delete(k)
-            raise SingularError(f"adding column {j} makes R's diagonal ratio exceed "
-                                f"{self.max_ratio:g}")
+        self._fresh = self._fresh and self.gram is not None
 
     def delete(self, position: int) -> None:
         """Remove the active column at ``position``; Givens rotations restore the triangle."""
@@ -152,15 +157,14 @@ class ActiveQR:
             _remove_row(self._GSS, k, position)
             _remove_column(self._GSS, k, position)
         self.active.pop(position)
-        self._deleted = True
+        self._fresh = self._fresh and position == k - 1
 
     def refactorise(self) -> None:
-        """Recompute R from the active columns, removing the rounding that the deletions'
-        rotations accumulate.  With a Gram matrix, R is the Cholesky factor of G[S, S]
-        (k^3 / 3 flops, against 2 m k^2 for a QR of A_S): insertions compute exactly that
-        factor, so until a column has left there is nothing to redo."""
+        """Recompute R from the active columns, removing the rounding that updates accumulate
+        (nothing to do while R is fresh).  With a Gram matrix, R is the Cholesky factor of
+        G[S, S] (k^3 / 3 flops, against 2 m k^2 for a QR of A_S)."""
         k = self.k
-        if not k or (self.gram is not None and not self._deleted):
+        if not k or self._fresh:
             return
         Rk = None
         if self.gram is not None:
@@ -171,7 +175,7 @@ class ActiveQR:
         if Rk is None:
             Rk = qr(self.A[:, self.active], mode="r")[0][:k, :k]
         self.R[:k, :k] = Rk * np.where(np.diag(Rk) < 0, -1.0, 1.0)[:, None]
-        self._deleted = False
+        self._fresh = True
 
     def diag_ratio(self) -> float:
         d = np.abs(np.diag(self.Rk))

@@ -63,28 +63,26 @@ def _prefix_systems(system: LstsqSystem, order):
     return Rp, zp
 
 
-def dense_curve(train: LstsqSystem, val: LstsqSystem, order, sizes, solver: str,
-                **options) -> Checkpoints:
-    """Fit the first k columns of ``order`` for each k in ``sizes`` with ``rrqr`` or ``blr``."""
+def dense_curve(train: LstsqSystem, val: LstsqSystem, order, sizes, solve, name: str,
+                models=(), meta=None) -> Checkpoints:
+    """Fit the first k columns of ``order`` for each k in ``sizes`` and ``models`` with
+    ``solve(R, z, rho2, nrows) -> x`` (a least-squares problem in reduced form); ``at_size``
+    records the fit of each size in ``models`` (the whole basis for a size beyond it)."""
     order = np.asarray(order)
     Rp, zp = _prefix_systems(train, order)
+    n = len(order)
+    wanted = sorted({int(k) for k in sizes if 0 < k <= n} | {min(int(k), n) for k in models})
     supports, coefs, rmse = [], [], []
-    for k in sorted(set(int(k) for k in sizes if 0 < k <= len(order))):
-        Rk, zk = Rp[:k, :k], zp[:k]
-        if solver == "rrqr":
-            x = rrqr_solve(Rk, zk, options.get("rtol", 1e-15))
-        elif solver == "blr":
-            rho2 = train.rho2 + float(zp[k:] @ zp[k:])
-            x = blr_solve(Rk, zk, rho2, train.nrows, options.get("variance_floor", 1e-4))[0]
-        else:
-            raise ValueError(f"unknown dense solver {solver!r}")
+    for k in wanted:
+        x = solve(Rp[:k, :k], zp[:k], train.rho2 + float(zp[k:] @ zp[k:]), train.nrows)
         support = order[:k]
         supports.append(support)
         coefs.append(x)
         rmse.append(val.rmse(x, support))
-        log.info("%s on the first %d functions: validation RMSE %.4g", solver, k, rmse[-1])
-    return Checkpoints.from_models(solver, [len(s) for s in supports], supports, coefs, rmse,
-                                   {"order": "level", **options})
+        log.info("%s on the first %d functions: validation RMSE %.4g", name, k, rmse[-1])
+    at_size = {str(int(k)): wanted.index(min(int(k), n)) for k in models}
+    return Checkpoints.from_models(name, wanted, supports, coefs, rmse,
+                                   {"order": "level", "at_size": at_size, **(meta or {})})
 
 
 class RRQR:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .ard import ard_checkpoints
 from .checkpoints import Checkpoints, path_checkpoints
-from .dense import dense_curve
+from .dense import blr_solve, dense_curve, rrqr_solve
 from .paths import asp_path, omp_path
 from .system import LstsqSystem
 
@@ -47,6 +47,10 @@ class FitSpec:
     checkpoints: int = 100
     dense_sizes: int = 20
     level_order: np.ndarray | None = field(default=None, compare=False)
+
+    def order(self, n: int) -> np.ndarray:
+        """The order in which dense curves add the n functions (level order, else as given)."""
+        return np.arange(n) if self.level_order is None else self.level_order
 
     @classmethod
     def from_settings(cls, fit: dict, level_order=None) -> "FitSpec":
@@ -120,30 +124,42 @@ def require_sizes(cp: Checkpoints, sizes, solver: str) -> None:
 def _sparse_path(path_function):
     def checkpoints(train, val, fit, options):
         path = path_function(train.R, train.z, max_active=fit.max_active)
-        return path_checkpoints(path, train, val, fit.checkpoints, options.get("debias"))
+        cp = path_checkpoints(path, train, val, fit.checkpoints, options.get("debias"),
+                              sizes=fit.sizes)
+        require_sizes(cp, fit.sizes, path.method)
+        return cp
     return checkpoints
 
 
-def _dense(solver):
-    def checkpoints(train, val, fit, options):
-        n = train.ncols
-        sizes = np.unique(np.concatenate([
-            np.geomspace(min(10, n), n, fit.dense_sizes).round().astype(int),
-            [k for k in fit.sizes if k <= n], [n]]))
-        order = np.arange(n) if fit.level_order is None else fit.level_order
-        return dense_curve(train, val, order, sizes, solver, **options)
-    return checkpoints
+def _sizes(n: int, fit: FitSpec) -> np.ndarray:
+    """Points of a dense curve: ``fit.dense_sizes`` sizes spread geometrically up to n."""
+    return np.unique(np.geomspace(min(10, n), n, fit.dense_sizes).round().astype(int))
+
+
+def _rrqr(train, val, fit, options):
+    rtol = options.get("rtol", 1e-15)
+    return dense_curve(train, val, fit.order(train.ncols), _sizes(train.ncols, fit),
+                       lambda R, z, rho2, nrows: rrqr_solve(R, z, rtol), "rrqr", fit.sizes,
+                       options)
+
+
+def _blr(train, val, fit, options):
+    floor = options.get("variance_floor", 1e-4)
+    return dense_curve(train, val, fit.order(train.ncols), _sizes(train.ncols, fit),
+                       lambda R, z, rho2, nrows: blr_solve(R, z, rho2, nrows, floor)[0], "blr",
+                       fit.sizes, options)
 
 
 def _ard(train, val, fit, options):
-    return ard_checkpoints(train, val, options["threshold_lambdas"],
-                           max_iter=options.get("max_iter", 500), tol=options.get("tol", 0.1))
+    return ard_checkpoints(train, val, options["threshold_lambdas"], sizes=fit.sizes,
+                           max_iter=options.get("max_iter", 500), tol=options.get("tol", 0.1),
+                           size_cap=max(fit.sizes, default=train.ncols))
 
 
-register(Solver("rrqr", "RRQR", "curve", _dense("rrqr"),
+register(Solver("rrqr", "RRQR", "curve", _rrqr,
                 "rank-revealing (pivoted) QR least squares on the preconditioned system",
                 "dense baseline; level-ordered basis of a given size", "C2", "^"))
-register(Solver("blr", "BLR", "curve", _dense("blr"),
+register(Solver("blr", "BLR", "curve", _blr,
                 "Bayesian linear regression: evidence maximisation over prior and noise variances",
                 "dense baseline; level-ordered basis of a given size", "C3", "v"))
 register(Solver("ard", "ARD", "thresholded", _ard,
