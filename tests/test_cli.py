@@ -175,6 +175,7 @@ def test_elements_outside_the_basis_name_file_frame_and_option(tmp_path, capsys)
     (["--select", "final 30"], "more than --max-active 20"),
     (["--max-active", "999"], "option --max-active 999: the basis has only"),
     (["--solver-option", "debias"], "option --solver-option: 'debias' is not KEY=VALUE"),
+    (["--jobs", "0"], "argument --jobs: 0 is not a positive integer"),
 ])
 def test_bad_options_are_named_before_any_work(tmp_path, capsys, args, message):
     status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, *args,
@@ -189,14 +190,16 @@ def test_bad_weights_file_is_named(tmp_path, capsys):
     assert status == 2 and "w.yaml (option --weights-file): weights of 'liq'" in err
 
 
-def test_selection_no_checkpoint_satisfies_keeps_the_checkpoints(data, tmp_path):
-    # one ARD model, at a threshold that keeps more than 2 functions
-    out = sparseace("fit", data / "train.xyz", *FIT, "--solver", "ard",
-                    "--solver-option", "threshold_lambdas=[1.0e+5]", "--select", "bysize 2",
+def test_selection_no_checkpoint_satisfies_is_named(tmp_path):
+    # one-atom fcc cells: zero forces and shear virials, a design of rank 2 per configuration
+    cells = [labelled(bulk("Cu", "fcc", a), "bulk") for a in (3.5, 3.6, 3.7, 3.8)]
+    write(tmp_path / "cells.xyz", cells, format="extxyz")
+    out = sparseace("fit", tmp_path / "cells.xyz", *FIT, "--select", "final 15",
                     "-o", tmp_path / "m.json")
     assert out.returncode == 2
-    assert "option --select 'bysize 2': no model with at most 2 active functions" in out.stderr
-    assert (tmp_path / "m.checkpoints.npz").exists() and not (tmp_path / "m.json").exists()
+    assert "option --select 'final 15': the asp path ended" in out.stderr
+    assert "before the requested model size 15" in out.stderr
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_reduce_design_in_processes_equals_one_assembly(tmp_path):

@@ -1,4 +1,4 @@
-"""The ``sparseace`` command: fit a sparse ACE potential to your own extxyz data, report its
+"""The sparseace command: fit a sparse ACE potential to your own extxyz data, report its
 errors, print basis sizes, export a model to LAMMPS and run an MD stability check.
 
     sparseace fit train.xyz --elements Si --eref Si=-158.54 -o Si.json
@@ -7,7 +7,7 @@ errors, print basis sizes, export a model to LAMMPS and run an MD stability chec
     sparseace export-lammps Si.json
     sparseace md Si.json start.xyz --temperature 300 --time-ps 10
 
-``sparseace <command> --help`` explains every option.  A mistake in the input ends the command
+"sparseace COMMAND --help" explains every option.  A mistake in the input ends the command
 with one message naming the file, frame and option (exit status 2 for the command line, 1 for
 the data); progress goes to stderr, tables to stdout.
 """
@@ -36,6 +36,7 @@ SOLVER_DEFAULTS = {  # the study's solver settings (config/paper.yaml)
             "tol": 0.1},
 }
 DEFAULT_MAX_ACTIVE = 500
+PAIR_EXAMPLES = {"--eref": "Si=-158.54", "--weights": "E=30,F=1,V=1", "--r0": "Al=2.8"}
 RULE_HELP = ("'final' (the last model), 'final N' (the model of N active functions: for asp/omp "
              "where the path first reaches N, for rrqr/blr the level-ordered basis of N, for ard "
              "the threshold whose model is largest with at most N), 'bysize N' (lowest validation "
@@ -59,8 +60,7 @@ def _pairs(text: str, option: str) -> dict[str, float]:
             out[name] = float(value)
         except ValueError:
             raise UsageError(f"option {option}: {item!r} is not NAME=NUMBER "
-                             f"(e.g. {option} {'Si=-158.54' if option == '--eref' else 'E=30,F=1,V=1'})"
-                             ) from None
+                             f"(e.g. {option} {PAIR_EXAMPLES[option]})") from None
     return out
 
 
@@ -98,24 +98,39 @@ def parse_eref(items, elements) -> dict[str, float]:
     return {e: given.get(e, 0.0) for e in elements}
 
 
-def parse_rule(rule: str, max_active: int | None = None) -> tuple[str, int | None]:
-    """Check a selection rule; returns (rule, N) where N is the model size it asks for, if any."""
+def parse_rule(rule: str) -> tuple[str, int | None]:
+    """Check a selection rule's syntax; returns (rule, N), N the model size it names if any."""
     kind, _, arg = rule.strip().partition(" ")
     arg = arg.strip()
     try:
         if kind == "final" and not arg:
             return "final", None
         if kind in ("final", "bysize") and int(arg) >= 1:
-            n = int(arg)
-            if kind == "final" and max_active is not None and n > max_active:
-                raise UsageError(f"option --select {rule!r} asks for a model of {n} active "
-                                 f"functions, more than --max-active {max_active}")
-            return f"{kind} {n}", n
+            return f"{kind} {int(arg)}", int(arg)
         if kind == "byerror" and float(arg) >= 1:
             return f"byerror {float(arg):g}", None
     except ValueError:
         pass
     raise UsageError(f"option --select {rule!r} is not a selection rule: {RULE_HELP}")
+
+
+def model_size_settings(args, basis) -> tuple[int, str, int | None]:
+    """(max_active, selection rule, model size it names) of a fit, checked against the basis
+    and, for sparse paths, against --max-active."""
+    from .solvers import SOLVERS
+
+    max_active = args.max_active or min(DEFAULT_MAX_ACTIVE, len(basis))
+    if max_active > len(basis):
+        raise UsageError(f"option --max-active {max_active}: the basis has only {len(basis)} "
+                         "functions (raise --totaldegree or --order, or lower --max-active)")
+    rule, size = parse_rule(args.select or f"final {max_active}")
+    path = SOLVERS[args.solver].kind == "path"
+    limit, what = (max_active, f"--max-active {max_active}, where the {args.solver} path "
+                   "ends") if path else (len(basis), f"the basis's {len(basis)} functions")
+    if rule.startswith("final ") and size > limit:
+        raise UsageError(f"option --select {rule!r} asks for a model of {size} functions, "
+                         f"more than {what}")
+    return max_active, rule, size
 
 
 def parse_solver_options(solver: str, items) -> dict:
@@ -134,7 +149,7 @@ def parse_solver_options(solver: str, items) -> dict:
 
 
 # ---------------------------------------------------------------------- data
-def read_frames(path, args, elements=None, option: str = "") -> list:
+def read_frames(path, args, elements, elements_from: str = "option --elements") -> list:
     """Canonical frames of an extxyz file with the key names of the options; errors name the
     option to change and, for a missing key, the keys the frame has."""
     from .io import read_extxyz
@@ -153,7 +168,7 @@ def read_frames(path, args, elements=None, option: str = "") -> list:
                     hint += f"; this frame has {_frame_keys(path, message)}"
                 raise DataError(message + hint + ")") from None
         if "field symbols" in message:
-            raise DataError(f"{message} (option {option or '--elements'})") from None
+            raise DataError(f"{message} ({elements_from})") from None
         raise
 
 
@@ -243,7 +258,8 @@ def _basis(args):
     try:
         return ACEBasis(args.elements, args.order, degree, **options)
     except ValueError as err:
-        raise UsageError(f"options --elements/--order/--totaldegree/--r0: {err}") from None
+        options = "--r0 EL=Å" if "r0" in str(err) else "--elements/--order/--totaldegree"
+        raise UsageError(f"{err} (option {options})") from None
 
 
 def cmd_basis(args) -> None:
@@ -291,26 +307,14 @@ def cmd_fit(args) -> None:
     from tqdm import tqdm
 
     from .fitting import reduce_design, select_model, solve
-    from .solvers import FitSpec
+    from .solvers import FitSpec, PathTooShortError
 
     quiet = args.quiet
     weights = parse_weights(args.weights, args.weights_file)
     eref = parse_eref(args.eref, args.elements)
-    if args.jobs < 1:
-        raise UsageError(f"option --jobs {args.jobs}: must be at least 1")
-    if args.chunk_configs is not None and args.chunk_configs < 1:
-        raise UsageError(f"option --chunk-configs {args.chunk_configs}: must be at least 1")
-    if args.max_active is not None and args.max_active < 1:
-        raise UsageError(f"option --max-active {args.max_active}: must be at least 1")
     options = parse_solver_options(args.solver, args.solver_option)
-    if args.select is not None:  # syntax checked before any work
-        parse_rule(args.select, args.max_active)
     basis = _basis(args)
-    max_active = args.max_active or min(DEFAULT_MAX_ACTIVE, len(basis))
-    if max_active > len(basis):
-        raise UsageError(f"option --max-active {max_active}: the basis has only {len(basis)} "
-                         "functions (raise --totaldegree or --order, or lower --max-active)")
-    rule, size = parse_rule(args.select or f"final {max_active}", max_active)
+    max_active, rule, size = model_size_settings(args, basis)
     paths = output_paths(args.output)
 
     train = read_frames(args.train, args, args.elements)
@@ -342,10 +346,14 @@ def cmd_fit(args) -> None:
                   checkpoints=args.checkpoints, dense_sizes=args.dense_sizes,
                   level_order=basis.level_order())
     with tqdm(total=1, desc=f"solve ({args.solver})", disable=quiet) as bar:
-        checkpoints = solve(basis, factors["train"], factors["val"], args.prior, args.solver,
-                            fit, options)
+        try:
+            checkpoints = solve(basis, factors["train"], factors["val"], args.prior,
+                                args.solver, fit, options)
+        except PathTooShortError as err:
+            raise UsageError(f"option --select {rule!r}: {err}") from None
         bar.update(1)
     checkpoints.meta.update(data_files=files, split=split)
+    checkpoints.save(paths["checkpoints"])
     try:
         model = select_model(checkpoints, rule, basis, eref, {
             "data_files": files, "split": split, "weights": weights,
@@ -355,12 +363,10 @@ def cmd_fit(args) -> None:
                     "dense_sizes": args.dense_sizes, "sizes": list(fit.sizes)},
             "command": ["sparseace", *sys.argv[1:]]})
     except ValueError as err:
-        checkpoints.save(paths["checkpoints"])
         raise UsageError(f"option --select {rule!r}: {err}; the {len(checkpoints)} checkpoints "
                          f"have {sorted(set(checkpoints.sizes.tolist()))} active functions "
                          f"(saved in {paths['checkpoints']})") from None
     model.save(paths["model"])
-    checkpoints.save(paths["checkpoints"])
     learning_curve(checkpoints, model.metadata["checkpoint"], args.solver,
                    f"sparseace fit {args.train}: {args.solver} ({rule})", paths)
     sets = {"train": train, "val": val, **({"test": test} if test else {})}
@@ -389,8 +395,8 @@ def _load_model(path):
 
 def cmd_errors(args) -> None:
     model = _load_model(args.model)
-    sets = {str(p): read_frames(p, args, model.species, "(the model's elements "
-                                f"{list(model.species)})") for p in args.data}
+    sets = {str(p): read_frames(p, args, model.species, f"the elements of {args.model}")
+            for p in args.data}
     table = model_error_tables(model, sets, args.quiet)
     if args.output:
         with _atomic_csv(args.output) as tmp:
@@ -452,6 +458,13 @@ def cmd_md(args) -> None:
 
 
 # ---------------------------------------------------------------------- parser
+def positive_integer(text: str) -> int:
+    value = int(text)  # argparse reports a ValueError as "invalid positive_integer value"
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
 class _Formatter(argparse.HelpFormatter):
     """Help that states each option's default, unless there is none or the help gives it."""
 
@@ -460,7 +473,8 @@ class _Formatter(argparse.HelpFormatter):
         default = action.default
         if (default is not None and default is not False and default != argparse.SUPPRESS
                 and "default" not in text and action.option_strings):
-            text += f" (default: {' '.join(map(str, default)) if isinstance(default, list) else default})"
+            shown = " ".join(map(str, default)) if isinstance(default, list) else default
+            text += f" (default: {shown})"
         return text
 
 
@@ -481,7 +495,8 @@ def _basis_options(parser, required: bool) -> None:
     g.add_argument("--elements", nargs="+", required=True, metavar="EL",
                    help="chemical symbols of the basis, e.g. H O; data with other elements "
                         "is an error")
-    g.add_argument("--order", type=int, metavar="N", required=required, default=None if required else 3,
+    g.add_argument("--order", type=int, metavar="N", required=required,
+                   default=None if required else 3,
                    help="maximal correlation order (2-4; 3 = three-body)")
     g.add_argument("--totaldegree", type=float, nargs="+", required=required,
                    default=None if required else [16.0], metavar="D",
@@ -548,20 +563,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--solver-option", action="append", metavar="KEY=VALUE",
                    help="override a solver option (YAML value), repeatable; defaults: " +
                         "; ".join(f"{k}: {v}" for k, v in SOLVER_DEFAULTS.items()))
-    g.add_argument("--max-active", type=int, default=None, metavar="N",
-                   help=f"length of sparse paths (active functions); default "
+    g.add_argument("--max-active", type=positive_integer, default=None, metavar="N",
+                   help=f"model size (active functions): sparse paths end there and the "
+                        f"default selection is the model of this size; default "
                         f"{DEFAULT_MAX_ACTIVE} or the basis size if smaller")
-    g.add_argument("--checkpoints", type=int, default=100, metavar="N",
+    g.add_argument("--checkpoints", type=positive_integer, default=100, metavar="N",
                    help="about how many models of a path are kept and validated")
-    g.add_argument("--dense-sizes", type=int, default=20, metavar="N",
+    g.add_argument("--dense-sizes", type=positive_integer, default=20, metavar="N",
                    help="basis sizes of the rrqr/blr curves")
     g.add_argument("--select", default=None, metavar="RULE",
                    help=f"model selection: {RULE_HELP}; default 'final MAX_ACTIVE'")
     g = p.add_argument_group("resources")
-    g.add_argument("--jobs", type=int, default=1, metavar="N",
+    g.add_argument("--jobs", type=positive_integer, default=1, metavar="N",
                    help="processes computing design rows (memory: each holds two "
                         "(n+1)^2 arrays of 8 bytes, n = basis functions)")
-    g.add_argument("--chunk-configs", type=int, default=None, metavar="N",
+    g.add_argument("--chunk-configs", type=positive_integer, default=None, metavar="N",
                    help="configurations per unit of work of --jobs (default: split evenly over "
                         "the processes); memory does not depend on it")
 
@@ -602,15 +618,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Langevin damping time (fs)")
     p.add_argument("--seed", type=int, default=MD["seed"],
                    help="seed of the initial velocities and the thermostat noise")
-    p.add_argument("--chunk-steps", type=int, default=MD["chunk_steps"], metavar="N",
+    p.add_argument("--chunk-steps", type=positive_integer, default=MD["chunk_steps"], metavar="N",
                    help="steps between stability checks")
     p.add_argument("--min-distance", type=float, default=MD["min_distance"], metavar="A",
                    help="atom pairs closer than this (Å) make the run unstable")
     p.add_argument("--max-temperature-factor", type=float, metavar="X",
                    default=MD["max_temperature_factor"],
                    help="unstable above X times --temperature")
-    p.add_argument("--thermo-every", type=int, default=MD["thermo_every"], metavar="N",
-                   help="steps between thermo rows")
+    p.add_argument("--thermo-every", type=positive_integer, default=MD["thermo_every"],
+                   metavar="N", help="steps between thermo rows")
     p.add_argument("--engine", choices=ENGINES, default=MD["engine"],
                    help="native: pair_style sparseace; external: fix external (slower)")
     p.add_argument("--trajectory", metavar="TRAJ.xyz", help="snapshot after every check")
