@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_workflow import small_config, workflow_env
+from conftest import small_config, workflow_env
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

@@ -6,9 +6,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,24 +14,7 @@ import pytest
 import yaml
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-
-def small_config(tmp_path):
-    (tmp_path / "config").mkdir()
-    path = tmp_path / "config/config.yaml"
-    path.write_text((REPO / "tests/workflow_config.yaml").read_text())
-    return path
-
-
-def workflow_env(**extra):
-    """The environment of workflow runs: the test's solver plugin (tests/toy_solvers.py) on the
-    path."""
-    env = {**os.environ, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"),
-                                                      env.get("PYTHONPATH")]))
-    return env
+from conftest import REPO, SNAKEMAKE, workflow_env
 
 
 def test_failed_job_writes_its_traceback_to_its_rule_log(tmp_path):
@@ -83,18 +64,6 @@ def test_default_profile_reruns_jobs_interrupted_by_sigint(tmp_path):
     assert plain.returncode != 0 and "IncompleteFilesException" in plain_out
     assert profile.returncode == 0, profile_out[-2000:]
     assert "rule two_outputs" in profile_out
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, mirror):
-    tmp = tmp_path_factory.mktemp("workflow")
-    configfile = small_config(tmp)
-    out = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory",
-                          str(tmp), "--configfile", str(configfile), "--cores", "2"],
-                         capture_output=True, text=True,
-                         env=workflow_env(SPARSEACE_MIRROR=str(mirror)))
-    assert out.returncode == 0, out.stderr[-5000:]
-    return tmp
 
 
 @pytest.mark.slow
