@@ -245,6 +245,19 @@ void SparseACEModel::read(const std::string &path)
   for (int k = 0; k < nz * n_radial; k++)
     run_start[k + 1] = run_start[k] + (degree_lmax[k] + 1) * (degree_lmax[k] + 1);
   num_a = run_start[nz * n_radial];
+  const int nlm = (lmax + 1) * (lmax + 1);
+  proj_ptr.assign(1, 0);
+  proj_d.clear();
+  proj_v.clear();
+  for (int z = 0; z < nz; z++)
+    for (int lm = 0; lm < nlm; lm++) {
+      for (int d = 0; d < n_radial; d++)
+        if (lm < run_start[z * n_radial + d + 1] - run_start[z * n_radial + d]) {
+          proj_d.push_back(d);
+          proj_v.push_back(run_start[z * n_radial + d] + lm);
+        }
+      proj_ptr.push_back(static_cast<int>(proj_d.size()));
+    }
   t.keyword("pair_weights");
   pair_weights.resize(nz * nz * pair_degree);
   for (auto &v : pair_weights) v = t.real("pair weight");
@@ -275,20 +288,19 @@ void SparseACEModel::read(const std::string &path)
   if (t.pos != t.tok.size()) t.fail("nothing after 'end'");
 
   // Evaluation order.  Leaves (nodes of order >= 2 no other node extends) are never needed as
-  // parents: they are not computed in the forward pass; grouped by parent they give each
-  // parent's adjoint sum_k coef_k A[factor_k], grouped by factor each entry's gradient
-  // sum_k coef_k AA_parent(k) (sums in registers, no scattered updates).  The other
-  // (inner) nodes keep their order by correlation order, each order by the node's rank among its
-  // parent's children (every parent's first child, then every second child, ...) so that
-  // consecutive steps of the reverse sweep update different parents.
+  // parents: they are not computed in the forward pass; grouped by parent, one pass over them
+  // gives each parent's adjoint sum_k coef_k A[factor_k] (summed in a register) and adds
+  // coef_k AA_parent to the gradient of each factor (the factors of one parent's leaves are
+  // distinct).  The other (inner) nodes keep their order by correlation order, each order by
+  // the node's rank among its parent's children (every parent's first child, then every second
+  // child, ...) so that consecutive steps of the reverse sweep update different parents.
   const int n_nodes = static_cast<int>(factor.size());
   std::vector<int> children(n_nodes + 1, 0), rank(n_nodes), moved(n_nodes, -1);
   for (int n = 0; n < n_nodes; n++) rank[n] = children[parent[n] + 1]++;
   std::vector<int> ipar, ifac;
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
-  by_parent = SparseACELeafGroups();
-  by_factor = SparseACELeafGroups();
+  leaves = SparseACELeafGroups();
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
     for (int k = 1; k <= 4; k++) {
@@ -313,8 +325,7 @@ void SparseACEModel::read(const std::string &path)
         leaf_factor.push_back(factor[n]);
         leaf_coef.push_back(coef[n]);
       }
-    by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
-    by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
+    leaves.add_species(leaf_parent, leaf_factor, leaf_coef);
   }
   parent.swap(ipar);
   factor.swap(ifac);
@@ -358,19 +369,17 @@ void SparseACEModel::read(const std::string &path)
 
 /* ---------------------------------------------------------------- pair style */
 
-/* sum_{k0 <= k < k1} c[k] v[index[k]] in four partial sums (independent chains of additions). */
-static inline double gather_dot(const double *c, const int *index, int k0, int k1, const double *v)
+/* Four doubles (GCC/Clang vector extension): register blocks of the force projection. */
+typedef double vec4 __attribute__((vector_size(32)));
+static inline vec4 load4(const double *p)
 {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  int k = k0;
-  for (; k + 4 <= k1; k += 4) {
-    s0 += c[k] * v[index[k]];
-    s1 += c[k + 1] * v[index[k + 1]];
-    s2 += c[k + 2] * v[index[k + 2]];
-    s3 += c[k + 3] * v[index[k + 3]];
-  }
-  for (; k < k1; k++) s0 += c[k] * v[index[k]];
-  return (s0 + s1) + (s2 + s3);
+  vec4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void store4(double *p, vec4 v)
+{
+  std::memcpy(p, &v, sizeof v);
 }
 
 PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
@@ -499,7 +508,7 @@ static inline void recurrence_step(int n, double a, double b, const double *__re
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
-  max_neigh = nneigh + nneigh / 2;
+  max_neigh = nneigh + nneigh / 2 + BLOCK;    // rows padded for a block past the last neighbour
   const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1, ntri = L1 * (L1 + 1) / 2;
   nb_j.resize(n);
   for (auto *v : neighbour_arrays()) v->resize(n);
@@ -510,7 +519,6 @@ void PairSparseACE::grow(int nneigh)
   fq.resize(n * ntri);
   fqz.resize(n * ntri);
   Y.resize(n * nlm);
-  ga.resize(n * nlm);
   gb.resize(n * nlm);
 }
 
@@ -753,25 +761,43 @@ void PairSparseACE::compute(int eflag, int vflag)
     }
     harmonics(n);
 
-    // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm
+    // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
+    // four lm at a time (each R_d load serves four sums)
     double *__restrict Av = A.data();
     for (int z = 0; z < nz; z++) {
       const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
       for (int d = 0; d < nr; d++) {
         const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
-        for (int v = run[z * nr + d], lm = 0; v < run[z * nr + d + 1]; v++, lm++) {
+        const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
+        int lm = 0;
+        for (; lm + 4 <= nv; lm += 4) {
+          const double *__restrict Y0 = &Y[static_cast<size_t>(lm) * ld], *__restrict Y1 = Y0 + ld,
+                                   *__restrict Y2 = Y1 + ld, *__restrict Y3 = Y2 + ld;
+          double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+          for (int p = p0; p < p1; p++) {
+            s0 += Rd[p] * Y0[p];
+            s1 += Rd[p] * Y1[p];
+            s2 += Rd[p] * Y2[p];
+            s3 += Rd[p] * Y3[p];
+          }
+          Av[v0 + lm] = s0;
+          Av[v0 + lm + 1] = s1;
+          Av[v0 + lm + 2] = s2;
+          Av[v0 + lm + 3] = s3;
+        }
+        for (; lm < nv; lm++) {
           const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
           double s = 0.0;
 #pragma omp simd reduction(+ : s)
           for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
-          Av[v] = s;
+          Av[v0 + lm] = s;
         }
       }
     }
 
     // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
-    // reverse sweep, leaves first (grouped by parent for the parents' adjoints, by factor for
-    // the entries' gradients), then the inner nodes
+    // reverse sweep, leaves first (one pass, grouped by parent), then the inner nodes
     const int *ip = &M.inner_ptr[3 * zi];
     const int lo = ip[0], n1 = ip[1], hi = ip[2];
     const int *par = M.parent.data(), *fac = M.factor.data();
@@ -785,14 +811,30 @@ void PairSparseACE::compute(int eflag, int vflag)
     }
     std::copy(cf + lo, cf + hi, ad + lo);
     for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
-    const SparseACELeafGroups &bp = M.by_parent, &bf = M.by_factor;
-    for (int grp = bp.species_ptr[zi]; grp < bp.species_ptr[zi + 1]; grp++) {
-      const double s = gather_dot(bp.coef.data(), bp.other.data(), bp.start[grp], bp.start[grp + 1], Av);
-      ad[bp.key[grp]] += s;
-      if (eflag_either) e += s * P2[bp.key[grp]];
+    const SparseACELeafGroups &lv = M.leaves;
+    const int *lfac = lv.other.data();
+    const double *lcoef = lv.coef.data();
+    for (int grp = lv.species_ptr[zi]; grp < lv.species_ptr[zi + 1]; grp++) {
+      const int q = lv.key[grp];
+      const double Pq = P2[q];
+      double s0 = 0.0, s1 = 0.0;
+      int t = lv.start[grp];
+      const int t1 = lv.start[grp + 1];
+      for (; t + 2 <= t1; t += 2) {
+        const int f0 = lfac[t], f1 = lfac[t + 1];
+        const double c0 = lcoef[t], c1 = lcoef[t + 1];
+        s0 += c0 * Av[f0];
+        s1 += c1 * Av[f1];
+        g[f0] += c0 * Pq;
+        g[f1] += c1 * Pq;
+      }
+      if (t < t1) {
+        s0 += lcoef[t] * Av[lfac[t]];
+        g[lfac[t]] += lcoef[t] * Pq;
+      }
+      ad[q] += s0 + s1;
+      if (eflag_either) e += (s0 + s1) * Pq;
     }
-    for (int grp = bf.species_ptr[zi]; grp < bf.species_ptr[zi + 1]; grp++)
-      g[bf.key[grp]] += gather_dot(bf.coef.data(), bf.other.data(), bf.start[grp], bf.start[grp + 1], P2);
     for (int k = hi - 1; k >= n1; k--) {
       const double a = ad[k];
       const int fk = fac[k], q = par[k];
@@ -801,34 +843,36 @@ void PairSparseACE::compute(int eflag, int vflag)
     }
     for (int k = lo; k < n1; k++) g[fac[k]] += ad[k];
 
-    // pair gradients dE_i/dr_ij = gu u + (angular part): per lm, sums over the radial degree of
-    // dE/dA times dR (ga) and times R (gb)
-    for (int lm = 0; lm < nlm; lm++) {
-      std::fill_n(&ga[static_cast<size_t>(lm) * ld], n, 0.0);
-      std::fill_n(&gb[static_cast<size_t>(lm) * ld], n, 0.0);
-    }
+    // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
+    // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and
+    // times R (gb, for the angular part).  A block may run past its species' neighbours (into
+    // the next species', rewritten after, or the padding of the rows).
+    const int *pptr = M.proj_ptr.data(), *pd = M.proj_d.data(), *pv = M.proj_v.data();
     for (int z = 0; z < nz; z++) {
-      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
-      for (int d = 0; d < nr; d++) {
-        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld], *__restrict dRd = &dR[static_cast<size_t>(d) * ld];
-        for (int v = run[z * nr + d], lm = 0; v < run[z * nr + d + 1]; v++, lm++) {
-          const double gv = g[v];
-          if (gv == 0.0) continue;
-          double *__restrict gal = &ga[static_cast<size_t>(lm) * ld], *__restrict gbl = &gb[static_cast<size_t>(lm) * ld];
-#pragma omp simd
-          for (int p = p0; p < p1; p++) {
-            gal[p] += gv * dRd[p];
-            gbl[p] += gv * Rd[p];
+      const int p1 = nb_ptr[z + 1];
+      for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
+        vec4 su[NV], sa[NV], sb[NV];
+        for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
+        for (int lm = 0; lm < nlm; lm++) {
+          for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
+          for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
+            const double gv = g[pv[t]];
+            const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
+                         *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
+            for (int c = 0; c < NV; c++) {
+              sa[c] += gv * load4(dRd + 4 * c);
+              sb[c] += gv * load4(Rd + 4 * c);
+            }
+          }
+          const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
+          double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
+          for (int c = 0; c < NV; c++) {
+            su[c] += sa[c] * load4(Ylm + 4 * c);
+            store4(gbl + 4 * c, sb[c]);
           }
         }
+        for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
       }
-    }
-    double *__restrict gup = gu.data();
-    for (int p = 0; p < n; p++) gup[p] = pair_g[p];
-    for (int lm = 0; lm < nlm; lm++) {
-      const double *__restrict gal = &ga[static_cast<size_t>(lm) * ld], *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
-#pragma omp simd
-      for (int p = 0; p < n; p++) gup[p] += gal[p] * Ylm[p];
     }
     harmonics_gradient(n);
 
@@ -836,7 +880,7 @@ void PairSparseACE::compute(int eflag, int vflag)
     double fi[3] = {0.0, 0.0, 0.0};
     for (int p = 0; p < n; p++) {
       const int j = nb_j[p];
-      const double gv[3] = {gup[p] * ux[p] + w0[p], gup[p] * uy[p] + w1[p], gup[p] * uz[p] + w2[p]};
+      const double gv[3] = {gu[p] * ux[p] + w0[p], gu[p] * uy[p] + w1[p], gu[p] * uz[p] + w2[p]};
       fi[0] += gv[0];
       fi[1] += gv[1];
       fi[2] += gv[2];

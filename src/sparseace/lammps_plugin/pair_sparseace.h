@@ -34,11 +34,11 @@ struct SparseACETransform {
 };
 
 // The leaves of the product DAGs (nodes no other node extends) as a sparse matrix between their
-// parents (inner nodes) and their factors (atomic-base entries), grouped by one of the two.
+// parents (inner nodes) and their factors (atomic-base entries), grouped by parent.
 struct SparseACELeafGroups {
   std::vector<int> species_ptr{0};    // groups of centre species z: species_ptr[z] : [z + 1]
-  std::vector<int> key, start{0};     // group g: its parent or factor, leaves start[g] : [g + 1]
-  std::vector<int> other;             // per leaf: the factor or the parent
+  std::vector<int> key, start{0};     // group g: its parent, leaves start[g] : [g + 1]
+  std::vector<int> other;             // per leaf: its factor
   std::vector<double> coef;
   void add_species(const std::vector<int> &keys, const std::vector<int> &others,
                    const std::vector<double> &coefs);
@@ -58,17 +58,20 @@ struct SparseACEModel {
   // (1..4) are order_ptr[5z + k - 1] : order_ptr[5z + k]; parent indices are global (-1 for
   // order 1).  After reading, parent, factor, coef hold the inner nodes only (those another
   // node extends, and order 1): species z has inner_ptr[3z] : inner_ptr[3z + 2], order 1 up to
-  // inner_ptr[3z + 1]; the leaves are in by_parent and by_factor.
+  // inner_ptr[3z + 1]; the leaves are in `leaves`.
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACELeafGroups by_parent, by_factor;
+  SparseACELeafGroups leaves;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
   std::vector<double> pair_alpha, pair_beta;             // pair recurrence, padded with zeros
   std::vector<double> h_norm, h_a, h_b;                  // harmonics tables per (l, m >= 0)
   std::vector<int> run_start;  // atomic base run of (species s, degree n): [s*n_radial + n] : [+1]
+  // per (neighbour species s, lm) at s * (lmax + 1)^2 + lm: the degrees n with an entry (s, n, lm)
+  // and its index, proj_ptr[s * (lmax + 1)^2 + lm] : [+1] of proj_d, proj_v
+  std::vector<int> proj_ptr, proj_d, proj_v;
 
   void read(const std::string &path);    // throws std::runtime_error with file and line
 };
@@ -89,6 +92,8 @@ class PairSparseACE : public Pair {
   bool have_model = false;
   std::vector<int> type_species;    // atom type -> model species, -1 for NULL
 
+  static const int NV = 4, BLOCK = 4 * NV;    // neighbours per register block of the force projection
+
   // work arrays of the neighbours of the current centre, neighbour index fastest with stride
   // max_neigh (grown, never shrunk); neighbours of species z are nb_ptr[z] : nb_ptr[z + 1]
   int max_neigh = 0;
@@ -98,7 +103,7 @@ class PairSparseACE : public Pair {
   std::vector<double> R, dR;                   // radial functions: n_radial rows
   std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
   std::vector<double> hC, hS, fq, fqz, Y;      // harmonics: lmax + 1, ntri, ntri, nlm rows
-  std::vector<double> ga, gb, gu;              // forces: nlm, nlm rows; radial coefficient
+  std::vector<double> gb, gu;                  // forces: nlm rows; radial coefficient
   std::vector<double> t0, t1, t2, t3, w0, w1, w2;    // scratch rows
   std::vector<double> A, gA, AA, adj;          // atomic base, its adjoint; DAG nodes, adjoint
 
