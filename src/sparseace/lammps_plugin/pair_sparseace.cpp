@@ -523,66 +523,76 @@ void PairSparseACE::grow(int nneigh)
 }
 
 /* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
-   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm. */
+   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm.  Eight neighbours at a
+   time with the recurrence in registers (the last block runs into the padding). */
 void PairSparseACE::radial(int n)
 {
   const int nr = model.n_radial, ld = max_neigh;
   const double *rec = model.rec_mb.data();
-  double *__restrict env = w0.data(), *__restrict denv = w1.data();
-  double *__restrict pm1 = t0.data(), *__restrict pm2 = t1.data(), *__restrict dpm1 = t2.data(),
-                     *__restrict dpm2 = t3.data();
-  const double *__restrict x = xm.data(), *__restrict dx = dxm.data();
-  for (int p = 0; p < n; p++) {
-    const double w = 1.0 - x[p] * x[p];
-    env[p] = w * w;
-    denv[p] = -4.0 * x[p] * w * dx[p];
-    pm1[p] = 1.0;
-    pm2[p] = dpm1[p] = dpm2[p] = 0.0;
-    R[p] = rec[2] * env[p];
-    dR[p] = rec[2] * denv[p];
-  }
-  for (int k = 1; k < nr; k++) {
-    recurrence_step(n, rec[3 * k], rec[3 * k + 1], x, pm1, pm2, dpm1, dpm2);
-    const double nrm = rec[3 * k + 2];
-    double *__restrict Rk = &R[static_cast<size_t>(k) * ld], *__restrict dRk = &dR[static_cast<size_t>(k) * ld];
-#pragma omp simd
-    for (int p = 0; p < n; p++) {
-      Rk[p] = nrm * pm1[p] * env[p];
-      dRk[p] = nrm * (dpm1[p] * dx[p] * env[p] + pm1[p] * denv[p]);
+  for (int pb = 0; pb < n; pb += 8) {
+    vec4 x[2], dx[2], env[2], denv[2], p1[2], p2[2], d1[2], d2[2];
+    for (int c = 0; c < 2; c++) {
+      x[c] = load4(&xm[pb + 4 * c]);
+      dx[c] = load4(&dxm[pb + 4 * c]);
+      const vec4 w = 1.0 - x[c] * x[c];
+      env[c] = w * w;
+      denv[c] = -4.0 * x[c] * w * dx[c];
+      p1[c] = vec4{1.0, 1.0, 1.0, 1.0};
+      p2[c] = d1[c] = d2[c] = vec4{0.0, 0.0, 0.0, 0.0};
+      store4(&R[pb + 4 * c], rec[2] * env[c]);
+      store4(&dR[pb + 4 * c], rec[2] * denv[c]);
+    }
+    for (int k = 1; k < nr; k++) {
+      const double a = rec[3 * k], b = rec[3 * k + 1], nrm = rec[3 * k + 2];
+      for (int c = 0; c < 2; c++) {
+        const vec4 P = a * x[c] * p1[c] - b * p2[c];
+        const vec4 dP = a * (p1[c] + x[c] * d1[c]) - b * d2[c];
+        p2[c] = p1[c];
+        p1[c] = P;
+        d2[c] = d1[c];
+        d1[c] = dP;
+        store4(&R[static_cast<size_t>(k) * ld + pb + 4 * c], nrm * P * env[c]);
+        store4(&dR[static_cast<size_t>(k) * ld + pb + 4 * c],
+               nrm * (dP * dx[c] * env[c] + P * denv[c]));
+      }
     }
   }
 }
 
 /* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
    one species pair: c = weights times norms of the Legendre polynomials P_q (summed by
-   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope). */
+   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  Eight
+   neighbours at a time in registers (the last block runs past p1: into the next species',
+   rewritten after, or the padding). */
 void PairSparseACE::pair_terms(int p0, int p1, const double *c, double r0)
 {
   const int K = model.pair_degree;
   const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
-  const double *__restrict x = xp.data(), *__restrict dx = dxp.data(), *__restrict d = dist.data();
-  double *__restrict b1 = t0.data(), *__restrict b2 = t1.data(), *__restrict d1 = t2.data(),
-                     *__restrict d2 = t3.data();
-  for (int p = p0; p < p1; p++) b1[p] = b2[p] = d1[p] = d2[p] = 0.0;
-  for (int k = K - 1; k >= 0; k--) {
-    const double ak = alpha[k + 1], bk = beta[k + 2], ck = c[k];
-#pragma omp simd
-    for (int p = p0; p < p1; p++) {
-      const double b = ck + ak * x[p] * b1[p] - bk * b2[p];
-      const double db = ak * (b1[p] + x[p] * d1[p]) - bk * d2[p];
-      b2[p] = b1[p];
-      b1[p] = b;
-      d2[p] = d1[p];
-      d1[p] = db;
-    }
-  }
   const double sc = model.rcut / r0;
-  for (int p = p0; p < p1; p++) {
-    const double s = d[p] / r0;
-    const double env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
-    const double denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
-    pair_e[p] = b1[p] * env;
-    pair_g[p] = d1[p] * dx[p] * env + b1[p] * denv;
+  for (int pb = p0; pb < p1; pb += 8) {
+    vec4 x[2], b1[2], b2[2], d1[2], d2[2];
+    for (int h = 0; h < 2; h++) {
+      x[h] = load4(&xp[pb + 4 * h]);
+      b1[h] = b2[h] = d1[h] = d2[h] = vec4{0.0, 0.0, 0.0, 0.0};
+    }
+    for (int k = K - 1; k >= 0; k--) {
+      const double ak = alpha[k + 1], bk = beta[k + 2], ck = c[k];
+      for (int h = 0; h < 2; h++) {
+        const vec4 b = ck + ak * x[h] * b1[h] - bk * b2[h];
+        const vec4 db = ak * (b1[h] + x[h] * d1[h]) - bk * d2[h];
+        b2[h] = b1[h];
+        b1[h] = b;
+        d2[h] = d1[h];
+        d1[h] = db;
+      }
+    }
+    for (int h = 0; h < 2; h++) {
+      const vec4 s = load4(&dist[pb + 4 * h]) / r0;
+      const vec4 env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
+      const vec4 denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
+      store4(&pair_e[pb + 4 * h], b1[h] * env);
+      store4(&pair_g[pb + 4 * h], d1[h] * load4(&dxp[pb + 4 * h]) * env + b1[h] * denv);
+    }
   }
 }
 
@@ -594,55 +604,51 @@ void PairSparseACE::harmonics(int n)
 {
   const int L = model.lmax, ld = max_neigh;
   const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
-  const double *__restrict x = ux.data(), *__restrict y = uy.data(), *__restrict z = uz.data();
-  double *__restrict C = hC.data(), *__restrict S = hS.data();
-  for (int p = 0; p < n; p++) {
-    C[p] = 1.0;
-    S[p] = 0.0;
-  }
-  for (int m = 1; m <= L; m++) {
-    double *__restrict Cm = C + m * ld, *__restrict Sm = S + m * ld;
-    const double *__restrict Cp = C + (m - 1) * ld, *__restrict Sp = S + (m - 1) * ld;
-#pragma omp simd
-    for (int p = 0; p < n; p++) {
-      Cm[p] = x[p] * Cp[p] - y[p] * Sp[p];
-      Sm[p] = x[p] * Sp[p] + y[p] * Cp[p];
+  for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
+    vec4 x[2], y[2], z[2], C[2], S[2];
+    for (int h = 0; h < 2; h++) {
+      x[h] = load4(&ux[pb + 4 * h]);
+      y[h] = load4(&uy[pb + 4 * h]);
+      z[h] = load4(&uz[pb + 4 * h]);
+      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
+      S[h] = vec4{0.0, 0.0, 0.0, 0.0};
     }
-  }
-  double *__restrict q1 = t0.data(), *__restrict q2 = t1.data(), *__restrict qz1 = t2.data(),
-                     *__restrict qz2 = t3.data();
-  double dfact = 1.0;    // (2m-1)!!
-  for (int m = 0; m <= L; m++) {
-    if (m > 0) dfact *= (2 * m - 1);
-    int t = m * (m + 1) / 2 + m;
-    for (int p = 0; p < n; p++) {
-      q1[p] = dfact;
-      q2[p] = qz1[p] = qz2[p] = 0.0;
-      fq[t * ld + p] = nrm[t] * dfact;
-      fqz[t * ld + p] = 0.0;
-    }
-    for (int l = m + 1; l <= L; l++) {
-      t += l;    // (l, m)
-      recurrence_step(n, ha[t], hb[t], z, q1, q2, qz1, qz2);
-      const double f = nrm[t];
-      double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
-#pragma omp simd
-      for (int p = 0; p < n; p++) {
-        fqt[p] = f * q1[p];
-        fqzt[p] = f * qz1[p];
+    double dfact = 1.0;    // (2m-1)!!
+    for (int m = 0; m <= L; m++) {
+      if (m > 0) dfact *= (2 * m - 1);
+      vec4 q1[2], q2[2], qz1[2], qz2[2];
+      for (int h = 0; h < 2; h++) {
+        if (m > 0) {
+          const vec4 c = x[h] * C[h] - y[h] * S[h];
+          S[h] = x[h] * S[h] + y[h] * C[h];
+          C[h] = c;
+        }
+        store4(&hC[static_cast<size_t>(m) * ld + pb + 4 * h], C[h]);
+        store4(&hS[static_cast<size_t>(m) * ld + pb + 4 * h], S[h]);
+        q1[h] = vec4{dfact, dfact, dfact, dfact};
+        q2[h] = qz1[h] = qz2[h] = vec4{0.0, 0.0, 0.0, 0.0};
       }
-    }
-  }
-  for (int l = 0; l <= L; l++) {
-    const int base = l * l + l, t0l = l * (l + 1) / 2;
-    for (int p = 0; p < n; p++) Y[base * ld + p] = fq[t0l * ld + p];
-    for (int m = 1; m <= l; m++) {
-      const double *__restrict fqt = &fq[(t0l + m) * ld];
-      double *__restrict Yc = &Y[(base + m) * ld], *__restrict Ys = &Y[(base - m) * ld];
-#pragma omp simd
-      for (int p = 0; p < n; p++) {
-        Yc[p] = fqt[p] * C[m * ld + p];
-        Ys[p] = fqt[p] * S[m * ld + p];
+      int t = m * (m + 1) / 2 + m;
+      for (int l = m; l <= L; l++) {
+        if (l > m) t += l;    // (l, m)
+        const double f = nrm[t], a = ha[t], b = hb[t];
+        const size_t lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
+                     lms = static_cast<size_t>(l * l + l - m) * ld + pb;
+        for (int h = 0; h < 2; h++) {
+          if (l > m) {
+            const vec4 P = a * z[h] * q1[h] - b * q2[h];
+            const vec4 dP = a * (q1[h] + z[h] * qz1[h]) - b * qz2[h];
+            q2[h] = q1[h];
+            q1[h] = P;
+            qz2[h] = qz1[h];
+            qz1[h] = dP;
+          }
+          const vec4 fqv = f * q1[h];
+          store4(&fq[static_cast<size_t>(t) * ld + pb + 4 * h], fqv);
+          store4(&fqz[static_cast<size_t>(t) * ld + pb + 4 * h], f * qz1[h]);
+          store4(&Y[lmc + 4 * h], m == 0 ? fqv : fqv * C[h]);
+          if (m > 0) store4(&Y[lms + 4 * h], fqv * S[h]);
+        }
       }
     }
   }
@@ -655,43 +661,46 @@ void PairSparseACE::harmonics(int n)
 void PairSparseACE::harmonics_gradient(int n)
 {
   const int L = model.lmax, ld = max_neigh;
-  const double *__restrict C = hC.data(), *__restrict S = hS.data();
-  double *__restrict wx = w0.data(), *__restrict wy = w1.data(), *__restrict wz = w2.data();
-  double *__restrict ac = t0.data(), *__restrict bc = t1.data(), *__restrict as = t2.data(),
-                     *__restrict bs = t3.data();    // sums over l of gb q and gb dq/dz
-  for (int p = 0; p < n; p++) wx[p] = wy[p] = wz[p] = 0.0;
-  for (int m = 0; m <= L; m++) {
-    for (int p = 0; p < n; p++) ac[p] = bc[p] = as[p] = bs[p] = 0.0;
-    for (int l = m; l <= L; l++) {
-      const int t = l * (l + 1) / 2 + m, base = l * l + l;
-      const double *__restrict gc = &gb[(base + m) * ld], *__restrict gs = &gb[(base - m) * ld];
-      const double *__restrict fqt = &fq[t * ld], *__restrict fqzt = &fqz[t * ld];
-#pragma omp simd
-      for (int p = 0; p < n; p++) {
-        ac[p] += gc[p] * fqt[p];
-        bc[p] += gc[p] * fqzt[p];
-        as[p] += gs[p] * fqt[p];
-        bs[p] += gs[p] * fqzt[p];
+  for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
+    vec4 wx[2], wy[2], wz[2];
+    for (int h = 0; h < 2; h++) wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+    for (int m = 0; m <= L; m++) {
+      vec4 ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
+      for (int h = 0; h < 2; h++) ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      for (int l = m; l <= L; l++) {
+        const size_t t = static_cast<size_t>(l * (l + 1) / 2 + m) * ld + pb,
+                     lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
+                     lms = static_cast<size_t>(l * l + l - m) * ld + pb;
+        for (int h = 0; h < 2; h++) {
+          const vec4 gc = load4(&gb[lmc + 4 * h]), gs = load4(&gb[lms + 4 * h]);
+          const vec4 f = load4(&fq[t + 4 * h]), fz = load4(&fqz[t + 4 * h]);
+          ac[h] += gc * f;
+          bc[h] += gc * fz;
+          as[h] += gs * f;
+          bs[h] += gs * fz;
+        }
+      }
+      for (int h = 0; h < 2; h++) {
+        const size_t o = pb + 4 * h;
+        if (m == 0) {
+          wz[h] += bc[h];
+          continue;
+        }
+        const vec4 Cm = load4(&hC[m * ld + o]), Sm = load4(&hS[m * ld + o]);
+        const vec4 Cp = load4(&hC[(m - 1) * ld + o]), Sp = load4(&hS[(m - 1) * ld + o]);
+        wz[h] += bc[h] * Cm + bs[h] * Sm;
+        wx[h] += static_cast<double>(m) * (ac[h] * Cp + as[h] * Sp);
+        wy[h] += static_cast<double>(m) * (as[h] * Cp - ac[h] * Sp);
       }
     }
-    if (m == 0) {
-      for (int p = 0; p < n; p++) wz[p] += bc[p];
-      continue;
+    for (int h = 0; h < 2; h++) {
+      const size_t o = pb + 4 * h;
+      const vec4 x = load4(&ux[o]), y = load4(&uy[o]), z = load4(&uz[o]), ir = load4(&inv_r[o]);
+      const vec4 uw = x * wx[h] + y * wy[h] + z * wz[h];
+      store4(&w0[o], (wx[h] - uw * x) * ir);
+      store4(&w1[o], (wy[h] - uw * y) * ir);
+      store4(&w2[o], (wz[h] - uw * z) * ir);
     }
-    const double *__restrict Cm = C + m * ld, *__restrict Sm = S + m * ld;
-    const double *__restrict Cp = C + (m - 1) * ld, *__restrict Sp = S + (m - 1) * ld;
-#pragma omp simd
-    for (int p = 0; p < n; p++) {
-      wz[p] += bc[p] * Cm[p] + bs[p] * Sm[p];
-      wx[p] += m * (ac[p] * Cp[p] + as[p] * Sp[p]);
-      wy[p] += m * (as[p] * Cp[p] - ac[p] * Sp[p]);
-    }
-  }
-  for (int p = 0; p < n; p++) {
-    const double uw = ux[p] * wx[p] + uy[p] * wy[p] + uz[p] * wz[p];
-    wx[p] = (wx[p] - uw * ux[p]) * inv_r[p];
-    wy[p] = (wy[p] - uw * uy[p]) * inv_r[p];
-    wz[p] = (wz[p] - uw * uz[p]) * inv_r[p];
   }
 }
 
@@ -748,6 +757,11 @@ void PairSparseACE::compute(int eflag, int vflag)
       M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
     }
     nb_ptr[nz] = n;
+    for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
+      dist[p] = M.rcut;
+      xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
+      inv_r[p] = 1.0 / M.rcut;
+    }
 
     // radial functions, pair terms and harmonics of every neighbour
     radial(n);
