@@ -487,21 +487,17 @@ std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
 }
 
 /* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
-   at x[0, n): (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
+   at four x: (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
    (P_k, P_{k-1}, P'_k, P'_{k-1}). */
-static inline void recurrence_step(int n, double a, double b, const double *__restrict x,
-                                   double *__restrict p1, double *__restrict p2,
-                                   double *__restrict d1, double *__restrict d2)
+static inline void recurrence_step(double a, double b, vec4 x, vec4 &p1, vec4 &p2, vec4 &d1,
+                                   vec4 &d2)
 {
-#pragma omp simd
-  for (int p = 0; p < n; p++) {
-    const double P = a * x[p] * p1[p] - b * p2[p];
-    const double dP = a * (p1[p] + x[p] * d1[p]) - b * d2[p];
-    p2[p] = p1[p];
-    p1[p] = P;
-    d2[p] = d1[p];
-    d1[p] = dP;
-  }
+  const vec4 P = a * x * p1 - b * p2;
+  const vec4 dP = a * (p1 + x * d1) - b * d2;
+  p2 = p1;
+  p1 = P;
+  d2 = d1;
+  d1 = dP;
 }
 
 /* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh). */
@@ -545,15 +541,10 @@ void PairSparseACE::radial(int n)
     for (int k = 1; k < nr; k++) {
       const double a = rec[3 * k], b = rec[3 * k + 1], nrm = rec[3 * k + 2];
       for (int c = 0; c < 2; c++) {
-        const vec4 P = a * x[c] * p1[c] - b * p2[c];
-        const vec4 dP = a * (p1[c] + x[c] * d1[c]) - b * d2[c];
-        p2[c] = p1[c];
-        p1[c] = P;
-        d2[c] = d1[c];
-        d1[c] = dP;
-        store4(&R[static_cast<size_t>(k) * ld + pb + 4 * c], nrm * P * env[c]);
+        recurrence_step(a, b, x[c], p1[c], p2[c], d1[c], d2[c]);
+        store4(&R[static_cast<size_t>(k) * ld + pb + 4 * c], nrm * p1[c] * env[c]);
         store4(&dR[static_cast<size_t>(k) * ld + pb + 4 * c],
-               nrm * (dP * dx[c] * env[c] + P * denv[c]));
+               nrm * (d1[c] * dx[c] * env[c] + p1[c] * denv[c]));
       }
     }
   }
@@ -635,14 +626,7 @@ void PairSparseACE::harmonics(int n)
         const size_t lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
-          if (l > m) {
-            const vec4 P = a * z[h] * q1[h] - b * q2[h];
-            const vec4 dP = a * (q1[h] + z[h] * qz1[h]) - b * qz2[h];
-            q2[h] = q1[h];
-            q1[h] = P;
-            qz2[h] = qz1[h];
-            qz1[h] = dP;
-          }
+          if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
           const vec4 fqv = f * q1[h];
           store4(&fq[static_cast<size_t>(t) * ld + pb + 4 * h], fqv);
           store4(&fqz[static_cast<size_t>(t) * ld + pb + 4 * h], f * qz1[h]);
