@@ -46,6 +46,16 @@ def _swap_columns(M, rows, a, b, out):
 
 
 @njit(cache=True)
+def _by_column(U, pos):
+    """U[:, pos] (numpy's fancy indexing of a few long rows is 10x slower)."""
+    out = np.empty(U.shape)
+    for q in range(U.shape[0]):
+        for j in range(U.shape[1]):
+            out[q, j] = U[q, pos[j]]
+    return out
+
+
+@njit(cache=True)
 def _new_row_rhs(Y, U, B, k, r, f, rho):
     """Y[:, k] = (f - Y[:, :k] r) / rho and U += Y[:, k] B[k, :] (B[k, :k] is zero)."""
     for q in range(Y.shape[0]):
@@ -302,4 +312,4 @@ class ActiveQR:
 
     def projections(self) -> np.ndarray:
         """u_f = G[:, S] G_SS^-1 f_S for each right-hand side (n_rhs, n), by column."""
-        return self.U[:, self.pos]
+        return _by_column(self.U, self.pos)
