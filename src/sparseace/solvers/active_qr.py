@@ -68,7 +68,7 @@ def _new_row_rhs(Y, U, B, k, r, f, rho):
             U[q, j] += y * B[k, j]
 
 
-PANEL = 512  # columns per panel of the rotations' pass over the inactive part (64 rows of 4 KB)
+PANEL = 512  # columns per panel of the rotations (4 KB of a row: the running row stays in L1)
 
 
 @njit(cache=True)

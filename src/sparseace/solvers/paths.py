@@ -13,7 +13,9 @@ active coefficient reaches zero (it leaves).  OMP adds the column of largest cor
 refits least squares.  Both keep the active columns' Q-less QR as a partial Cholesky
 factorisation of the Gram matrix, updated by column insertions and deletions (``ActiveQR``),
 which also carries the correlations: per iterate one pass over the factor's rows (k (n - k))
-and triangular solves.  scikit-learn's ``lars_path(method="lasso")`` minimises
+and triangular solves (ASP: after an insertion one, for x and v together, whose solutions
+extend the previous ones; two from scratch after a deletion and every ``RESOLVE_EVERY``
+insertions).  scikit-learn's ``lars_path(method="lasso")`` minimises
 1/(2 m) ||A x - b||^2 + alpha ||x||_1, so alpha = lambda / m.
 
 A candidate column that is numerically dependent on the active set does not end a path: it is
