@@ -1,6 +1,7 @@
 """Benchmark: MD steps per second on 64-atom diamond Si, one core.
 
     python benchmarks/md.py [--steps N] [--drift-steps M] [--no-external]
+                            [--fitted 300=MODEL.json 1000=MODEL.json]
     python benchmarks/md.py --mpi [--seconds S]     (MPI speed-up and the study's MD campaign)
 
 Same cell, 300 K velocities, NVE, 1 fs.  Baselines: LAMMPS' own `pair_style sw` (Si.sw) and
@@ -112,13 +113,18 @@ def sparseace_model(size: int):
     return ACEPotential(basis, active, coefs)
 
 
-def sparseace_native(size: int, steps: int, drift_steps: int) -> dict:
+def sparseace_native(size: int, steps: int, drift_steps: int, model_file: str = "") -> dict:
     """Steps/s over ``steps`` steps; the run then continues to ``drift_steps`` steps in all for
-    the energy drift."""
+    the energy drift.  ``model_file``: a fitted Si model of ``size`` functions instead of the
+    synthetic one."""
     from sparseace._lammps import new_lammps
     from sparseace.lammps_plugin import build_plugin, export_model
+    from sparseace.model import ACEPotential
 
-    path = export_model(sparseace_model(size), os.path.join(tempfile.mkdtemp(), "model.sace"))
+    model = ACEPotential.load(model_file) if model_file else sparseace_model(size)
+    if len(model) != size:
+        raise ValueError(f"{model_file}: {len(model)} active functions, not {size}")
+    path = export_model(model, os.path.join(tempfile.mkdtemp(), "model.sace"))
     lmp = new_lammps()
     diamond_cell(lmp)
     out = timed_nve(lmp, [f"plugin load {build_plugin()}", "pair_style sparseace",
@@ -310,15 +316,19 @@ def mpi_main(seconds: float) -> None:
 def worker(kind: str, steps: int, drift_steps: int) -> dict:
     if kind in ("sw", "snap"):
         return lammps_native(kind, steps)
-    engine, size = kind.split("-")
+    engine, size = kind.split("-", 1)
+    size, _, model_file = size.partition(":")
     if engine == "native":
-        return sparseace_native(int(size), steps, drift_steps)
+        return sparseace_native(int(size), steps, drift_steps, model_file)
     return sparseace_external(int(size), steps)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--fitted", nargs="*", default=[], metavar="SIZE=MODEL.json",
+                        help="also time fitted Si models of 300 or 1000 functions (their NVE "
+                             "drift is that of a trained potential; the synthetic ones heat up)")
     parser.add_argument("--drift-steps", type=int, default=10000,
                         help="length of the native runs, over which their NVE drift is taken")
     parser.add_argument("--no-external", action="store_true",
@@ -347,6 +357,8 @@ def main():
     if not args.no_external:
         runs += [("external-300", args.steps // 4), ("external-1000", args.steps // 4)]
     runs += [("native-300", args.steps), ("native-1000", args.steps)]
+    fitted = dict(spec.split("=", 1) for spec in args.fitted)
+    runs += [(f"native-{size}:{path}", args.steps) for size, path in fitted.items()]
     results = {}
     for kind, steps in runs:
         r = run_worker(__file__, kind, str(steps), str(args.drift_steps))
@@ -355,7 +367,8 @@ def main():
         results[kind] = r["rate"]
         drift = (f"; NVE drift over {args.drift_steps} steps {r['drift_meV_per_atom']:+.3f} "
                  f"meV/atom (highest T {r['t_max']:.0f} K)" if kind.startswith("native") else "")
-        print(f"{kind:>14} ({steps:6d} steps): {r['rate']:9.1f} steps/s; 200,000 steps in "
+        label = kind.split(":")[0].replace("native", "fitted") if ":" in kind else kind
+        print(f"{label:>14} ({steps:6d} steps): {r['rate']:9.1f} steps/s; 200,000 steps in "
               f"{200000 / r['rate'] / 60:7.1f} min{drift}", flush=True)
     for size in (300, 1000):
         rate = results.get(f"native-{size}")
