@@ -391,9 +391,9 @@ class ACEBasis:
         table, dag, functions, pairs, K = self._rows_plan(subset)
         N = len(species)
         E = np.zeros(K)
-        F = np.zeros((K, N, 3))
-        W = np.zeros((K, 6))
+        F = np.zeros((N, 3, K))
+        W = np.zeros((6, K))
         kernels.design_rows(species, pair_ptr, second, rij, table.kernel_geometry(),
                             table.run_start, table.lmax, dag, functions, pairs, E, F, W)
-        return E, F.transpose(1, 2, 0), W.T
+        return E, F, W
 
