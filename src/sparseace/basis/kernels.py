@@ -160,28 +160,28 @@ def _neighbour_chunks(lo, hi, chunk_lo, chunk_hi, chunk_species):
 
 
 @njit(cache=True)
-def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, dag, functions,
-                pairs, E, F, W):
+def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, functions, pairs,
+                E, F, W):
     """Accumulate energy rows E (K,), force rows F (N, 3, K) and virial rows W (6, K).
 
-    Neighbours of each centre must be sorted by species.  dag = (parent, factor, order_ptr) holds
-    the products of the selected functions.  functions = (fn_ptr (NZ+1,), col, u, loc_ptr, node,
-    loc_parent, slot, coef, dep_ptr, dep): the selected many-body functions of centre species z
-    are fn_ptr[z]:fn_ptr[z+1], with output column col and function u (one per local many-body
-    function, shared by the centre species); function u is the weighted sum of the nodes
-    node[loc_ptr[u]:loc_ptr[u+1]] (coef, zero for the sub-products it needs only as parents;
-    listed parents first, loc_parent the position of the parent in that list, -1 for order 1) and
-    depends on the entries dep[dep_ptr[u]:dep_ptr[u+1]] (sorted; slot: position of a node's
-    factor there).  pairs = (ptr (NZ+1,), neighbour species, degree, col): the selected pair
-    functions.
+    Neighbours of each centre must be sorted by species.  functions = (fn_ptr (NZ+1,), col, u,
+    loc_ptr, loc_factor, loc_parent, slot, coef, dep_ptr, dep): the selected many-body functions
+    of centre species z are fn_ptr[z]:fn_ptr[z+1], with output column col and function u (one per
+    local many-body function, shared by the centre species); function u is the weighted sum (coef,
+    zero for the sub-products it needs only as parents) of the DAG nodes on its products' chains
+    loc_ptr[u]:loc_ptr[u+1], listed parents first: node k is A[loc_factor[k]] times its parent,
+    the node at position loc_parent[k] of that list (-1 for order 1), so that it equals the DAG's
+    product bit for bit.  Function u depends on the entries dep[dep_ptr[u]:dep_ptr[u+1]] (sorted;
+    slot: position of a node's factor there).  pairs = (ptr (NZ+1,), neighbour species, degree,
+    col): the selected pair functions.
 
     Per centre, a first pass over the functions gives the energy rows, the derivatives J of each
-    function by its entries and the centre's force and virial rows; a second pass per chunk of
-    CHUNK neighbours of one species gives their force rows sum_d J_d grad phi_{dep_d}(r_ij),
-    with the gradients of the chunk (``dphi``, one contiguous tile) kept in cache.
+    function by its entries (reverse sweep along its node list) and the centre's force and virial
+    rows; a second pass per chunk of CHUNK neighbours of one species gives their force rows
+    sum_d J_d grad phi_{dep_d}(r_ij), with the gradients of the chunk (``dphi``, one contiguous
+    tile) kept in cache.
     """
-    parent, factor, order_ptr = dag
-    fn_ptr, fn_col, fn_u, loc_ptr, loc_node, loc_parent, loc_slot, loc_coef, dep_ptr, dep_a = functions
+    fn_ptr, fn_col, fn_u, loc_ptr, loc_factor, loc_parent, loc_slot, loc_coef, dep_ptr, dep_a = functions
     psel_ptr, psel_species, psel_deg, psel_col = pairs
     nz = geometry[0].shape[0]
     nlm = (lmax + 1) ** 2
@@ -198,8 +198,9 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
     P, dP = np.zeros((max_neigh, n_pair)), np.zeros((max_neigh, n_pair))
     hwork = harmonics_workspace(lmax)
     pair_species = species[pair_second]
-    A, AA = np.zeros(num_a), np.zeros(len(factor))
-    J, adj = np.zeros(dep_ptr[-1]), np.zeros(max_loc)  # J: d function / d its entries
+    A = np.zeros(num_a)
+    J = np.zeros(dep_ptr[-1])  # d function / d its entries
+    value, adj = np.zeros(max_loc), np.zeros(max_loc)  # a function's nodes and their adjoints
     grad = np.zeros(3)
     max_chunks = max_neigh // CHUNK + nz
     chunk_lo = np.zeros(max_chunks, dtype=np.int64)
@@ -231,7 +232,6 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
         _species_ranges(p0, p1, pair_species, lo, hi)
         n_chunks = _neighbour_chunks(lo, hi, chunk_lo, chunk_hi, chunk_species)
         if fn_ptr[zi + 1] > fn_ptr[zi]:
-            _dag_forward(parent, factor, order_ptr[0], order_ptr[1], order_ptr[-1], A, AA)
             dphi_centre[:] = 0.0
             for k in range(n_chunks):
                 z, a = chunk_species[k], chunk_lo[k]
@@ -260,27 +260,46 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
             l0, l1, d0, d1 = loc_ptr[u], loc_ptr[u + 1], dep_ptr[u], dep_ptr[u + 1]
             B = 0.0
             for k in range(l1 - l0):
+                par = loc_parent[l0 + k]
+                x = A[loc_factor[l0 + k]]
+                if par >= 0:
+                    x *= value[par]
+                value[k] = x
                 c = loc_coef[l0 + k]
                 adj[k] = c
-                B += c * AA[loc_node[l0 + k]]
+                B += c * x
             E[col] += B
             J[d0:d1] = 0.0
             for k in range(l1 - l0 - 1, -1, -1):
                 a = adj[k]
-                node = loc_node[l0 + k]
-                par = parent[node]
+                par = loc_parent[l0 + k]
                 if par < 0:
                     J[d0 + loc_slot[l0 + k]] += a
                 else:
-                    J[d0 + loc_slot[l0 + k]] += a * AA[par]
-                    adj[loc_parent[l0 + k]] += a * A[factor[node]]
+                    J[d0 + loc_slot[l0 + k]] += a * value[par]
+                    adj[par] += a * A[loc_factor[l0 + k]]
+            f0, f1, f2, w0, w1, w2, w3, w4, w5 = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
             for d in range(d0, d1):
                 gd = J[d]
-                v = dep_a[d]
-                for c in range(3):
-                    F[i, c, col] += gd * dphi_centre[v, c]
-                for c in range(6):
-                    W[c, col] -= gd * dphi_centre[v, 3 + c]
+                dc = dphi_centre[dep_a[d]]
+                f0 += gd * dc[0]
+                f1 += gd * dc[1]
+                f2 += gd * dc[2]
+                w0 += gd * dc[3]
+                w1 += gd * dc[4]
+                w2 += gd * dc[5]
+                w3 += gd * dc[6]
+                w4 += gd * dc[7]
+                w5 += gd * dc[8]
+            F[i, 0, col] += f0
+            F[i, 1, col] += f1
+            F[i, 2, col] += f2
+            W[0, col] -= w0
+            W[1, col] -= w1
+            W[2, col] -= w2
+            W[3, col] -= w3
+            W[4, col] -= w4
+            W[5, col] -= w5
         # the neighbours' force rows, one chunk at a time: Gp = sum_d J_d dphi[dep_d], four
         # entries at a time
         for k in range(n_chunks):
