@@ -27,7 +27,8 @@ def rel(a, b):
 def test_active_qr_updates_keep_the_factor_and_projections(use_gram):
     """Inserts, deletes (Givens) and refactorisation keep R^T R = A_S^T A_S with R upper
     triangular, the rows B = R^-T G[S, :] (inactive columns), y = R^-T f_S and the
-    projections u = G[:, S] G_SS^-1 f_S; the in-place solves agree with numpy."""
+    projections u = G[:, S] G_SS^-1 f_S; the in-place solves agree with numpy, and so do the
+    solutions updated through an insertion (``solve_appended``)."""
     A, _ = problem(120, 90, cond=1e3, seed=3)
     rng = np.random.default_rng(1)
     order = rng.permutation(89)
@@ -40,6 +41,7 @@ def test_active_qr_updates_keep_the_factor_and_projections(use_gram):
         S, k = qr_.active, qr_.k
         R = qr_.R
         assert np.allclose(np.tril(R, -1), 0.0) and np.all(np.diag(R) > 0)
+        assert np.array_equal(qr_.diag[:k], np.diag(R))
         assert rel(R.T @ R, G[np.ix_(S, S)]) < 1e-12
         inactive = qr_.perm[k:]
         assert rel(qr_.B[:k, k:], np.linalg.solve(R.T, G[np.ix_(S, inactive)])) < 1e-10
@@ -59,8 +61,10 @@ def test_active_qr_updates_keep_the_factor_and_projections(use_gram):
     check()
     qr_.refactorise()
     check()
+    X = qr_.solve(qr_.y)
     qr_.insert(order[0], F[:, order[0]])  # back in, after the rest
     check()
+    assert rel(qr_.solve_appended(X, qr_.y[:, -1]), qr_.solve(qr_.y)) < 1e-10
     with pytest.raises(SingularError, match="dependent"):
         qr_.insert(89, F[:, 89])
     qr_.max_ratio = 1.0

@@ -48,13 +48,13 @@ def test_default_profile_reruns_jobs_interrupted_by_sigint(tmp_path):
     """Ctrl-C while a job runs leaves its outputs marked incomplete: a plain re-run stops with
     IncompleteFilesException, a re-run with the default profile (make run) redoes the job."""
     (tmp_path / "Snakefile").write_text(
-        'rule two_outputs:\n    output: "a", "b"\n    shell: "echo 1 > a; sleep 1; echo 2 > b"\n')
+        'rule two_outputs:\n    output: "a", "b"\n    shell: "echo 1 > a; sleep 5; echo 2 > b"\n')
     run = [SNAKEMAKE, "--directory", str(tmp_path), "--snakefile", str(tmp_path / "Snakefile")]
     job = subprocess.Popen(run + ["--cores", "1"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     while not (tmp_path / "a").exists() and job.poll() is None:
         time.sleep(0.05)
-    job.send_signal(signal.SIGINT)
+    job.send_signal(signal.SIGINT)  # the job sleeps 5 s more: room for a loaded machine
     assert job.wait(timeout=60) != 0
     plain, profile = [subprocess.Popen(run + ["-n"] + args, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True)

@@ -37,9 +37,22 @@ from ._blas import gram_block, multiply_rows, solve_triangular_right, solve_tria
 
 
 @njit(cache=True)
-def _swap_columns(M, rows, a, b):
+def _swap_columns(M, rows, a, b, out):
+    """Swap columns a and b of M's first rows, the new column b into ``out`` (one pass)."""
     for i in range(rows):
-        M[i, a], M[i, b] = M[i, b], M[i, a]
+        out[i] = M[i, a]
+        M[i, a] = M[i, b]
+        M[i, b] = out[i]
+
+
+@njit(cache=True)
+def _by_column(U, pos):
+    """U[:, pos] (numpy's fancy indexing of a few long rows is 10x slower)."""
+    out = np.empty(U.shape)
+    for q in range(U.shape[0]):
+        for j in range(U.shape[1]):
+            out[q, j] = U[q, pos[j]]
+    return out
 
 
 @njit(cache=True)
@@ -55,13 +68,16 @@ def _new_row_rhs(Y, U, B, k, r, f, rho):
             U[q, j] += y * B[k, j]
 
 
+PANEL = 512  # columns per panel of the rotations (4 KB of a row: the running row stays in L1)
+
+
 @njit(cache=True)
-def _delete(B, Y, U, perm, k, p):
+def _delete(B, Y, U, perm, diag, k, p):
     """Remove the active column at position p (of k): move it to position k-1, behind the
-    active block, restore the triangle of rows p..k-1 by Givens rotations over all columns
-    (row pair by row pair: contiguous rows, each read and written about once), rotate Y's
-    columns alike, then drop row k-1 (its part of U, then its values)."""
-    n = B.shape[1]
+    active block, restore the triangle of rows p..k-1 by Givens rotations, rotate Y's columns
+    alike, then drop row k-1 (its part of U, then its values).  The rotations are found on
+    the triangle (columns < k), then applied to the inactive columns panel by panel
+    (``_rotate_panels``: each value read and written once)."""
     for i in range(k):
         t = B[i, p]
         for j in range(p, k - 1):
@@ -76,27 +92,55 @@ def _delete(B, Y, U, perm, k, p):
     for j in range(p, k - 1):
         perm[j] = perm[j + 1]
     perm[k - 1] = t
+    cos, sin = np.ones(k), np.zeros(k)
     for i in range(p, k - 1):
         # rotation i zeroes B[i+1, i], found from column i as rotations p..i-1 left it
         a, b = B[i, i], B[i + 1, i]
         r = np.hypot(a, b)
         c, s = (1.0, 0.0) if r == 0.0 else (a / r, b / r)
+        cos[i], sin[i] = c, s
         upper, lower = B[i], B[i + 1]
-        for j in range(i, n):
+        for j in range(i, k):
             u, w = upper[j], lower[j]
             upper[j] = c * u + s * w
             lower[j] = c * w - s * u
         lower[i] = 0.0
+        diag[i] = abs(upper[i])
         for q in range(Y.shape[0]):
             u, w = Y[q, i], Y[q, i + 1]
             Y[q, i] = c * u + s * w
             Y[q, i + 1] = c * w - s * u
     for q in range(Y.shape[0]):
-        for j in range(k - 1, n):
-            U[q, j] -= Y[q, k - 1] * B[k - 1, j]
+        U[q, k - 1] -= Y[q, k - 1] * B[k - 1, k - 1]
+    _rotate_panels(B, Y, U, cos, sin, k, p)
+    for q in range(Y.shape[0]):
         Y[q, k - 1] = 0.0
-    for j in range(n):
+    for j in range(k):
         B[k - 1, j] = 0.0
+
+
+@njit(cache=True)
+def _rotate_panels(B, Y, U, cos, sin, k, p):
+    """Rotations p..k-2 on rows p..k-1 of the inactive columns (>= k), panel by panel, the
+    running lower row kept in a panel-sized buffer; row k-1 (out of the span at the end) goes
+    into U (U -= Y[:, k-1] B[k-1, :]) and is zeroed."""
+    n = B.shape[1]
+    for panel in range((n - k + PANEL - 1) // PANEL):
+        j0 = k + panel * PANEL
+        j1 = min(j0 + PANEL, n)
+        row = B[p, j0:j1].copy()
+        for i in range(p, k - 1):
+            c, s = cos[i], sin[i]
+            upper, lower = B[i, j0:j1], B[i + 1, j0:j1]
+            for j in range(j1 - j0):
+                u, w = row[j], lower[j]
+                upper[j] = c * u + s * w
+                row[j] = c * w - s * u
+        for q in range(Y.shape[0]):
+            y = Y[q, k - 1]
+            for j in range(j1 - j0):
+                U[q, j0 + j] -= y * row[j]
+        B[k - 1, j0:j1] = 0.0
 
 
 @njit(cache=True)
@@ -165,6 +209,7 @@ class ActiveQR:
         self.Y = np.zeros((n_rhs, self.capacity))
         self.U = np.zeros((n_rhs, n))  # by position
         self.F = np.zeros((n_rhs, n))  # by column
+        self.diag = np.zeros(self.capacity)  # R's diagonal (positive)
         self.perm = np.arange(n)  # column at each position
         self.pos = np.arange(n)  # position of each column
         self.k = 0
@@ -191,20 +236,24 @@ class ActiveQR:
             raise ValueError(f"column {j} is already active")
         if k == self.capacity:
             raise ValueError(f"more than {self.capacity} active columns")
-        r = B[:k, q].copy()
+        # j moves to position k first (a swap of two inactive columns, harmless if j is
+        # then refused), its column of B read on the way
+        r = np.empty(k)
+        _swap_columns(B, k, q, k, r)
+        if q != k:
+            self.U[:, [q, k]] = self.U[:, [k, q]]
+            self.perm[[q, k]] = self.perm[[k, q]]
+            self.pos[self.perm[[q, k]]] = [q, k]
         d2 = self.col_norm2[j] - np.einsum("i,i", r, r)  # no BLAS call: see _blas
         if d2 <= self._d2_floor * self.col_norm2[j] or self.col_norm2[j] == 0:
             raise SingularError(f"column {j} is linearly dependent on the active set")
         rho = np.sqrt(d2)
-        d = np.abs(np.diagonal(self.R))
+        d = self.diag[:k]
         if k and max(d.max(), rho) > self.max_ratio * min(d.min(), rho):
             raise SingularError(f"adding column {j} makes R's diagonal ratio exceed "
                                 f"{self.max_ratio:g}")
-        if q != k:
-            _swap_columns(B, k, q, k)
-            self.U[:, [q, k]] = self.U[:, [k, q]]
-            self.perm[[q, k]] = self.perm[[k, q]]
-            self.pos[self.perm[[q, k]]] = [q, k]
+        self.diag[k] = rho
+        self.r = r  # R's new column above the diagonal (for ``solve_appended``)
         row = B[k]
         row[:k] = 0.0
         row[k] = rho
@@ -218,7 +267,7 @@ class ActiveQR:
     def delete(self, position: int) -> None:
         """Remove the active column at ``position``; Givens rotations restore the triangle."""
         k = self.k
-        _delete(self.B, self.Y, self.U, self.perm, k, position)
+        _delete(self.B, self.Y, self.U, self.perm, self.diag, k, position)
         self.pos[self.perm[position:k]] = np.arange(position, k)
         self.k -= 1
 
@@ -232,17 +281,29 @@ class ActiveQR:
         for i, j in enumerate(S):
             B[i, :] = self.gram.row(j)[self.perm]
         B[:k, :k] = cholesky(B[:k, :k], check_finite=False)
+        self.diag[:k] = np.abs(np.diagonal(B[:k, :k]))
         solve_triangular_right(B, k, k)
         Yk = np.ascontiguousarray(self.F[:, S])
         solve_triangular_rows(B, k, Yk, transposed=True)
         self.Y[:, :k] = Yk
         multiply_rows(Yk, B, k, 0, self.U)
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
-        """X with R X = Y, for Y (k,) or one right-hand side per row (p, k)."""
+    def solve(self, Y: np.ndarray, k: int | None = None) -> np.ndarray:
+        """X with R X = Y, for Y (k,) or one right-hand side per row (p, k); ``k``: with the
+        leading k x k block of R instead."""
         X = np.array(Y, dtype=float, ndmin=2, order="C")  # a copy, solved in place
-        solve_triangular_rows(self.B, self.k, X, transposed=False)
+        solve_triangular_rows(self.B, self.k if k is None else k, X, transposed=False)
         return X.reshape(np.shape(Y))
+
+    def solve_appended(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Solutions of R X = Y just after an insertion from those before it: X (p, k - 1)
+        solved the old R, y (p,) is Y's new column.  The new R is [[R_old, r], [0, rho]], so
+        X_new = [X - t h, t] with t = y / rho and h = R_old^-1 r: one triangular solve for
+        all right-hand sides."""
+        k = self.k
+        h = self.solve(self.r, k - 1)
+        t = y / self.diag[k - 1]
+        return np.concatenate([X - t[:, None] * h[None, :], t[:, None]], axis=1)
 
     @property
     def y(self) -> np.ndarray:
@@ -251,4 +312,4 @@ class ActiveQR:
 
     def projections(self) -> np.ndarray:
         """u_f = G[:, S] G_SS^-1 f_S for each right-hand side (n_rhs, n), by column."""
-        return self.U[:, self.pos]
+        return _by_column(self.U, self.pos)

@@ -13,7 +13,9 @@ active coefficient reaches zero (it leaves).  OMP adds the column of largest cor
 refits least squares.  Both keep the active columns' Q-less QR as a partial Cholesky
 factorisation of the Gram matrix, updated by column insertions and deletions (``ActiveQR``),
 which also carries the correlations: per iterate one pass over the factor's rows (k (n - k))
-and triangular solves.  scikit-learn's ``lars_path(method="lasso")`` minimises
+and triangular solves (ASP: after an insertion one, for x and v together, whose solutions
+extend the previous ones; two from scratch after a deletion and every ``RESOLVE_EVERY``
+insertions).  scikit-learn's ``lars_path(method="lasso")`` minimises
 1/(2 m) ||A x - b||^2 + alpha ||x||_1, so alpha = lambda / m.
 
 A candidate column that is numerically dependent on the active set does not end a path: it is
@@ -28,6 +30,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from ._blas import solve_triangular_rows
 from .active_qr import ActiveQR, GramRows, SingularError
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 LAMBDA_MIN = float(np.sqrt(np.finfo(float).eps))
 BLOWUP = 1e12  # a path ends when its coefficients exceed this (max abs)
+RESOLVE_EVERY = 16  # ASP: x, v updated by insertions at most so many times in a row
 PROGRESS_EVERY = 500  # iterates between progress reports (log, INFO)
 
 
@@ -73,35 +77,46 @@ class ModelPath:
 
 
 class _Recorder:
-    """Iterates appended to chunks of storage (column indices as int32); ``path`` copies them
-    into the ragged arrays chunk by chunk, so that a long path is never held twice (a path to
-    5000 active columns stores ~10^7 coefficients)."""
+    """Iterates appended to chunks of storage, each with the one change of the active set
+    since the previous iterate (a column appended, or the one at a position removed), from
+    which ``path`` rebuilds the active sets while it copies the coefficients into the ragged
+    arrays chunk by chunk: a long path is never held twice (a path to 5000 active columns
+    stores ~10^7 coefficients), and the active sets cost nothing while the path runs."""
 
     CHUNK = 1 << 21
 
     def __init__(self):
-        self.lambdas, self.sizes, self.chunks = [], [], []  # chunks: [indices, values, used]
+        self.lambdas, self.sizes, self.changes, self.chunks = [], [], [], []  # [values, used]
 
-    def add(self, lam, active, x):
+    def add(self, lam, x, entered: int = -1, left: int = -1):
+        """Iterate with coefficients x; ``entered``: the column appended to the active set,
+        ``left``: the position of the one removed (-1: no change)."""
         k = len(x)
-        if not self.chunks or self.chunks[-1][2] + k > len(self.chunks[-1][1]):
-            size = max(self.CHUNK, k)
-            self.chunks.append([np.empty(size, np.int32), np.empty(size), 0])
+        if not self.chunks or self.chunks[-1][1] + k > len(self.chunks[-1][0]):
+            self.chunks.append([np.empty(max(self.CHUNK, k)), 0])
         chunk = self.chunks[-1]
-        used = chunk[2]
-        chunk[0][used:used + k] = active
-        chunk[1][used:used + k] = x
-        chunk[2] = used + k
+        chunk[0][chunk[1]:chunk[1] + k] = x
+        chunk[1] += k
         self.lambdas.append(float(lam))
         self.sizes.append(k)
+        self.changes.append((entered, left))
 
     def path(self, method, reason, settings) -> ModelPath:
         ptr = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)])
         indices, values = np.empty(ptr[-1], np.int64), np.empty(ptr[-1])
+        active = np.empty(max(self.sizes, default=0) + 1, np.int64)
+        k = 0
+        for i, (entered, left) in enumerate(self.changes):
+            if entered >= 0:
+                active[k] = entered
+                k += 1
+            if left >= 0:
+                active[left:k - 1] = active[left + 1:k].copy()
+                k -= 1
+            indices[ptr[i]:ptr[i + 1]] = active[:k]
         start = 0
         while self.chunks:
-            chunk_indices, chunk_values, used = self.chunks.pop(0)
-            indices[start:start + used] = chunk_indices[:used]
+            chunk_values, used = self.chunks.pop(0)
             values[start:start + used] = chunk_values[:used]
             start += used
         return ModelPath(method, np.array(self.lambdas), ptr, indices, values, reason, settings)
@@ -142,12 +157,13 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
     rec = _Recorder()
     settings = {"max_active": max_active, "lambda_min": lambda_min, "m": m, "n": n}
     if lam <= lambda_min:
-        rec.add(lam, [], [])
+        rec.add(lam, [])
         return rec.path("asp", "lambda_min", _excluded(settings, []))
     candidate = np.ones(n, dtype=bool)  # neither active nor excluded
     excluded = []
     x, v, w = np.zeros(0), np.zeros(0), np.zeros(n)
-    entering, dropped = j, None
+    entering, dropped, left = j, None, -1
+    appended = 0  # iterates since x, v were last solved from scratch
     reason = "max_iter"
     for iteration in range(max_iter):
         moved = entering is None  # the active set changed since x, v, c, w were computed
@@ -160,56 +176,58 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
             else:
                 moved = True
         if moved:
-            if refactor_every and iteration and iteration % refactor_every == 0:
+            refactorised = bool(refactor_every and iteration and iteration % refactor_every == 0)
+            if refactorised:
                 qr_.refactorise()
             # coefficients x = R^-1 R^-T (A_S^T b - lam s) and direction v = R^-1 R^-T s (as
             # lambda decreases by d, x grows by d v and the correlations
             # c = A^T b - A^T A_S x = A^T b - u_b + lam u_s fall by d w, w = u_s)
             y = qr_.y
-            x, v = qr_.solve(np.stack([y[0] - lam * y[1], y[1]]))
+            if entering is not None and not refactorised and appended < RESOLVE_EVERY:
+                x, v = qr_.solve_appended(np.stack([x, v]), np.array([y[0, -1] - lam * y[1, -1],
+                                                                      y[1, -1]]))
+                appended += 1
+            else:
+                x, v = qr_.solve(np.stack([y[0] - lam * y[1], y[1]]))
+                appended = 0
             if np.abs(x).max(initial=0.0) > BLOWUP:
                 reason = "blowup"
                 break
             u = qr_.projections()
             c = Atb - u[0] + lam * u[1]
             w = u[1]
-            rec.add(lam, qr_.active, x)
+            rec.add(lam, x, entering if entering is not None else -1, left)
+            left = -1
             if len(rec.sizes) % PROGRESS_EVERY == 0:
                 log.info("ASP path: %d iterates, %d active, lambda %.3e", len(rec.sizes),
                          qr_.k, lam)
             if qr_.k >= max_active and entering is not None:
                 reason = "max_active"
                 break
-        # a column that just left may not re-enter at once at the bound it left (c = +-lam)
-        plus, minus = candidate.copy(), candidate.copy()
-        if dropped is not None:
-            (plus if qr_.F[1, dropped] > 0 else minus)[dropped] = False
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_plus = (lam - c) / (1.0 - w)
-            d_minus = (lam + c) / (1.0 + w)
-            d_leave = -x / v
         tiny = 1e-14 * max(lam, 1.0)
-        d_in = np.where(plus & (d_plus > tiny), d_plus, np.inf)
-        d_in = np.minimum(d_in, np.where(minus & (d_minus > tiny), d_minus, np.inf))
+        # a column that just left may not re-enter at once at the bound it left (c = +-lam)
+        blocked = -1 if dropped is None else dropped
+        j_in, step_in = _entering(c, w, candidate, lam, tiny, blocked, qr_.F[1, blocked] > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_leave = -x / v
         d_out = np.where(d_leave > tiny, d_leave, np.inf)
         if moved and entering is not None:  # nor may one that just entered leave at once
             d_out[-1] = np.inf
-        j_in = int(np.argmin(d_in))
         j_out = int(np.argmin(d_out)) if len(d_out) else 0
         step_out = d_out[j_out] if len(d_out) else np.inf
-        step = min(d_in[j_in], step_out, lam - lambda_min)
+        step = min(step_in, step_out, lam - lambda_min)
         lam -= step
         if lam <= lambda_min * (1 + 1e-12):
             lam = lambda_min
             y = qr_.y
-            rec.add(lam, qr_.active, qr_.solve(y[0] - lam * y[1]))
+            rec.add(lam, qr_.solve(y[0] - lam * y[1]))
             reason = "lambda_min"
             break
-        if step_out <= d_in[j_in]:
+        if step_out <= step_in:
             removed = int(qr_.active[j_out])
             qr_.delete(j_out)
             candidate[removed] = True
-            entering, dropped = None, removed
+            entering, dropped, left = None, removed, j_out
         else:
             x = x + step * v
             c = c - step * w
@@ -218,6 +236,26 @@ def asp_path(A, b, max_active: int | None = None, lambda_min: float = LAMBDA_MIN
              len(rec.lambdas), rec.sizes[-1] if rec.sizes else 0, len(excluded), reason)
     del qr_  # its buffers (the Gram matrix) go before the path's arrays are allocated
     return rec.path("asp", reason, _excluded(settings, excluded))
+
+
+@njit(cache=True, error_model="numpy")
+def _entering(c, w, candidate, lam, tiny, blocked, blocked_plus):
+    """The next column to enter as lambda decreases and its step d: the least d > ``tiny``
+    with c_j - d w_j = +-(lam - d) over the candidates, (lam - c) / (1 - w) for the upper
+    bound and (lam + c) / (1 + w) for the lower; column ``blocked`` may not reach the bound
+    it just left (upper if ``blocked_plus``).  One pass, no temporaries; ties go to the
+    first column.  (-1, inf) if none."""
+    best, step = -1, np.inf
+    for j in range(len(c)):
+        if not candidate[j]:
+            continue
+        d = (lam - c[j]) / (1.0 - w[j])
+        if d > tiny and d < step and not (j == blocked and blocked_plus):
+            best, step = j, d
+        d = (lam + c[j]) / (1.0 + w[j])
+        if d > tiny and d < step and not (j == blocked and not blocked_plus):
+            best, step = j, d
+    return best, step
 
 
 def omp_path(A, b, max_active: int | None = None, tol: float = 0.0,
