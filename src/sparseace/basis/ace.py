@@ -332,8 +332,9 @@ class ACEBasis:
 
     def _rows_plan(self, subset):
         """Evaluation plan of the selected functions (cached for the last few subsets): the
-        table restricted to the entries they use, the DAG of their products and, per function,
-        its nodes, their parents and its dependencies (see ``kernels.design_rows``)."""
+        table restricted to the entries they use and, per function, the nodes of the DAG of
+        their products on its chains with their factors and parents, and its dependencies (see
+        ``kernels.design_rows``)."""
         key = None if subset is None else np.asarray(subset, dtype=np.int64).tobytes()
         if key in self._plans:
             return self._plans[key]
@@ -368,10 +369,12 @@ class ACEBasis:
                                   np.arange(len(fns) + 1)).astype(np.int64)
         slot = (np.searchsorted(dep_keys, loc_u * table.num_a + dag.factor[loc_node])
                 - dep_ptr[loc_u])
-        functions = (sel_ptr, sel_col, fn_u.astype(np.int64), loc_ptr, loc_node, loc_parent,
-                     slot, loc_coef, dep_ptr, dep_keys % max(table.num_a, 1))
-        plan = (table, (dag.parent, dag.factor, dag.order_ptr), functions, pairs, len(sel_col)
-                + len(pairs[-1]))
+        small = np.int32  # the kernel streams these per centre
+        functions = (sel_ptr, sel_col, fn_u.astype(np.int64), loc_ptr,
+                     dag.factor[loc_node].astype(small), loc_parent.astype(small),
+                     slot.astype(small), loc_coef, dep_ptr,
+                     (dep_keys % max(table.num_a, 1)).astype(small))
+        plan = (table, functions, pairs, len(sel_col) + len(pairs[-1]))
         if len(self._plans) >= 4:
             self._plans.pop(next(iter(self._plans)))
         self._plans[key] = plan
@@ -388,12 +391,12 @@ class ACEBasis:
 
     def rows_from_pairs(self, species, pair_ptr, second, rij, subset=None):
         """Design rows from a neighbour list (see ``neighbours``); ``evaluate`` documents them."""
-        table, dag, functions, pairs, K = self._rows_plan(subset)
+        table, functions, pairs, K = self._rows_plan(subset)
         N = len(species)
         E = np.zeros(K)
-        F = np.zeros((K, N, 3))
-        W = np.zeros((K, 6))
+        F = np.zeros((N, 3, K))
+        W = np.zeros((6, K))
         kernels.design_rows(species, pair_ptr, second, rij, table.kernel_geometry(),
-                            table.run_start, table.lmax, dag, functions, pairs, E, F, W)
-        return E, F.transpose(1, 2, 0), W.T
+                            table.run_start, table.lmax, functions, pairs, E, F, W)
+        return E, F, W
 

@@ -16,6 +16,8 @@ from numba import njit
 from .harmonics import harmonics_workspace, real_harmonics
 from .radial import ENVELOPE_PAIR, ENVELOPE_POLY, radial_functions
 
+CHUNK = 16  # neighbours per pass of the neighbour force rows (see ``design_rows``)
+
 
 @njit(cache=True)
 def _neighbour_values(zi, zj, r, geometry, lmax, u, R, dR, Y, dY, P, dP, hwork):
@@ -146,130 +148,185 @@ def _species_ranges(p0, p1, pair_species, lo, hi):
 
 
 @njit(cache=True)
-def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, dag, functions,
-                pairs, E, F, W):
-    """Accumulate energy rows E (K,), force rows F (K, N, 3) and virial rows W (K, 6).
+def _neighbour_chunks(lo, hi, chunk_lo, chunk_hi, chunk_species):
+    """Split the neighbours of each species lo[z]:hi[z] into chunks of at most CHUNK; returns
+    their number."""
+    k = 0
+    for z in range(len(lo)):
+        for a in range(lo[z], hi[z], CHUNK):
+            chunk_lo[k], chunk_hi[k], chunk_species[k] = a, min(a + CHUNK, hi[z]), z
+            k += 1
+    return k
 
-    Neighbours of each centre must be sorted by species.  dag = (parent, factor, order_ptr) holds
-    the products of the selected functions.  functions = (fn_ptr (NZ+1,), col, u, loc_ptr, node,
-    loc_parent, slot, coef, dep_ptr, dep): the selected many-body functions of centre species z
-    are fn_ptr[z]:fn_ptr[z+1], with output column col and function u (one per local many-body
-    function, shared by the centre species); function u is the weighted sum of the nodes
-    node[loc_ptr[u]:loc_ptr[u+1]] (coef, zero for the sub-products it needs only as parents;
-    listed parents first, loc_parent the position of the parent in that list, -1 for order 1) and
-    depends on the entries dep[dep_ptr[u]:dep_ptr[u+1]] (slot: position of a node's factor there).
-    pairs = (ptr (NZ+1,), neighbour species, degree, col): the selected pair functions.
+
+@njit(cache=True)
+def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, functions, pairs,
+                E, F, W):
+    """Accumulate energy rows E (K,), force rows F (N, 3, K) and virial rows W (6, K).
+
+    Neighbours of each centre must be sorted by species.  functions = (fn_ptr (NZ+1,), col, u,
+    loc_ptr, loc_factor, loc_parent, slot, coef, dep_ptr, dep): the selected many-body functions
+    of centre species z are fn_ptr[z]:fn_ptr[z+1], with output column col and function u (one per
+    local many-body function, shared by the centre species); function u is the weighted sum (coef,
+    zero for the sub-products it needs only as parents) of the DAG nodes on its products' chains
+    loc_ptr[u]:loc_ptr[u+1], listed parents first: node k is A[loc_factor[k]] times its parent,
+    the node at position loc_parent[k] of that list (-1 for order 1), so that it equals the DAG's
+    product bit for bit.  Function u depends on the entries dep[dep_ptr[u]:dep_ptr[u+1]] (sorted;
+    slot: position of a node's factor there).  pairs = (ptr (NZ+1,), neighbour species, degree,
+    col): the selected pair functions.
+
+    Per centre, a first pass over the functions gives the energy rows, the derivatives J of each
+    function by its entries (reverse sweep along its node list) and the centre's force and virial
+    rows; a second pass per chunk of CHUNK neighbours of one species gives their force rows
+    sum_d J_d grad phi_{dep_d}(r_ij), with the gradients of the chunk (``dphi``, one contiguous
+    tile) kept in cache.
     """
-    parent, factor, order_ptr = dag
-    fn_ptr, fn_col, fn_u, loc_ptr, loc_node, loc_parent, loc_slot, loc_coef, dep_ptr, dep_a = functions
+    fn_ptr, fn_col, fn_u, loc_ptr, loc_factor, loc_parent, loc_slot, loc_coef, dep_ptr, dep_a = functions
     psel_ptr, psel_species, psel_deg, psel_col = pairs
     nz = geometry[0].shape[0]
     nlm = (lmax + 1) ** 2
     n_radial, n_pair = geometry[2].shape[0], geometry[3].shape[0]
     num_a = run_start[-1]
-    max_neigh, max_dep, max_loc = 1, 1, 1
+    n_fn = len(loc_ptr) - 1
+    max_neigh, max_loc = 1, 1
     for i in range(len(species)):
         max_neigh = max(max_neigh, pair_ptr[i + 1] - pair_ptr[i])
-    for u in range(len(loc_ptr) - 1):
-        max_dep = max(max_dep, dep_ptr[u + 1] - dep_ptr[u])
+    for u in range(n_fn):
         max_loc = max(max_loc, loc_ptr[u + 1] - loc_ptr[u])
     U, R, dR = np.zeros((max_neigh, 4)), np.zeros((max_neigh, n_radial)), np.zeros((max_neigh, n_radial))
     Y, dY = np.zeros((max_neigh, nlm)), np.zeros((max_neigh, nlm, 3))
     P, dP = np.zeros((max_neigh, n_pair)), np.zeros((max_neigh, n_pair))
     hwork = harmonics_workspace(lmax)
     pair_species = species[pair_second]
-    A, AA = np.zeros(num_a), np.zeros(len(factor))
-    g, adj = np.zeros(max_dep), np.zeros(max_loc)
+    A = np.zeros(num_a)
+    J = np.zeros(dep_ptr[-1])  # d function / d its entries
+    value, adj = np.zeros(max_loc), np.zeros(max_loc)  # a function's nodes and their adjoints
     grad = np.zeros(3)
-    dphi = np.zeros((num_a, 3 * max_neigh))  # grad of phi_v(r_ij), neighbours contiguous
-    dphi_sum = np.zeros((num_a, 3))  # sum over neighbours (minus the centre's force row)
-    dphi_vir = np.zeros((num_a, 6))  # sum over neighbours of r_ij (x) grad phi_v
-    Gp = np.zeros(3 * max_neigh)
+    max_chunks = max_neigh // CHUNK + nz
+    chunk_lo = np.zeros(max_chunks, dtype=np.int64)
+    chunk_hi = np.zeros(max_chunks, dtype=np.int64)
+    chunk_species = np.zeros(max_chunks, dtype=np.int64)
+    dphi = np.zeros((max_chunks, num_a, 3 * CHUNK))  # grad phi_v(r_ij) of a chunk's neighbours
+    dphi_centre = np.zeros((num_a, 9))  # sum over neighbours of grad phi_v and of r_ij (x) it
+    Gp = np.zeros(3 * CHUNK)
     lo = np.zeros(nz, dtype=np.int64)
     hi = np.zeros(nz, dtype=np.int64)
     entry_species = np.zeros(num_a, dtype=np.int64)
     for z in range(nz):
         entry_species[run_start[z * n_radial]:run_start[(z + 1) * n_radial]] = z
+    dep_species = np.zeros((n_fn, nz + 1), dtype=np.int64)  # deps of species z: [u, z]:[u, z+1]
+    for u in range(n_fn):
+        d = dep_ptr[u]
+        for z in range(nz):
+            dep_species[u, z] = d
+            while d < dep_ptr[u + 1] and entry_species[dep_a[d]] == z:
+                d += 1
+        dep_species[u, nz] = d
     for i in range(len(species)):
         zi = species[i]
         if fn_ptr[zi + 1] == fn_ptr[zi] and psel_ptr[zi + 1] == psel_ptr[zi]:
             continue
         p0, p1 = pair_ptr[i], pair_ptr[i + 1]
-        nn = p1 - p0
         _environment(i, species, pair_ptr, pair_species, rij, geometry, run_start, lmax, U, R, dR,
                      Y, dY, P, dP, hwork, A)
         _species_ranges(p0, p1, pair_species, lo, hi)
+        n_chunks = _neighbour_chunks(lo, hi, chunk_lo, chunk_hi, chunk_species)
         if fn_ptr[zi + 1] > fn_ptr[zi]:
-            _dag_forward(parent, factor, order_ptr[0], order_ptr[1], order_ptr[-1], A, AA)
-            for z in range(nz):
+            dphi_centre[:] = 0.0
+            for k in range(n_chunks):
+                z, a = chunk_species[k], chunk_lo[k]
+                tile = dphi[k]
                 for n in range(n_radial):
                     a0 = run_start[z * n_radial + n]
                     for lm in range(run_start[z * n_radial + n + 1] - a0):
                         v = a0 + lm
-                        dphi_sum[v, :] = 0.0
-                        dphi_vir[v, :] = 0.0
-                        for p in range(lo[z], hi[z]):
+                        for p in range(a, chunk_hi[k]):
                             radial_part = dR[p, n] * Y[p, lm]
                             Rp = R[p, n]
                             r = rij[p0 + p]
                             for c in range(3):
                                 grad[c] = radial_part * U[p, c] + Rp * dY[p, lm, c]
-                                dphi[v, 3 * p + c] = grad[c]
-                                dphi_sum[v, c] += grad[c]
-                            dphi_vir[v, 0] += r[0] * grad[0]
-                            dphi_vir[v, 1] += r[1] * grad[1]
-                            dphi_vir[v, 2] += r[2] * grad[2]
-                            dphi_vir[v, 3] += r[1] * grad[2]
-                            dphi_vir[v, 4] += r[0] * grad[2]
-                            dphi_vir[v, 5] += r[0] * grad[1]
+                                tile[v, 3 * (p - a) + c] = grad[c]
+                                dphi_centre[v, c] += grad[c]
+                            dphi_centre[v, 3] += r[0] * grad[0]
+                            dphi_centre[v, 4] += r[1] * grad[1]
+                            dphi_centre[v, 5] += r[2] * grad[2]
+                            dphi_centre[v, 6] += r[1] * grad[2]
+                            dphi_centre[v, 7] += r[0] * grad[2]
+                            dphi_centre[v, 8] += r[0] * grad[1]
+        # energy rows, J and the centre's force and virial rows
         for s in range(fn_ptr[zi], fn_ptr[zi + 1]):
             col, u = fn_col[s], fn_u[s]
-            l0, l1, d0, nd = loc_ptr[u], loc_ptr[u + 1], dep_ptr[u], dep_ptr[u + 1] - dep_ptr[u]
+            l0, l1, d0, d1 = loc_ptr[u], loc_ptr[u + 1], dep_ptr[u], dep_ptr[u + 1]
             B = 0.0
             for k in range(l1 - l0):
+                par = loc_parent[l0 + k]
+                x = A[loc_factor[l0 + k]]
+                if par >= 0:
+                    x *= value[par]
+                value[k] = x
                 c = loc_coef[l0 + k]
                 adj[k] = c
-                B += c * AA[loc_node[l0 + k]]
+                B += c * x
             E[col] += B
-            g[:nd] = 0.0
+            J[d0:d1] = 0.0
             for k in range(l1 - l0 - 1, -1, -1):
                 a = adj[k]
-                node = loc_node[l0 + k]
-                par = parent[node]
+                par = loc_parent[l0 + k]
                 if par < 0:
-                    g[loc_slot[l0 + k]] += a
+                    J[d0 + loc_slot[l0 + k]] += a
                 else:
-                    g[loc_slot[l0 + k]] += a * AA[par]
-                    adj[loc_parent[l0 + k]] += a * A[factor[node]]
-            for d in range(nd):
-                gd = g[d]
-                v = dep_a[d0 + d]
-                for c in range(3):
-                    F[col, i, c] += gd * dphi_sum[v, c]
-                for c in range(6):
-                    W[col, c] -= gd * dphi_vir[v, c]
-            # Gp = sum_d g_d dphi[dep_d]: four entries of one neighbour species at a time
-            Gp[:3 * nn] = 0.0
-            d = 0
-            while d < nd:
-                v0 = dep_a[d0 + d]
-                z = entry_species[v0]
-                if d + 4 <= nd and entry_species[dep_a[d0 + d + 3]] == z:
-                    v1, v2, v3 = dep_a[d0 + d + 1], dep_a[d0 + d + 2], dep_a[d0 + d + 3]
-                    g0, g1, g2, g3 = g[d], g[d + 1], g[d + 2], g[d + 3]
-                    for q in range(3 * lo[z], 3 * hi[z]):
-                        Gp[q] += (g0 * dphi[v0, q] + g1 * dphi[v1, q]
-                                  + g2 * dphi[v2, q] + g3 * dphi[v3, q])
+                    J[d0 + loc_slot[l0 + k]] += a * value[par]
+                    adj[par] += a * A[loc_factor[l0 + k]]
+            f0, f1, f2, w0, w1, w2, w3, w4, w5 = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            for d in range(d0, d1):
+                gd = J[d]
+                dc = dphi_centre[dep_a[d]]
+                f0 += gd * dc[0]
+                f1 += gd * dc[1]
+                f2 += gd * dc[2]
+                w0 += gd * dc[3]
+                w1 += gd * dc[4]
+                w2 += gd * dc[5]
+                w3 += gd * dc[6]
+                w4 += gd * dc[7]
+                w5 += gd * dc[8]
+            F[i, 0, col] += f0
+            F[i, 1, col] += f1
+            F[i, 2, col] += f2
+            W[0, col] -= w0
+            W[1, col] -= w1
+            W[2, col] -= w2
+            W[3, col] -= w3
+            W[4, col] -= w4
+            W[5, col] -= w5
+        # the neighbours' force rows, one chunk at a time: Gp = sum_d J_d dphi[dep_d], four
+        # entries at a time
+        for k in range(n_chunks):
+            z, a, m = chunk_species[k], chunk_lo[k], chunk_hi[k] - chunk_lo[k]
+            tile = dphi[k]
+            for s in range(fn_ptr[zi], fn_ptr[zi + 1]):
+                col, u = fn_col[s], fn_u[s]
+                d, d1 = dep_species[u, z], dep_species[u, z + 1]
+                if d == d1:
+                    continue
+                Gp[:3 * m] = 0.0
+                while d + 4 <= d1:
+                    v0, v1, v2, v3 = dep_a[d], dep_a[d + 1], dep_a[d + 2], dep_a[d + 3]
+                    g0, g1, g2, g3 = J[d], J[d + 1], J[d + 2], J[d + 3]
+                    for q in range(3 * m):
+                        Gp[q] += (g0 * tile[v0, q] + g1 * tile[v1, q]
+                                  + g2 * tile[v2, q] + g3 * tile[v3, q])
                     d += 4
-                else:
-                    g0 = g[d]
-                    for q in range(3 * lo[z], 3 * hi[z]):
-                        Gp[q] += g0 * dphi[v0, q]
+                while d < d1:
+                    g0, v0 = J[d], dep_a[d]
+                    for q in range(3 * m):
+                        Gp[q] += g0 * tile[v0, q]
                     d += 1
-            for p in range(nn):
-                j = pair_second[p0 + p]
-                for c in range(3):
-                    F[col, j, c] -= Gp[3 * p + c]
+                for p in range(m):
+                    j = pair_second[p0 + a + p]
+                    for c in range(3):
+                        F[j, c, col] -= Gp[3 * p + c]
         for s in range(psel_ptr[zi], psel_ptr[zi + 1]):
             zs, q, col = psel_species[s], psel_deg[s], psel_col[s]
             for p in range(lo[zs], hi[zs]):
@@ -278,11 +335,11 @@ def design_rows(species, pair_ptr, pair_second, rij, geometry, run_start, lmax, 
                 r = rij[p0 + p]
                 for c in range(3):
                     grad[c] = dP[p, q] * U[p, c]
-                    F[col, j, c] -= grad[c]
-                    F[col, i, c] += grad[c]
-                W[col, 0] -= r[0] * grad[0]
-                W[col, 1] -= r[1] * grad[1]
-                W[col, 2] -= r[2] * grad[2]
-                W[col, 3] -= r[1] * grad[2]
-                W[col, 4] -= r[0] * grad[2]
-                W[col, 5] -= r[0] * grad[1]
+                    F[j, c, col] -= grad[c]
+                    F[i, c, col] += grad[c]
+                W[0, col] -= r[0] * grad[0]
+                W[1, col] -= r[1] * grad[1]
+                W[2, col] -= r[2] * grad[2]
+                W[3, col] -= r[1] * grad[2]
+                W[4, col] -= r[0] * grad[2]
+                W[5, col] -= r[0] * grad[1]
