@@ -123,3 +123,25 @@ def test_defect_errors_and_tables(tmp_path):
                             [{"model": "CACE", "energy_mae_meV_per_atom": 0.89,
                               "force_mae_meV_per_A": 27, "parameters": 69320}])
     assert t4["force_mae_meV_per_A"].tolist() == [100.0, 27]
+
+
+def test_collapsed_properties_are_blank_and_named(tmp_path):
+    """A property a model collapsed (None, reason in ``failures``): a blank Table III cell, the
+    model and property named in the caption, no point in Figure 5."""
+    from sparseace import study
+
+    lit = {"si_properties": {"DFT": {"vacancy": 3.67, "interstitial_tetrahedral": 3.91},
+                             "GAP": {"vacancy": 3.53, "interstitial_tetrahedral": 3.71}}}
+    properties = {
+        "asp-10": {"active": 10, "values": {"vacancy": None, "interstitial_tetrahedral": 4.0},
+                   "failures": {"vacancy": "atoms 6 (Si) and 8 (Si) are 0.438 Å apart"}},
+        "asp-20": {"active": 20, "values": {"vacancy": 3.5, "interstitial_tetrahedral": 4.1},
+                   "failures": {}}}
+    spec = {"models": ["asp-10", "asp-20"]}
+    t3, caption = study.make("table3", spec, RUN, properties=properties, literature=lit)
+    row = t3.set_index("property")
+    assert np.isnan(row.at["vacancy (eV)", "asp-10"]) and row.at["vacancy (eV)", "asp-20"] == 3.5
+    assert "asp-10: vacancy" in caption and "asp-20" not in caption.split("floor")[-1]
+    fig = study.make("fig5", spec, RUN, properties=properties, literature=lit)
+    y = fig.axes[0].lines[0].get_ydata()
+    assert np.isnan(y[0]) and y[1] == pytest.approx(100 * (3.5 - 3.67) / 3.67)
