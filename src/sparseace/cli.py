@@ -231,13 +231,12 @@ def model_error_tables(model, sets: dict, quiet: bool) -> pd.DataFrame:
     """Error summary of ``model`` on {split: frames}, with a progress bar per split."""
     from tqdm import tqdm
 
-    from .metrics import error_table, per_config_errors
+    from .metrics import model_errors
 
-    tables = {}
-    for split, frames in sets.items():
-        bar = tqdm(frames, desc=f"errors {split}", unit="config", disable=quiet, leave=False)
-        tables[split] = error_table(per_config_errors(model, bar))
-    return error_summary(tables)
+    return error_summary({split: model_errors(model, tqdm(frames, desc=f"errors {split}",
+                                                           unit="config", disable=quiet,
+                                                           leave=False))
+                          for split, frames in sets.items()})
 
 
 def print_table(table: pd.DataFrame, title: str) -> None:
