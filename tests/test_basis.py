@@ -427,6 +427,27 @@ def test_product_dag_nodes_are_prefixes_and_reproduce_the_products(si_basis):
         build_dag([[3, 1, -1, -1]])
 
 
+def test_shared_parents_are_sub_products_and_need_fewer_nodes(si_basis):
+    """shared=True (models): every node's parent is the node with one of its factors dropped,
+    every product is its node, and the DAG of a support has fewer nodes than with prefixes."""
+    products = si_basis.term_entries[: len(si_basis.term_entries) // 2]
+    dag, node = build_dag(products, shared=True)
+    nodes = dag.products()
+    np.testing.assert_array_equal(nodes[node], products)
+    assert len(np.unique(nodes, axis=0)) == len(dag)
+    order = (nodes >= 0).sum(axis=1)
+    for k in (2, 3, 4):
+        of_k = np.flatnonzero(order == k)
+        assert np.all(order[dag.parent[of_k]] == k - 1)
+        joined = np.sort(np.column_stack([nodes[dag.parent[of_k], : k - 1], dag.factor[of_k]]),
+                         axis=1)
+        np.testing.assert_array_equal(joined, nodes[of_k, :k])
+    prefix, _ = build_dag(products)
+    shared_sizes, prefix_sizes = np.diff(dag.order_ptr), np.diff(prefix.order_ptr)
+    assert shared_sizes[2] == prefix_sizes[2]  # the order-3 products themselves
+    assert shared_sizes[1] < 0.9 * prefix_sizes[1]  # fewer intermediate products
+
+
 def test_subset_evaluation_equals_columns(ho_basis):
     atoms = water_box(9)
     E, F, W = ho_basis.evaluate(atoms)

@@ -78,7 +78,7 @@ def contract(basis, active, coefficients) -> Contraction:
     table, remap = basis.table.restrict(every[every >= 0])
     dags, coefs = [], []
     for entries, w in zip(products, weights):
-        dag, node = build_dag(np.where(entries >= 0, remap[entries], -1))
+        dag, node = build_dag(np.where(entries >= 0, remap[entries], -1), shared=True)
         dags.append(dag)
         coefs.append(np.bincount(node, weights=w, minlength=len(dag)))
     pair_weights = np.zeros((nz, nz, basis.n_pair // nz))

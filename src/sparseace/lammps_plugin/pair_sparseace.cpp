@@ -19,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#include <immintrin.h>
 
 using namespace LAMMPS_NS;
 
@@ -154,32 +155,39 @@ const long BIG = 100000000L;
 
 }    // namespace
 
-void SparseACELeafGroups::add_species(const std::vector<int> &keys, const std::vector<int> &others,
-                                      const std::vector<double> &coefs)
+void SparseACERows::add_species(const std::vector<int> &keys, const std::vector<int> &cols,
+                                const std::vector<double> &coefs, const std::vector<int> &phase)
 {
-  // leaves by key, then the groups by their size (loops of equal trip counts in a row: the
-  // branch predictor follows them)
-  std::vector<int> idx(keys.size()), size(keys.size() + 1, 0);
-  for (size_t t = 0; t < idx.size(); t++) idx[t] = static_cast<int>(t);
+  // entries by key, then the rows by phase and by length (loops of equal trip counts in a row:
+  // the branch predictor follows them)
+  std::vector<int> idx(keys.size());
+  std::iota(idx.begin(), idx.end(), 0);
   std::stable_sort(idx.begin(), idx.end(), [&keys](int a, int b) { return keys[a] < keys[b]; });
-  std::vector<std::pair<int, int>> groups;    // (first position in idx, size)
+  struct Row { int first, size, phase; };
+  std::vector<Row> rows;
   for (size_t t = 0; t < idx.size(); t++) {
-    if (t == 0 || keys[idx[t]] != keys[idx[t - 1]]) groups.emplace_back(static_cast<int>(t), 0);
-    groups.back().second++;
+    if (t == 0 || keys[idx[t]] != keys[idx[t - 1]])
+      rows.push_back({static_cast<int>(t), 0, phase.empty() ? 0 : phase[keys[idx[t]]]});
+    rows.back().size++;
   }
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const std::pair<int, int> &a, const std::pair<int, int> &b) {
-                     return a.second < b.second;
-                   });
-  for (const auto &grp : groups) {
-    key.push_back(keys[idx[grp.first]]);
-    for (int t = grp.first; t < grp.first + grp.second; t++) {
-      other.push_back(others[idx[t]]);
-      coef.push_back(coefs[idx[t]]);
+  std::stable_sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) {
+    return a.phase != b.phase ? a.phase < b.phase : a.size < b.size;
+  });
+  for (const auto &row : rows) {
+    key.push_back(keys[idx[row.first]]);
+    for (int t = row.first; t < row.first + row.size; t++) {
+      col.push_back(cols[idx[t]]);
+      if (!coefs.empty()) coef.push_back(coefs[idx[t]]);
     }
-    start.push_back(static_cast<int>(other.size()));
+    start.push_back(static_cast<int>(col.size()));
   }
+  for (size_t r = species_ptr.back(); r < key.size(); r++)
+    if (r == static_cast<size_t>(species_ptr.back()) || start[r + 1] - start[r] != start[r] - start[r - 1])
+      run_row.push_back(static_cast<int>(r));
   species_ptr.push_back(static_cast<int>(key.size()));
+  species_run.push_back(static_cast<int>(run_row.size()));
+  run_row.resize(species_run.back() + 1);    // run_row[last + 1]: the end of the last run
+  run_row.back() = species_ptr.back();
 }
 
 void SparseACEModel::read(const std::string &path)
@@ -288,44 +296,55 @@ void SparseACEModel::read(const std::string &path)
   if (t.pos != t.tok.size()) t.fail("nothing after 'end'");
 
   // Evaluation order.  Leaves (nodes of order >= 2 no other node extends) are never needed as
-  // parents: they are not computed in the forward pass; grouped by parent, one pass over them
-  // gives each parent's adjoint sum_k coef_k A[factor_k] (summed in a register) and adds
-  // coef_k AA_parent to the gradient of each factor (the factors of one parent's leaves are
-  // distinct).  The other (inner) nodes keep their order by correlation order, each order by
-  // the node's rank among its parent's children (every parent's first child, then every second
-  // child, ...) so that consecutive steps of the reverse sweep update different parents.
+  // parents: they are not computed in the forward pass, only their sparse matrices (see the
+  // header) are kept.  The other (inner) nodes keep their order by correlation order, each
+  // order by parent (a parent's children in a row).
   const int n_nodes = static_cast<int>(factor.size());
-  std::vector<int> children(n_nodes + 1, 0), rank(n_nodes), moved(n_nodes, -1);
-  for (int n = 0; n < n_nodes; n++) rank[n] = children[parent[n] + 1]++;
-  std::vector<int> ipar, ifac;
+  std::vector<int> children(n_nodes + 1, 0), moved(n_nodes, -1);
+  for (int n = 0; n < n_nodes; n++) children[parent[n] + 1]++;
+  std::vector<int> ipar, ifac, iorder;
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
-  leaves = SparseACELeafGroups();
+  leaves_by_parent = leaves_by_factor = inner_by_parent = inner_by_factor = SparseACERows();
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
+    std::vector<int> leaf_parent, leaf_factor;
+    std::vector<double> leaf_coef;
     for (int k = 1; k <= 4; k++) {
       std::vector<int> idx;
-      for (int n = order_ptr[5 * z + k - 1]; n < order_ptr[5 * z + k]; n++)
-        if (k == 1 || children[n + 1] > 0) idx.push_back(n);
-      std::stable_sort(idx.begin(), idx.end(), [&rank](int a, int b) { return rank[a] < rank[b]; });
+      for (int n = order_ptr[5 * z + k - 1]; n < order_ptr[5 * z + k]; n++) {
+        if (k == 1 || children[n + 1] > 0) {
+          idx.push_back(n);
+        } else {
+          leaf_parent.push_back(moved[parent[n]]);
+          leaf_factor.push_back(factor[n]);
+          leaf_coef.push_back(coef[n]);
+        }
+      }
+      std::stable_sort(idx.begin(), idx.end(), [this, &moved](int a, int b) {
+        return (parent[a] < 0 ? -1 : moved[parent[a]]) < (parent[b] < 0 ? -1 : moved[parent[b]]);
+      });
       for (int n : idx) {
         moved[n] = static_cast<int>(ifac.size());
         ipar.push_back(parent[n] < 0 ? -1 : moved[parent[n]]);
         ifac.push_back(factor[n]);
         icoef.push_back(coef[n]);
+        iorder.push_back(k);
       }
       if (k == 1) inner_ptr[3 * z + 1] = static_cast<int>(ifac.size());
     }
     inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
-    std::vector<int> leaf_parent, leaf_factor;
-    std::vector<double> leaf_coef;
-    for (int n = order_ptr[5 * z + 1]; n < order_ptr[5 * z + 4]; n++)
-      if (children[n + 1] == 0) {
-        leaf_parent.push_back(moved[parent[n]]);
-        leaf_factor.push_back(factor[n]);
-        leaf_coef.push_back(coef[n]);
-      }
-    leaves.add_species(leaf_parent, leaf_factor, leaf_coef);
+    leaves_by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
+    leaves_by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
+    std::vector<int> child, child_parent, child_factor, phase(iorder.size());
+    for (int n = inner_ptr[3 * z + 1]; n < inner_ptr[3 * z + 2]; n++) {
+      child.push_back(n);
+      child_parent.push_back(ipar[n]);
+      child_factor.push_back(ifac[n]);
+    }
+    for (size_t n = 0; n < iorder.size(); n++) phase[n] = -iorder[n];    // highest order first
+    inner_by_parent.add_species(child_parent, child, {}, phase);
+    inner_by_factor.add_species(child_factor, child, {});
   }
   parent.swap(ipar);
   factor.swap(ifac);
@@ -380,6 +399,66 @@ static inline vec4 load4(const double *p)
 static inline void store4(double *p, vec4 v)
 {
   std::memcpy(p, &v, sizeof v);
+}
+
+/* sum_t coef[t] x[col[t]] over t in [t0, t1), four partial sums (FMA chains in flight). */
+static inline __m128d gather2(const int *__restrict col, const double *__restrict x)
+{
+  long long pair;
+  std::memcpy(&pair, col, sizeof pair);
+  return _mm_loadh_pd(_mm_load_sd(x + static_cast<int>(pair)), x + static_cast<int>(pair >> 32));
+}
+
+static inline double gathered_sum(int t0, int t1, const int *__restrict col,
+                                  const double *__restrict coef, const double *__restrict x)
+{
+  __m128d a0 = _mm_setzero_pd(), a1 = _mm_setzero_pd();
+  int t = t0;
+  for (; t + 4 <= t1; t += 4) {
+    a0 = _mm_fmadd_pd(_mm_loadu_pd(coef + t), gather2(col + t, x), a0);
+    a1 = _mm_fmadd_pd(_mm_loadu_pd(coef + t + 2), gather2(col + t + 2, x), a1);
+  }
+  if (t + 2 <= t1) {
+    a0 = _mm_fmadd_pd(_mm_loadu_pd(coef + t), gather2(col + t, x), a0);
+    t += 2;
+  }
+  a0 = _mm_add_pd(a0, a1);
+  double s = _mm_cvtsd_f64(a0) + _mm_cvtsd_f64(_mm_unpackhi_pd(a0, a0));
+  if (t < t1) s += coef[t] * x[col[t]];
+  return s;
+}
+
+/* y[key_r] += sum_t coef_t x[col_t] over the rows r in [r0, r1) of L entries each (L known to the
+   compiler: the rows' sums are independent chains in flight together). */
+template <int L>
+static void add_row_sums(int r0, int r1, const SparseACERows &m, const double *__restrict x,
+                         double *__restrict y)
+{
+  const int *__restrict col = m.col.data() + m.start[r0];
+  const double *__restrict cf = m.coef.data() + m.start[r0];
+  for (int r = r0; r < r1; r++, col += L, cf += L) y[m.key[r]] += gathered_sum(0, L, col, cf, x);
+}
+
+/* y[key_r] += sum_t coef_t x[col_t] over the rows of centre species z. */
+static void add_row_sums(int z, const SparseACERows &m, const double *__restrict x,
+                         double *__restrict y)
+{
+  for (int u = m.species_run[z]; u < m.species_run[z + 1]; u++) {
+    const int r0 = m.run_row[u], r1 = m.run_row[u + 1];
+    switch (m.start[r0 + 1] - m.start[r0]) {
+      case 1: add_row_sums<1>(r0, r1, m, x, y); break;
+      case 2: add_row_sums<2>(r0, r1, m, x, y); break;
+      case 3: add_row_sums<3>(r0, r1, m, x, y); break;
+      case 4: add_row_sums<4>(r0, r1, m, x, y); break;
+      case 5: add_row_sums<5>(r0, r1, m, x, y); break;
+      case 6: add_row_sums<6>(r0, r1, m, x, y); break;
+      case 7: add_row_sums<7>(r0, r1, m, x, y); break;
+      case 8: add_row_sums<8>(r0, r1, m, x, y); break;
+      default:
+        for (int r = r0; r < r1; r++)
+          y[m.key[r]] += gathered_sum(m.start[r], m.start[r + 1], m.col.data(), m.coef.data(), x);
+    }
+  }
 }
 
 PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
@@ -456,6 +535,7 @@ void PairSparseACE::coeff(int narg, char **arg)
   gA.assign(model.num_a, 0.0);
   AA.assign(model.factor.size(), 0.0);
   adj.assign(model.factor.size(), 0.0);
+  adj_parent.assign(model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);
@@ -795,51 +875,50 @@ void PairSparseACE::compute(int eflag, int vflag)
     }
 
     // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
-    // reverse sweep, leaves first (one pass, grouped by parent), then the inner nodes
+    // reverse sweep as sums of gathered terms (rows of the sparse matrices of the header)
     const int *ip = &M.inner_ptr[3 * zi];
     const int lo = ip[0], n1 = ip[1], hi = ip[2];
-    const int *par = M.parent.data(), *fac = M.factor.data();
+    const int *fac = M.factor.data();
     const double *cf = M.coef.data();
     double *__restrict P2 = AA.data(), *__restrict ad = adj.data(), *__restrict g = gA.data();
+    double *__restrict adp = adj_parent.data();
+    const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
     for (int k = lo; k < n1; k++) P2[k] = Av[fac[k]];
-    for (int k = n1; k < hi; k++) P2[k] = P2[par[k]] * Av[fac[k]];
+    for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
+      const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
+      const double Pq = P2[ipr.key[r]];
+      for (int c = c0; c < c1; c++) P2[c] = Pq * Av[fac[c]];    // the children of node key[r]
+    }
     if (eflag_either) {
 #pragma omp simd reduction(+ : e)
       for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
     }
     std::copy(cf + lo, cf + hi, ad + lo);
-    for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
-    const SparseACELeafGroups &lv = M.leaves;
-    const int *lfac = lv.other.data();
-    const double *lcoef = lv.coef.data();
-    for (int grp = lv.species_ptr[zi]; grp < lv.species_ptr[zi + 1]; grp++) {
-      const int q = lv.key[grp];
+    // leaves: dE/d(parent) += sum_leaf coef A[factor] (and their energy)
+    add_row_sums(zi, M.leaves_by_parent, Av, ad);
+    // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
+    // (and adp = dE/d(node) AA[parent] of the children)
+    for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
+      const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
+      ad[q] += gathered_sum(c0, c1, fac, ad, Av);
       const double Pq = P2[q];
-      double s0 = 0.0, s1 = 0.0;
-      int t = lv.start[grp];
-      const int t1 = lv.start[grp + 1];
-      for (; t + 2 <= t1; t += 2) {
-        const int f0 = lfac[t], f1 = lfac[t + 1];
-        const double c0 = lcoef[t], c1 = lcoef[t + 1];
-        s0 += c0 * Av[f0];
-        s1 += c1 * Av[f1];
-        g[f0] += c0 * Pq;
-        g[f1] += c1 * Pq;
-      }
-      if (t < t1) {
-        s0 += lcoef[t] * Av[lfac[t]];
-        g[lfac[t]] += lcoef[t] * Pq;
-      }
-      ad[q] += s0 + s1;
-      if (eflag_either) e += (s0 + s1) * Pq;
+      for (int c = c0; c < c1; c++) adp[c] = ad[c] * Pq;
     }
-    for (int k = hi - 1; k >= n1; k--) {
-      const double a = ad[k];
-      const int fk = fac[k], q = par[k];
-      g[fk] += a * P2[q];
-      ad[q] += a * Av[fk];
+    // dE/dA[v]: order-1 nodes, plus sum over the nodes with factor v of dE/d(node) AA[parent]
+    for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
+    for (int k = lo; k < n1; k++) g[fac[k]] = ad[k];
+    const SparseACERows &lf = M.leaves_by_factor;
+    for (int r = lf.species_ptr[zi]; r < lf.species_ptr[zi + 1]; r++) {
+      const double s = gathered_sum(lf.start[r], lf.start[r + 1], lf.col.data(), lf.coef.data(), P2);
+      g[lf.key[r]] += s;
+      if (eflag_either) e += s * Av[lf.key[r]];    // the leaves' energy
     }
-    for (int k = lo; k < n1; k++) g[fac[k]] += ad[k];
+    const SparseACERows &ifr = M.inner_by_factor;
+    for (int r = ifr.species_ptr[zi]; r < ifr.species_ptr[zi + 1]; r++) {
+      double s = 0.0;
+      for (int t = ifr.start[r]; t < ifr.start[r + 1]; t++) s += adp[ifr.col[t]];
+      g[ifr.key[r]] += s;
+    }
 
     // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
     // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and

@@ -33,15 +33,18 @@ struct SparseACETransform {
   void y_from_powers(double sqp, double sq1, double sq, double &y, double &dy) const;
 };
 
-// The leaves of the product DAGs (nodes no other node extends) as a sparse matrix between their
-// parents (inner nodes) and their factors (atomic-base entries), grouped by parent.
-struct SparseACELeafGroups {
-  std::vector<int> species_ptr{0};    // groups of centre species z: species_ptr[z] : [z + 1]
-  std::vector<int> key, start{0};     // group g: its parent, leaves start[g] : [g + 1]
-  std::vector<int> other;             // per leaf: its factor
+// A sparse matrix between DAG nodes and atomic-base entries, stored by rows: row r is key[r],
+// its entries start[r] : start[r + 1] of (col, coef) (coef may be empty); the rows of centre
+// species z are species_ptr[z] : species_ptr[z + 1], sorted by phase, then by their length.
+struct SparseACERows {
+  std::vector<int> species_ptr{0};
+  std::vector<int> key, start{0}, col;
   std::vector<double> coef;
-  void add_species(const std::vector<int> &keys, const std::vector<int> &others,
-                   const std::vector<double> &coefs);
+  // runs of rows of one length: run u is rows run_row[u] : run_row[u + 1]; species z has the runs
+  // species_run[z] : species_run[z + 1]
+  std::vector<int> run_row, species_run{0};
+  void add_species(const std::vector<int> &keys, const std::vector<int> &cols,
+                   const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
 struct SparseACEModel {
@@ -56,13 +59,20 @@ struct SparseACEModel {
   std::vector<double> pair_weights;                      // nz * nz * pair_degree
   // product DAGs of the centre species, concatenated: as read, nodes of species z and order k
   // (1..4) are order_ptr[5z + k - 1] : order_ptr[5z + k]; parent indices are global (-1 for
-  // order 1).  After reading, parent, factor, coef hold the inner nodes only (those another
-  // node extends, and order 1): species z has inner_ptr[3z] : inner_ptr[3z + 2], order 1 up to
-  // inner_ptr[3z + 1]; the leaves are in `leaves`.
+  // order 1).  After reading, parent, factor, coef hold the inner nodes only (order 1 and those
+  // another node extends), by order, then by parent: species z has inner_ptr[3z] :
+  // inner_ptr[3z + 2], order 1 up to inner_ptr[3z + 1].  The adjoint sweep (compute()) runs
+  // over the other nodes (leaves) and the inner ones as sums of gathered terms, one per row,
+  // never adding into memory another row writes (no dependency chains through memory):
+  //   leaves_by_parent   rows: parent nodes; (col, coef): a leaf's factor and coefficient
+  //   leaves_by_factor   rows: atomic-base entries; (col, coef): a leaf's parent, coefficient
+  //   inner_by_parent    rows: parent nodes, highest order first; col: its children, which
+  //                      are consecutive nodes (forward pass: the rows in reverse)
+  //   inner_by_factor    rows: atomic-base entries; col: a node of order >= 2 with that factor
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACELeafGroups leaves;
+  SparseACERows leaves_by_parent, leaves_by_factor, inner_by_parent, inner_by_factor;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
@@ -106,6 +116,7 @@ class PairSparseACE : public Pair {
   std::vector<double> gb, gu;                  // forces: nlm rows; radial coefficient
   std::vector<double> t0, t1, t2, t3, w0, w1, w2;    // scratch rows
   std::vector<double> A, gA, AA, adj;          // atomic base, its adjoint; DAG nodes, adjoint
+  std::vector<double> adj_parent;              // adjoint of a node times its parent's product
 
   std::vector<std::vector<double> *> neighbour_arrays();
   void allocate();
