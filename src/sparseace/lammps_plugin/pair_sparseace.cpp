@@ -19,7 +19,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
-#include <immintrin.h>
 
 using namespace LAMMPS_NS;
 
@@ -401,29 +400,33 @@ static inline void store4(double *p, vec4 v)
   std::memcpy(p, &v, sizeof v);
 }
 
-/* sum_t coef[t] x[col[t]] over t in [t0, t1), four partial sums (FMA chains in flight). */
-static inline __m128d gather2(const int *__restrict col, const double *__restrict x)
+/* Two doubles (GCC/Clang vector extension): x[col[0]], x[col[1]]. */
+typedef double vec2 __attribute__((vector_size(16)));
+static inline vec2 gather2(const int *__restrict col, const double *__restrict x)
 {
-  long long pair;
-  std::memcpy(&pair, col, sizeof pair);
-  return _mm_loadh_pd(_mm_load_sd(x + static_cast<int>(pair)), x + static_cast<int>(pair >> 32));
+  const int c0 = col[0], c1 = col[1];
+  return vec2{x[c0], x[c1]};
 }
 
+/* sum_t coef[t] x[col[t]] over t in [t0, t1): pairs of terms, two partial sums in flight. */
 static inline double gathered_sum(int t0, int t1, const int *__restrict col,
                                   const double *__restrict coef, const double *__restrict x)
 {
-  __m128d a0 = _mm_setzero_pd(), a1 = _mm_setzero_pd();
+  vec2 s0 = {0.0, 0.0}, s1 = {0.0, 0.0}, c;
   int t = t0;
   for (; t + 4 <= t1; t += 4) {
-    a0 = _mm_fmadd_pd(_mm_loadu_pd(coef + t), gather2(col + t, x), a0);
-    a1 = _mm_fmadd_pd(_mm_loadu_pd(coef + t + 2), gather2(col + t + 2, x), a1);
+    std::memcpy(&c, coef + t, sizeof c);
+    s0 += c * gather2(col + t, x);
+    std::memcpy(&c, coef + t + 2, sizeof c);
+    s1 += c * gather2(col + t + 2, x);
   }
   if (t + 2 <= t1) {
-    a0 = _mm_fmadd_pd(_mm_loadu_pd(coef + t), gather2(col + t, x), a0);
+    std::memcpy(&c, coef + t, sizeof c);
+    s0 += c * gather2(col + t, x);
     t += 2;
   }
-  a0 = _mm_add_pd(a0, a1);
-  double s = _mm_cvtsd_f64(a0) + _mm_cvtsd_f64(_mm_unpackhi_pd(a0, a0));
+  s0 += s1;
+  double s = s0[0] + s0[1];
   if (t < t1) s += coef[t] * x[col[t]];
   return s;
 }
