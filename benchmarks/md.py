@@ -339,6 +339,13 @@ def main():
                         help="--mpi: seconds of each of the 3 timed one-rank runs per model")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    fitted = {}
+    for spec in args.fitted:
+        size, _, path = spec.partition("=")
+        if size not in ("300", "1000") or not os.path.isfile(path):
+            parser.error(f"--fitted {spec!r}: expected 300=MODEL.json or 1000=MODEL.json with an "
+                         "existing model file")
+        fitted[size] = path
     if args.worker:
         kind, steps, drift_steps = args.worker
         mpi = kind == "mpi512" or kind.startswith("campaign:")
@@ -357,7 +364,6 @@ def main():
     if not args.no_external:
         runs += [("external-300", args.steps // 4), ("external-1000", args.steps // 4)]
     runs += [("native-300", args.steps), ("native-1000", args.steps)]
-    fitted = dict(spec.split("=", 1) for spec in args.fitted)
     runs += [(f"native-{size}:{path}", args.steps) for size, path in fitted.items()]
     results = {}
     for kind, steps in runs:

@@ -78,6 +78,8 @@ def test_ard_matches_scikit_learn_with_cholesky_updates():
         assert set(state.support) == set(np.flatnonzero(ref.coef_))
         assert np.allclose(state.coef, ref.coef_[state.support], rtol=1e-6)
         assert state.alpha == pytest.approx(ref.alpha_, rel=1e-6)
+    with pytest.raises(ValueError, match=r"unknown ARD hyper-parameters \['alpha1'\]"):
+        _ard(s, s.R.T @ s.R, s.R.T @ s.z, 10.0, 500, 1e-10, hyper={"alpha1": 1.0})
 
 
 def test_ard_finds_a_model_at_each_requested_size():

@@ -197,3 +197,18 @@ def test_energy_rows_give_model_energy_errors(tmp_path, basis, frames):
     expected = [(model.evaluate(a)[0] - a.info["REF_energy"]) / len(a) for a in frames]
     assert np.allclose(rows.energy_errors(active, coefs), expected, rtol=1e-10, atol=1e-12)
     assert list(rows.config_type) == [a.info.get("config_type", "default") for a in frames]
+
+
+@pytest.mark.parametrize("rows", ["assemble", "energy_rows"])
+def test_coincident_atoms_in_training_frames_name_file_frame_and_pair(basis, frames, rows):
+    from sparseace.design import energy_rows
+    from sparseace.io import DataError
+
+    bad = frames[1].copy()
+    bad.positions[4] = bad.positions[2] + 1e-9
+    given = [frames[0], bad, frames[2]]
+    with pytest.raises(DataError, match=r"train\.xyz, frame 1: atoms 2 \(Si\) and 4 \(Si\)"):
+        if rows == "assemble":
+            assemble(basis, given, EREF, source="train.xyz")
+        else:
+            energy_rows(basis, given, EREF, source="train.xyz")

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .basis import ACEBasis
-from .io import config_type, reference_data, reference_energy
+from .io import DataError, config_type, reference_data, reference_energy
 from .provenance import atomic_path
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,22 @@ def smoothness_prior(basis: ACEBasis, p: float) -> np.ndarray:
     return terms.sum(axis=1)
 
 
+def _basis_rows(basis: ACEBasis, atoms, source: str):
+    """``basis.evaluate(atoms)``; a bad structure (non-finite position, coincident atoms) raises
+    DataError naming ``source`` (file and frame) as well as the atom or pair."""
+    try:
+        return basis.evaluate(atoms)
+    except ValueError as err:
+        raise DataError(f"{source}: {err}") from None
+
+
 def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = None,
                    source: str = "<structure>"):
     """Weighted rows of one configuration: (A (rows, K), y (rows,), counts {E, F, V})."""
     energy, forces, virial = reference_data(atoms)
     N = len(atoms)
     wE, wF, wV = loss_weights(config_type(atoms), weights)
-    E_rows, F_rows, W_rows = basis.evaluate(atoms)
+    E_rows, F_rows, W_rows = _basis_rows(basis, atoms, source)
     e0 = reference_energy(atoms, eref, source)
     blocks = [(E_rows[None, :] * (wE / np.sqrt(N)), np.array([energy - e0]) * (wE / np.sqrt(N)))]
     counts = {"E": 1, "F": 0, "V": 0}
@@ -270,7 +279,7 @@ def energy_rows(basis: ACEBasis, frames, eref: dict, source: str = "<frames>") -
     rows, target, natoms, ctype = [], [], [], []
     for index, atoms in enumerate(frames):
         energy, _, _ = reference_data(atoms, f"{source}, frame {index}")
-        rows.append(basis.evaluate(atoms)[0])
+        rows.append(_basis_rows(basis, atoms, f"{source}, frame {index}")[0])
         target.append(energy - reference_energy(atoms, eref, f"{source}, frame {index}"))
         natoms.append(len(atoms))
         ctype.append(config_type(atoms))

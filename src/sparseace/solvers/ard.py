@@ -64,9 +64,16 @@ def _posterior(G, h, keep, lam_k, alpha):
 
 
 def _ard(system: LstsqSystem, G, h, threshold_lambda, max_iter, tol, start=None,
-         alpha_1=1e-6, alpha_2=1e-6, lambda_1=1e-6, lambda_2=1e-6) -> ARDState:
+         hyper=None) -> ARDState:
     """ARD iterations from ``start`` (an ``ARDState``) or from scikit-learn's start (lambda = 1,
-    alpha = 1 / mean(y^2): the mean of y is not part of the reduced system)."""
+    alpha = 1 / mean(y^2): the mean of y is not part of the reduced system); ``hyper``
+    overrides entries of HYPER."""
+    unknown = sorted(set(hyper or {}) - set(HYPER))
+    if unknown:
+        raise ValueError(f"unknown ARD hyper-parameters {unknown} (known: {sorted(HYPER)})")
+    hyper = {**HYPER, **(hyper or {})}
+    alpha_1, alpha_2 = hyper["alpha_1"], hyper["alpha_2"]
+    lambda_1, lambda_2 = hyper["lambda_1"], hyper["lambda_2"]
     n, m = len(h), system.nrows
     if start is None:
         lam = np.ones(n)
@@ -104,7 +111,7 @@ def ard_fit(system: LstsqSystem, threshold_lambda: float = 1e4, max_iter: int = 
     """ARD with scikit-learn ``ARDRegression``'s updates and stopping rule (its
     alpha_1, alpha_2, lambda_1, lambda_2 in ``hyper``).  Returns (support, coef)."""
     state = _ard(system, system.R.T @ system.R, system.R.T @ system.z, threshold_lambda,
-                 max_iter, tol, None, **{**HYPER, **hyper})
+                 max_iter, tol, None, hyper)
     return state.support, state.coef
 
 
@@ -122,7 +129,7 @@ def ard_checkpoints(train: LstsqSystem, val: LstsqSystem, threshold_lambdas, siz
         if t not in fits:
             smaller = [u for u in fits if u < t]  # warm start: the nearest smaller threshold
             start = fits[max(smaller)] if smaller else None
-            fits[t] = _ard(train, G, h, t, max_iter, tol, start, **{**HYPER, **hyper})
+            fits[t] = _ard(train, G, h, t, max_iter, tol, start, hyper)
             log.info("ARD threshold_lambda %.6g: %d active after %d iterations", t,
                      len(fits[t].support), fits[t].iterations)
         return fits[t]
