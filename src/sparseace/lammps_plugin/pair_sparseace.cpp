@@ -180,13 +180,27 @@ void SparseACERows::add_species(const std::vector<int> &keys, const std::vector<
     }
     start.push_back(static_cast<int>(col.size()));
   }
-  for (size_t r = species_ptr.back(); r < key.size(); r++)
-    if (r == static_cast<size_t>(species_ptr.back()) || start[r + 1] - start[r] != start[r] - start[r - 1])
-      run_row.push_back(static_cast<int>(r));
   species_ptr.push_back(static_cast<int>(key.size()));
-  species_run.push_back(static_cast<int>(run_row.size()));
-  run_row.resize(species_run.back() + 1);    // run_row[last + 1]: the end of the last run
-  run_row.back() = species_ptr.back();
+}
+
+void SparseACERowBlocks::add_species(const SparseACERows &rows, int z, int scratch)
+{
+  const int r0 = rows.species_ptr[z], r1 = rows.species_ptr[z + 1];
+  for (int rb = r0; rb < r1; rb += 4) {
+    int length = 0;
+    for (int r = rb; r < std::min(rb + 4, r1); r++)
+      length = std::max(length, rows.start[r + 1] - rows.start[r]);
+    for (int lane = 0; lane < 4; lane++) key.push_back(rb + lane < r1 ? rows.key[rb + lane] : scratch);
+    for (int t = 0; t < length; t++)
+      for (int lane = 0; lane < 4; lane++) {
+        const int r = rb + lane, e = r < r1 ? rows.start[r] + t : -1;
+        const bool real = r < r1 && e < rows.start[r + 1];
+        col.push_back(real ? rows.col[e] : 0);
+        coef.push_back(real ? rows.coef[e] : 0.0);
+      }
+    start.push_back(start.back() + length);
+  }
+  species_ptr.push_back(static_cast<int>(start.size()) - 1);
 }
 
 void SparseACEModel::read(const std::string &path)
@@ -304,7 +318,9 @@ void SparseACEModel::read(const std::string &path)
   std::vector<int> ipar, ifac, iorder;
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
-  leaves_by_parent = leaves_by_factor = inner_by_parent = inner_by_factor = SparseACERows();
+  leaves_by_factor = inner_by_parent = inner_by_factor = SparseACERows();
+  leaves_by_parent = SparseACERowBlocks();
+  SparseACERows leaf_rows;    // by parent
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
     std::vector<int> leaf_parent, leaf_factor;
@@ -333,7 +349,7 @@ void SparseACEModel::read(const std::string &path)
       if (k == 1) inner_ptr[3 * z + 1] = static_cast<int>(ifac.size());
     }
     inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
-    leaves_by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
+    leaf_rows.add_species(leaf_parent, leaf_factor, leaf_coef);
     leaves_by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
     std::vector<int> child, child_parent, child_factor, phase(iorder.size());
     for (int n = inner_ptr[3 * z + 1]; n < inner_ptr[3 * z + 2]; n++) {
@@ -348,6 +364,8 @@ void SparseACEModel::read(const std::string &path)
   parent.swap(ipar);
   factor.swap(ifac);
   coef.swap(icoef);
+  for (int z = 0; z < nz; z++)
+    leaves_by_parent.add_species(leaf_rows, z, static_cast<int>(factor.size()));
 
   tr_mb.resize(nz * nz);
   tr_pair.resize(nz * nz);
@@ -431,36 +449,23 @@ static inline double gathered_sum(int t0, int t1, const int *__restrict col,
   return s;
 }
 
-/* y[key_r] += sum_t coef_t x[col_t] over the rows r in [r0, r1) of L entries each (L known to the
-   compiler: the rows' sums are independent chains in flight together). */
-template <int L>
-static void add_row_sums(int r0, int r1, const SparseACERows &m, const double *__restrict x,
+/* y[key] += sum_t coef_t x[col_t] over the rows of centre species z, four rows at a time. */
+static void add_row_sums(int z, const SparseACERowBlocks &m, const double *__restrict x,
                          double *__restrict y)
 {
-  const int *__restrict col = m.col.data() + m.start[r0];
-  const double *__restrict cf = m.coef.data() + m.start[r0];
-  for (int r = r0; r < r1; r++, col += L, cf += L) y[m.key[r]] += gathered_sum(0, L, col, cf, x);
-}
-
-/* y[key_r] += sum_t coef_t x[col_t] over the rows of centre species z. */
-static void add_row_sums(int z, const SparseACERows &m, const double *__restrict x,
-                         double *__restrict y)
-{
-  for (int u = m.species_run[z]; u < m.species_run[z + 1]; u++) {
-    const int r0 = m.run_row[u], r1 = m.run_row[u + 1];
-    switch (m.start[r0 + 1] - m.start[r0]) {
-      case 1: add_row_sums<1>(r0, r1, m, x, y); break;
-      case 2: add_row_sums<2>(r0, r1, m, x, y); break;
-      case 3: add_row_sums<3>(r0, r1, m, x, y); break;
-      case 4: add_row_sums<4>(r0, r1, m, x, y); break;
-      case 5: add_row_sums<5>(r0, r1, m, x, y); break;
-      case 6: add_row_sums<6>(r0, r1, m, x, y); break;
-      case 7: add_row_sums<7>(r0, r1, m, x, y); break;
-      case 8: add_row_sums<8>(r0, r1, m, x, y); break;
-      default:
-        for (int r = r0; r < r1; r++)
-          y[m.key[r]] += gathered_sum(m.start[r], m.start[r + 1], m.col.data(), m.coef.data(), x);
+  const int *__restrict col = m.col.data();
+  const double *__restrict cf = m.coef.data();
+  for (int b = m.species_ptr[z]; b < m.species_ptr[z + 1]; b++) {
+    vec4 s = {0.0, 0.0, 0.0, 0.0};
+    for (int t = m.start[b]; t < m.start[b + 1]; t++) {
+      const int *c = col + 4 * t;
+      s += load4(cf + 4 * t) * vec4{x[c[0]], x[c[1]], x[c[2]], x[c[3]]};
     }
+    const int *k = &m.key[4 * b];
+    y[k[0]] += s[0];
+    y[k[1]] += s[1];
+    y[k[2]] += s[2];
+    y[k[3]] += s[3];
   }
 }
 
@@ -536,9 +541,9 @@ void PairSparseACE::coeff(int narg, char **arg)
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  AA.assign(model.factor.size(), 0.0);
-  adj.assign(model.factor.size(), 0.0);
-  adj_parent.assign(model.factor.size(), 0.0);
+  AA.assign(model.factor.size() + 1, 0.0);    // + 1: the scratch node of leaves_by_parent
+  adj.assign(model.factor.size() + 1, 0.0);
+  adj_parent.assign(model.factor.size() + 1, 0.0);
   nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);

@@ -40,11 +40,19 @@ struct SparseACERows {
   std::vector<int> species_ptr{0};
   std::vector<int> key, start{0}, col;
   std::vector<double> coef;
-  // runs of rows of one length: run u is rows run_row[u] : run_row[u + 1]; species z has the runs
-  // species_run[z] : species_run[z + 1]
-  std::vector<int> run_row, species_run{0};
   void add_species(const std::vector<int> &keys, const std::vector<int> &cols,
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
+};
+
+// The rows of a SparseACERows in blocks of four, one per lane of a 4-wide vector, each block
+// padded to its longest row with zero entries (short rows: one sum per lane, not per row).
+// Block b has the slots start[b] : start[b + 1]; slot t holds the entries (col, coef)[4t + lane]
+// of the rows key[4b + lane] (padding lanes: the key `scratch`).  The blocks of centre species z
+// are species_ptr[z] : species_ptr[z + 1].
+struct SparseACERowBlocks {
+  std::vector<int> species_ptr{0}, key, start{0}, col;
+  std::vector<double> coef;
+  void add_species(const SparseACERows &rows, int z, int scratch);
 };
 
 struct SparseACEModel {
@@ -72,7 +80,8 @@ struct SparseACEModel {
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACERows leaves_by_parent, leaves_by_factor, inner_by_parent, inner_by_factor;
+  SparseACERows leaves_by_factor, inner_by_parent, inner_by_factor;
+  SparseACERowBlocks leaves_by_parent;    // scratch key: the node after the last
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
