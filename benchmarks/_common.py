@@ -32,8 +32,11 @@ def zuo_frames(element: str, split: str = "train", limit: int | None = None):
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process (MB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process (MB).  On Linux from /proc (VmHWM): getrusage's
+    maxrss of a worker also counts its parent's peak before the fork (kept across exec), e.g.
+    the parent's generating a benchmark system."""
+    peak = _peak_rss_of(os.getpid())
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _peak_rss_of(pid: int) -> float | None:
