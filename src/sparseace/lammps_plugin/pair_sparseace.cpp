@@ -902,7 +902,7 @@ void PairSparseACE::compute(int eflag, int vflag)
       for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
     }
     std::copy(cf + lo, cf + hi, ad + lo);
-    // leaves: dE/d(parent) += sum_leaf coef A[factor] (and their energy)
+    // leaves: dE/d(parent) += sum_leaf coef A[factor] (their energy: below, by factor)
     add_row_sums(zi, M.leaves_by_parent, Av, ad);
     // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
     // (and adp = dE/d(node) AA[parent] of the children)
