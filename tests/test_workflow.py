@@ -56,14 +56,15 @@ def test_default_profile_reruns_jobs_interrupted_by_sigint(tmp_path):
         time.sleep(0.05)
     job.send_signal(signal.SIGINT)  # the job sleeps 5 s more: room for a loaded machine
     assert job.wait(timeout=60) != 0
-    plain, profile = [subprocess.Popen(run + ["-n"] + args, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True)
+    # one after the other: two Snakemake processes in one directory may meet its lock
+    plain, profile = [subprocess.run(run + ["-n"] + args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
                       for args in (["--cores", "1"],
                                    ["--profile", str(REPO / "workflow/profiles/default")])]
-    plain_out, profile_out = plain.communicate()[0], profile.communicate()[0]
-    assert plain.returncode != 0 and "IncompleteFilesException" in plain_out
-    assert profile.returncode == 0, profile_out[-2000:]
-    assert "rule two_outputs" in profile_out
+    assert plain.returncode != 0 and "IncompleteFilesException" in plain.stdout, \
+        plain.stdout[-2000:]
+    assert profile.returncode == 0, profile.stdout[-2000:]
+    assert "rule two_outputs" in profile.stdout
 
 
 @pytest.mark.slow
