@@ -200,14 +200,20 @@ def test_energy_rows_give_model_energy_errors(tmp_path, basis, frames):
 
 
 @pytest.mark.parametrize("rows", ["assemble", "energy_rows"])
-def test_coincident_atoms_in_training_frames_name_file_frame_and_pair(basis, frames, rows):
+@pytest.mark.parametrize("defect, message", [
+    ("coincident", r"train\.xyz, frame 1: atoms 2 \(Si\) and 4 \(Si\)"),
+    ("no_energy", r"train\.xyz, frame 1: field REF_energy missing")])
+def test_bad_training_frames_name_file_frame_and_field(basis, frames, rows, defect, message):
     from sparseace.design import energy_rows
     from sparseace.io import DataError
 
     bad = frames[1].copy()
-    bad.positions[4] = bad.positions[2] + 1e-9
+    if defect == "coincident":
+        bad.positions[4] = bad.positions[2] + 1e-9
+    else:
+        del bad.info["REF_energy"]
     given = [frames[0], bad, frames[2]]
-    with pytest.raises(DataError, match=r"train\.xyz, frame 1: atoms 2 \(Si\) and 4 \(Si\)"):
+    with pytest.raises(DataError, match=message):
         if rows == "assemble":
             assemble(basis, given, EREF, source="train.xyz")
         else:

@@ -65,7 +65,7 @@ def _basis_rows(basis: ACEBasis, atoms, source: str):
 def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = None,
                    source: str = "<structure>"):
     """Weighted rows of one configuration: (A (rows, K), y (rows,), counts {E, F, V})."""
-    energy, forces, virial = reference_data(atoms)
+    energy, forces, virial = reference_data(atoms, source)
     N = len(atoms)
     wE, wF, wV = loss_weights(config_type(atoms), weights)
     E_rows, F_rows, W_rows = _basis_rows(basis, atoms, source)
@@ -278,9 +278,10 @@ def energy_rows(basis: ACEBasis, frames, eref: dict, source: str = "<frames>") -
     """Energy rows and Eref-shifted targets of ``frames``."""
     rows, target, natoms, ctype = [], [], [], []
     for index, atoms in enumerate(frames):
-        energy, _, _ = reference_data(atoms, f"{source}, frame {index}")
-        rows.append(_basis_rows(basis, atoms, f"{source}, frame {index}")[0])
-        target.append(energy - reference_energy(atoms, eref, f"{source}, frame {index}"))
+        where = f"{source}, frame {index}"
+        energy, _, _ = reference_data(atoms, where)
+        rows.append(_basis_rows(basis, atoms, where)[0])
+        target.append(energy - reference_energy(atoms, eref, where))
         natoms.append(len(atoms))
         ctype.append(config_type(atoms))
     return EnergyRows(np.array(rows).reshape(len(rows), len(basis)), np.array(target),
