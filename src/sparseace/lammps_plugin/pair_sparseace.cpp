@@ -541,9 +541,9 @@ void PairSparseACE::coeff(int narg, char **arg)
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  AA.assign(model.factor.size() + 1, 0.0);    // + 1: the scratch node of leaves_by_parent
-  adj.assign(model.factor.size() + 1, 0.0);
-  adj_parent.assign(model.factor.size() + 1, 0.0);
+  AA.assign(model.factor.size(), 0.0);
+  adj.assign(model.factor.size() + 1, 0.0);    // + 1: the scratch node of leaves_by_parent
+  adj_parent.assign(model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);
