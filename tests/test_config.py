@@ -88,8 +88,10 @@ def test_requirements_file_matches_pyproject():
 
 
 def plan(*args) -> str:
-    """The dry-run output (jobs with their outputs) of the workflow with ``args``."""
-    out = subprocess.run([SNAKEMAKE, "-n", "--cores", "1", *args], cwd=REPO,
+    """The dry-run output (jobs with their outputs) of the whole workflow with ``args``, every
+    job planned whatever results/ already holds (after `make run` a plain dry-run plans nothing,
+    and a paper plan's reasons quote the reduced run's parameters)."""
+    out = subprocess.run([SNAKEMAKE, "-n", "--forceall", "--cores", "1", *args], cwd=REPO,
                          capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
     assert out.returncode == 0, out.stderr[-3000:]
