@@ -50,8 +50,8 @@ def test_default_profile_reruns_jobs_interrupted_by_sigint(tmp_path):
     (tmp_path / "Snakefile").write_text(
         'rule two_outputs:\n    output: "a", "b"\n    shell: "echo 1 > a; sleep 5; echo 2 > b"\n')
     run = [SNAKEMAKE, "--directory", str(tmp_path), "--snakefile", str(tmp_path / "Snakefile")]
-    job = subprocess.Popen(run + ["--cores", "1"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    output = open(tmp_path / "interrupted.log", "w")
+    job = subprocess.Popen(run + ["--cores", "1"], stdout=output, stderr=subprocess.STDOUT)
     while not (tmp_path / "a").exists() and job.poll() is None:
         time.sleep(0.05)
     # Ctrl-C, again every half second until Snakemake stops (as a user would: on a loaded
@@ -63,8 +63,10 @@ def test_default_profile_reruns_jobs_interrupted_by_sigint(tmp_path):
             job.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             pass
-    assert job.wait(timeout=1) != 0
-    assert not (tmp_path / "b").exists()  # interrupted before the job's end
+    output.close()
+    said = (tmp_path / "interrupted.log").read_text()[-3000:]
+    assert job.wait(timeout=1) != 0, said
+    assert not (tmp_path / "b").exists(), said  # interrupted before the job's end
     # one after the other: two Snakemake processes in one directory may meet its lock
     plain, profile = [subprocess.run(run + ["-n"] + args, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
