@@ -176,12 +176,13 @@ def _stand_ins(published_labels, models) -> dict:
     return dict(zip(published_labels, models))
 
 
-def table3_rows(published: dict, properties: dict, models: list, tolerance: float) -> list[dict]:
+def table3_rows(published: dict, properties: dict, models: list, tolerance: float,
+                dataset: str = "") -> list[dict]:
     """Rows of Table III: every published property of the study's models next to ours.
 
     ``published``: this_study.table3 (columns, rows); ``properties``: model id -> property
     record (``values``, ``active``); ``models``: the config's Table III models, standing for the
-    published rows in order."""
+    published rows in order; ``dataset``: the one they are fitted to."""
     rows = []
     stand_in = _stand_ins(list(published["rows"]), models)
     for label, values in published["rows"].items():
@@ -192,7 +193,7 @@ def table3_rows(published: dict, properties: dict, models: list, tolerance: floa
             ours = None if record is None else record["values"].get(key)
             notes = [f"ours: {key}"] if key != column else []
             if record is not None:
-                notes.append(f"ours: {model} ({record['active']} functions)")
+                notes.append(f"ours: {dataset}/{model} ({record['active']} functions)")
             if label == "BLR":
                 notes.append("published: [52]'s 5,434-function model")
             rows.append(number_row("Table III", f"{label}: {column}", value,
@@ -201,16 +202,17 @@ def table3_rows(published: dict, properties: dict, models: list, tolerance: floa
     return rows
 
 
-def table4_rows(published: list, ours: list, tolerance: dict) -> list[dict]:
+def table4_rows(published: list, ours: list, tolerance: dict, dataset: str = "") -> list[dict]:
     """Rows of Table IV: the study's OMP water models next to ours.  ``ours``: the config's
-    Table IV models in order (dicts with model, energy_mae meV/atom, force_mae meV/Å,
-    parameters), standing for the published rows in order."""
+    Table IV models in order (dicts with model, energy_mae_meV_per_atom,
+    force_mae_meV_per_A, parameters), standing for the published rows in order, fitted to
+    ``dataset``."""
     rows = []
     for i, pub in enumerate(published):
         mine = ours[i] if i < len(ours) else None
         label = f"{pub['model']} ({pub['parameters']})"
-        note = "" if mine is None or mine["parameters"] == pub["parameters"] else (
-            f"ours: {mine['model']} ({mine['parameters']} parameters)")
+        note = "" if mine is None else (
+            f"ours: {dataset}/{mine['model']} ({mine['parameters']} parameters)")
         for quantity, key, unit in (("energy", "energy_mae_meV_per_atom", "meV/atom"),
                                     ("force", "force_mae_meV_per_A", "meV/Å")):
             rows.append(number_row("Table IV", f"{label}: {quantity} MAE ({unit})", pub[key],
@@ -488,7 +490,7 @@ def markdown(frame: pd.DataFrame, study: str, title: str) -> str:
     counts = numbers["verdict"].value_counts()
     lines += ["Published numbers: " + ", ".join(f"{counts.get(v, 0)} {v}"
                                                 for v in (AGREES, DIFFERS, NOT_RUN)) +
-              f" (agrees: |ours/published - 1| within the tolerance). Claims: " +
+              " (agrees: |ours/published - 1| within the tolerance). Claims: " +
               ", ".join(f"{(claims['verdict'] == v).sum()} {v}"
                         for v in (REPRODUCED, NOT_REPRODUCED, NOT_RUN)) + ".", ""]
     table = pd.DataFrame({
@@ -546,7 +548,8 @@ def build(specs: dict, settings: dict, literature: dict, table2: pd.DataFrame | 
 
     # Table III
     models3 = specs.get("table3", {}).get("models", [])
-    rows += table3_rows(published["table3"], properties, models3, tol["table3"])
+    rows += table3_rows(published["table3"], properties, models3, tol["table3"],
+                        specs.get("table3", {}).get("dataset", ""))
 
     # Table IV
     spec4 = specs.get("table4")
@@ -559,7 +562,8 @@ def build(specs: dict, settings: dict, literature: dict, table2: pd.DataFrame | 
                           "force_mae_meV_per_A": 1e3 * table.loc["all", "F_MAE_eV_per_A"],
                           "parameters": int(table["active"].iloc[0])})
     rows += table4_rows(published["table4"], ours4,
-                        {"energy": tol["table4_energy"], "force": tol["table4_force"]})
+                        {"energy": tol["table4_energy"], "force": tol["table4_force"]},
+                        (spec4 or {}).get("dataset", ""))
 
     # claims
     comparable = settings["comparable"]
