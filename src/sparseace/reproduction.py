@@ -191,9 +191,12 @@ def table3_rows(published: dict, properties: dict, models: list, tolerance: floa
         for column, value in zip(published["columns"], values):
             key = TABLE3_KEYS.get(column, column)
             ours = None if record is None else record["values"].get(key)
-            notes = [f"ours: {key}"] if key != column else []
+            notes = []
             if record is not None:
-                notes.append(f"ours: {dataset}/{model} ({record['active']} functions)")
+                notes.append(f"ours: {dataset}/{model} ({record['active']} functions)"
+                             + (f", {key}" if key != column else ""))
+                if ours is None:
+                    notes.append(f"no value: {record.get('failures', {}).get(key, 'not computed')}")
             if label == "BLR":
                 notes.append("published: [52]'s 5,434-function model")
             rows.append(number_row("Table III", f"{label}: {column}", value,
@@ -332,7 +335,7 @@ def claim3(curves: pd.DataFrame | None, datasets: list) -> dict:
             verdicts.append(NOT_RUN)
             continue
         (na, sa), (no, so) = roughness(asp), roughness(omp)
-        parts.append(f"{ds}: ASP {na} rises totalling {sa:.3f}, OMP {no} totalling {so:.3f}")
+        parts.append(f"{ds}: ASP {na} rises totalling {sa:.3g}, OMP {no} totalling {so:.3g}")
         verdicts.append(REPRODUCED if sa < so else NOT_REPRODUCED)
     return claim_row(3, _combine(verdicts),
                      "increases of log10 test MAE along the path: " + "; ".join(parts))
@@ -383,7 +386,7 @@ def claim5(properties: dict, asp_model: str | None, blr_model: str | None, dft: 
          for name, v in ((asp_model, asp), (blr_model, blr), ("GAP", gap))}
     ok = e[asp_model] <= comparable * min(e[blr_model], e["GAP"])
     return claim_row(5, REPRODUCED if ok else NOT_REPRODUCED,
-                     f"mean |error| vs DFT over {len(keys)} properties: " +
+                     f"mean absolute error vs DFT over {len(keys)} properties: " +
                      ", ".join(f"{k} {v:.2f} %" for k, v in e.items()))
 
 
@@ -408,7 +411,7 @@ def claim6(properties: dict, models: list, dft: dict) -> dict:
     errors = [e for _, e in points]
     ok = all(b < a for a, b in zip(errors, errors[1:]))
     return claim_row(6, REPRODUCED if ok else NOT_REPRODUCED,
-                     f"ASP point-defect mean |error| vs DFT by functions: {text}")
+                     f"ASP point-defect mean absolute error vs DFT by functions: {text}")
 
 
 def claim7(curves: pd.DataFrame | None, dataset: str | None, largest_omp: dict | None,
@@ -478,6 +481,11 @@ def _ours_text(r) -> str:
     return f"{r['ours']:.4g}"
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|")
+
+
 def markdown(frame: pd.DataFrame, study: str, title: str) -> str:
     """The report in Markdown: banner (runs other than the full study), verdict counts, the
     published numbers, then the claims."""
@@ -499,12 +507,13 @@ def markdown(frame: pd.DataFrame, study: str, title: str) -> str:
         "ours": [_ours_text(r) for _, r in numbers.iterrows()],
         "ratio": numbers["ratio"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
         "tolerance": numbers["tolerance"].map(lambda x: f"{x:.0%}"),
-        "verdict": numbers["verdict"], "note": numbers["note"]})
+        "verdict": numbers["verdict"], "note": numbers["note"].map(_cell)})
     lines += ["## Published numbers", "", table.to_markdown(index=False), "",
               "## Claims", "",
               pd.DataFrame({"claim": claims["section"], "statement": claims["item"],
                             "verdict": claims["verdict"],
-                            "evidence": claims["evidence"]}).to_markdown(index=False), ""]
+                            "evidence": claims["evidence"].map(_cell)}).to_markdown(index=False),
+              ""]
     return "\n".join(lines)
 
 
