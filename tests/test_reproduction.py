@@ -68,6 +68,7 @@ def test_published_values_we_cannot_produce_are_listed_as_not_run():
             == rp.NOT_RUN).all()
     ni = t2.loc["Ni energy MAE (meV/atom), ASP small"]
     assert ni["published"] == 0.220 and ni["ours"] == 0.22 and ni["verdict"] == rp.AGREES
+    assert ni["n_seeds"] == 1 and pd.isna(t2.loc["Cu energy MAE (meV/atom), ASP small", "n_seeds"])
     assert t2.loc["Mo energy MAE (meV/atom), RRQR small", "verdict"] == rp.AGREES  # 2.6 vs 2.597
     assert t2.loc["Ni energy MAE (meV/atom), ARD small", "verdict"] == rp.DIFFERS  # 0.4 vs 0.561
     assert "our ARD model has 187 functions" in t2.loc["Ni energy MAE (meV/atom), ARD small",

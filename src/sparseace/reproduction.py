@@ -46,6 +46,8 @@ CLAIMS = {
 MODERATE = 0.5
 #: the length (ps) of the study's MD runs (claim 8)
 MD_LENGTH_PS = 1000.0
+#: functions of the study's "small" and "large" Table II models (this_study.table2)
+PUBLISHED_SIZES = {"small": 300, "large": 1000}
 #: point defects of Table III (Figure 5)
 DEFECTS = ("vacancy", "interstitial_tetrahedral", "interstitial_hexagonal",
            "interstitial_dumbbell")
@@ -146,7 +148,6 @@ def table2_rows(published: dict, ours: pd.DataFrame, sizes: dict, active: dict,
     ``active``: (element, solver label, model) -> active functions of our model (ARD's may be
     fewer); ``tolerance``: "energy"/"force" -> relative tolerance."""
     rows = []
-    published_sizes = {"small": 300, "large": 1000}
     for quantity, block, unit in (("energy", "energy_mae_meV_per_atom", "meV/atom"),
                                   ("force", "force_mae_eV_per_A", "eV/Å")):
         for model, by_solver in published[block].items():
@@ -155,9 +156,9 @@ def table2_rows(published: dict, ours: pd.DataFrame, sizes: dict, active: dict,
                     cell = ours[(ours["element"] == element) & (ours["solver"] == solver)
                                 & (ours["model"] == model) & (ours["quantity"] == quantity)]
                     notes = []
-                    if sizes.get(model) not in (None, published_sizes[model]):
+                    if sizes.get(model) not in (None, PUBLISHED_SIZES[model]):
                         notes.append(f"{model} = {sizes[model]} functions here (published "
-                                     f"{published_sizes[model]})")
+                                     f"{PUBLISHED_SIZES[model]})")
                     n = active.get((element, solver, model))
                     if solver == "ARD" and n is not None:
                         notes.append(f"our ARD model has {n} functions")
@@ -469,7 +470,8 @@ def claim8(runs: pd.DataFrame | None) -> dict:
 # ---------------------------------------------------------------------- the report
 def report_frame(number_rows: list[dict], claim_rows: list[dict]) -> pd.DataFrame:
     """All rows, numbers first, in the report's columns."""
-    return pd.DataFrame(number_rows + claim_rows).reindex(columns=COLUMNS)
+    frame = pd.DataFrame(number_rows + claim_rows).reindex(columns=COLUMNS)
+    return frame.astype({"n_seeds": "Int64"})
 
 
 def _ours_text(r) -> str:
