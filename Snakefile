@@ -21,6 +21,7 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/md.smk"
 include: "workflow/rules/properties.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/reproduction.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -30,4 +31,5 @@ rule all:
     input:
         expand("results/data/{dataset}/split.json", dataset=config["datasets"]),
         figure_and_table_files(),
+        multiext("results/reproduction", ".md", ".csv"),
     default_target: True

@@ -70,6 +70,8 @@ def test_shipped_configs_validate_with_defaults():
     (lambda c: c["figures"]["fig5"].update(dataset="zuo_Si"),
      r"at figures/fig5/dataset: zuo_Si is not properties/dataset \(si_tiny\)"),
     (lambda c: c["fits"].update(zuo_Fe=c["fits"]["zuo_Li"]), "at fits/zuo_Fe: no dataset 'zuo_Fe'"),
+    (lambda c: c["reproduction"]["tolerance"].update(table3=-0.05),
+     "at reproduction/tolerance/table3: -0.05 is less than the minimum of 0"),
 ])
 def test_bad_config_rejected(default, edit, message):
     config = copy.deepcopy(default)
@@ -105,7 +107,7 @@ def test_workflow_plans_exactly_its_configs_study(configfile):
     args = ["--configfile", configfile] if configfile else []
     text = plan(*args)
     for rule in ("fetch", "split", "design_chunk", "solve", "md_run", "si_properties",
-                 "figure_fig1", "table_table4"):
+                 "figure_fig1", "table_table4", "reproduction"):
         assert f"rule {rule}:" in text or f"localrule {rule}:" in text, rule
     config = yaml.safe_load((REPO / (configfile or "config/config.yaml")).read_text())
     planned = set(re.findall(r"results/(?:data|fits|md|properties)/([A-Za-z0-9_]+)/", text))
@@ -125,3 +127,4 @@ def test_literature_values_are_the_corrected_study_values():
     theirs = yaml.safe_load(shared.read_text())
     assert ours["zuo2020_other_potentials"] == theirs["zuo2020_other_potentials"]
     assert ours["water_other_models"] == theirs["water_other_models"]
+    assert ours["this_study"] == theirs["this_study"]  # the reproduction report's published values

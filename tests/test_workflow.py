@@ -129,6 +129,25 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
 
 
 @pytest.mark.slow
+def test_reproduction_report_comes_out_of_the_default_target(run):
+    """Every published number of Tables II-IV and every claim has a row; the test run says its
+    numbers are not comparable, and what it does not produce is "not run"."""
+    text = (run / "results/reproduction.md").read_text()
+    assert "not comparable to the published ones" in text.split("## Published numbers")[0]
+    report = pd.read_csv(run / "results/reproduction.csv", comment="#")
+    sections = report["section"].value_counts()
+    assert (sections["Table II"], sections["Table III"], sections["Table IV"]) == (96, 44, 6)
+    assert [f"Claim {k}" for k in range(1, 9)] == list(report["section"].iloc[-8:])
+    assert set(report["verdict"]) <= {"agrees", "differs", "not run", "reproduced",
+                                      "not reproduced"}
+    table2 = report[report["section"] == "Table II"]
+    cu = table2[table2["item"].str.startswith("Cu ")]  # not in the test run's Table II
+    assert len(cu) == 16 and (cu["verdict"] == "not run").all()
+    ours = table2[table2["item"].str.startswith(("Ni ", "Mo ", "Si "))]
+    assert len(ours) == 48 and np.all(np.isfinite(ours["ours"]))
+
+
+@pytest.mark.slow
 def test_a_plugin_solver_runs_through_the_workflow(run):
     """tests/toy_solvers.py registers one solver; the test config lists it like any other."""
     curve = pd.read_csv(run / "results/fits/zuo_Mo/curves/lasso_cd.csv")
@@ -148,7 +167,8 @@ def test_report_has_every_figure_and_table_with_captions(run):
     assert out.returncode == 0, out.stderr[-5000:]
     html = report.read_text()
     for name in [f"fig{n}.png" for n in range(1, 8)] + [
-            f"{t}.csv" for t in ("table1", "table2", "table3", "table4", "md_stability")]:
+            f"{t}.csv" for t in ("table1", "table2", "table3", "table4", "md_stability")] + [
+            "reproduction.md", "reproduction.csv"]:
         assert name in html, name
     for caption in ("Figure 1: energy test MAE (meV/atom) against the number of active basis",
                     (REPO / "workflow/report/table3.rst").read_text().split(".")[0]):
