@@ -109,6 +109,53 @@ def test_bad_input_names_file_frame_and_field(tmp_path, text, message):
     assert str(path) in str(err.value)
 
 
+def _with_count(text, count):
+    """``text`` (one frame) with its count line replaced by ``count``."""
+    return text.replace(text.split("\n", 1)[0], count, 1)
+
+
+@pytest.mark.parametrize("text,message", [
+    # frame 1 (lines 5-8) says 1 atom instead of 2: its second atom line is read as a count line
+    (frame_text() + _with_count(frame_text(), "1") + frame_text(),
+     r"frame 1: line 5 announces 1 atoms but line 8 after them is one more atom line "
+     r"\('Si 1 0 0 0.1 0.1 0.1'\): atom count too small\?"),
+    (frame_text() + _with_count(frame_text(), "1"), "frame 1: line 5 announces 1 atoms but "
+     "line 8 after them is one more atom line"),
+    # frame 1 says 3 atoms: it would swallow frame 2's count line
+    (frame_text() + _with_count(frame_text(), "3") + frame_text(),
+     r"frame 1: line 5 announces 3 atoms but line 9, after 2 atom line\(s\), is the count line "
+     r"of another frame: atom count too large\?"),
+    (frame_text() + _with_count(frame_text(), "4") + frame_text(),
+     "frame 1: line 5 announces 4 atoms but line 9, after 2 atom line"),
+    (frame_text() + _with_count(frame_text(), "3"), r"frame 1: line 5 announces 3 atoms but only "
+     r"2 atom line\(s\) follow: truncated file, or atom count too large\?"),
+    *[(frame_text() + _with_count(frame_text(), count) + frame_text(),
+       f"frame 1: line 5 should be the number of atoms of frame 1, got {count!r}: not a whole "
+       "number of atoms") for count in ("2.0", "two", "-2")],
+    (_with_count(frame_text(), "2.5"), "frame 0: line 1 should be the number of atoms of frame 0, "
+     "got '2.5'"),
+])
+def test_wrong_atom_count_reported_on_its_frame(tmp_path, text, message):
+    """A wrong count line is reported on the frame it belongs to (issue 23 §4)."""
+    path = tmp_path / "bad.xyz"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message) as err:
+        read_extxyz(path, "energy", "force", elements=["Si"])
+    assert str(path) in str(err.value)
+
+
+def test_archive_member_that_is_not_a_file(tmp_path):
+    import tarfile
+
+    (tmp_path / "d").mkdir()
+    with tarfile.open(tmp_path / "a.tar", "w") as tar:
+        tar.add(tmp_path / "d", arcname="d")
+    with pytest.raises(DataError, match=r"a.tar: archive member 'd' is not a file"):
+        read_extxyz(tmp_path / "a.tar", "energy", "force", member="d")
+    with pytest.raises(DataError, match=r"a.tar: archive has no member '../evil.xyz'"):
+        read_extxyz(tmp_path / "a.tar", "energy", "force", member="../evil.xyz")
+
+
 def test_bad_mlearn_json(tmp_path):
     (tmp_path / "t.json").write_text('[{"structure": {"lattice": {"matrix": [[1')
     with pytest.raises(DataError, match="not valid JSON"):
