@@ -156,6 +156,26 @@ def test_archive_member_that_is_not_a_file(tmp_path):
         read_extxyz(tmp_path / "a.tar", "energy", "force", member="../evil.xyz")
 
 
+def test_degenerate_periodic_cell_named_on_reading(tmp_path):
+    """Every reader refuses a periodic frame whose cell has zero volume (issue 23 §4)."""
+    flat = frame_text().replace('0 0 5"', '0 0 0"')
+    (tmp_path / "flat.xyz").write_text(frame_text() + flat)
+    with pytest.raises(DataError, match=re.escape(
+            "flat.xyz, frame 1: field cell: periodic structure (pbc T T T) with a degenerate "
+            "cell [[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 0.0]] of zero volume")):
+        read_extxyz(tmp_path / "flat.xyz", "energy", "force")
+    # without periodicity the same cell is fine (an isolated structure gets its own box)
+    (tmp_path / "molecule.xyz").write_text(flat.replace('pbc="T T T"', 'pbc="F F F"'))
+    assert len(read_extxyz(tmp_path / "molecule.xyz", "energy", "force")) == 1
+    doc = {"structure": {"lattice": {"matrix": [[3, 0, 0], [3, 0, 0], [0, 0, 3]]},
+                         "sites": [{"species": [{"element": "Si"}], "xyz": [0, 0, 0]}]},
+           "outputs": {"energy": 1.0, "forces": [[0, 0, 0]]}}
+    (tmp_path / "flat.json").write_text(json.dumps([doc]))
+    with pytest.raises(DataError, match=r"flat.json, frame 0: field cell: periodic structure "
+                                        r"\(pbc T T T\) with a degenerate cell"):
+        read_mlearn_json(tmp_path / "flat.json")
+
+
 def test_bad_mlearn_json(tmp_path):
     (tmp_path / "t.json").write_text('[{"structure": {"lattice": {"matrix": [[1')
     with pytest.raises(DataError, match="not valid JSON"):

@@ -12,6 +12,7 @@ from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
 from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
                                     radial_functions)
 from sparseace.calculator import SparseACECalculator
+from sparseace.io import DataError
 from sparseace.metrics import error_table, model_errors, per_config_errors
 from sparseace.model import ACEPotential, load_model
 
@@ -314,6 +315,12 @@ def test_error_tables(model):
                                rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError):
         error_table(per_config_errors(model, []))
+    # a structure the model cannot evaluate is named by source and frame (issue 23 §4)
+    flat = frames[2].copy()
+    flat.cell[2] = [0, 0, 0]
+    with pytest.raises(DataError, match=r"w.xyz, frame 2: periodic structure \(pbc T T T\) "
+                                        "with a degenerate cell"):
+        model_errors(model, [*frames[:2], flat], "w.xyz")
 
 
 # ----------------------------------------------------------------------------- hostile structures

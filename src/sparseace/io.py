@@ -36,6 +36,20 @@ class DataError(ValueError):
     """Bad input data; the message names the file, frame and field."""
 
 
+#: Å^3: the cell of a structure periodic in any direction must enclose more than this volume
+MIN_CELL_VOLUME = 1e-12
+
+
+def cell_problem(cell, pbc) -> str | None:
+    """Why no neighbour list can be built in this cell (None: one can): a structure periodic in
+    any direction needs three independent cell vectors (the non-periodic ones too)."""
+    cell = np.asarray(cell, dtype=float)
+    if np.any(pbc) and abs(np.linalg.det(cell)) < MIN_CELL_VOLUME:
+        return (f"periodic structure (pbc {' '.join('T' if p else 'F' for p in pbc)}) with a "
+                f"degenerate cell {cell.tolist()} of zero volume")
+    return None
+
+
 def config_type(atoms) -> str:
     """A frame's config_type (``DEFAULT_CONFIG_TYPE`` when it has none)."""
     return atoms.info.get("config_type", DEFAULT_CONFIG_TYPE)
@@ -131,6 +145,8 @@ def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, confi
         if not np.all(np.isfinite(value)):
             raise DataError(f"{where}: field {name} has NaN or infinite values")
         values[field] = value
+    if problem := cell_problem(values["cell"], np.broadcast_to(pbc, 3)):
+        raise DataError(f"{where}: field cell: {problem}")
     atoms = Atoms(numbers=numbers, positions=values["positions"], cell=values["cell"], pbc=pbc)
     atoms.info["REF_energy"] = float(values["energy"])
     if "virial" in values:
