@@ -143,6 +143,14 @@ def test_unsafe_or_impossible_config_refused(default, edit, message):
         validate_config(config)
 
 
+def test_schema_lists_every_basis_option():
+    from sparseace.basis.ace import DEFAULT_OPTIONS
+    from sparseace.config import SCHEMA_PATH
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    assert set(schema["definitions"]["basis_options"]["properties"]) == set(DEFAULT_OPTIONS)
+
+
 def test_test_config_validates():
     """The configs shipped with the package and the tests pass those checks too."""
     load_config(REPO / "tests/workflow_config.yaml")
