@@ -86,6 +86,11 @@ def frame_text(energy="energy=-10.0 ", force_cols=3, value="0.1", symbol="Si", n
     return "\n".join(lines) + "\n"
 
 
+def _with_count(text, count):
+    """``text`` (one frame) with its count line replaced by ``count``."""
+    return text.replace(text.split("\n", 1)[0], count, 1)
+
+
 @pytest.mark.parametrize("text,message", [
     (frame_text(energy=""), "frame 0: field energy missing"),
     (frame_text(force_cols=2), "frame 0: field force has shape"),
@@ -100,21 +105,7 @@ def frame_text(energy="energy=-10.0 ", force_cols=3, value="0.1", symbol="Si", n
                                              "next frame, got 'junk': junk after the last frame"),
     (frame_text() + "\n" + frame_text(), "frame 1: blank line 5 where a frame should start, with "
                                          "more data at line 6"),
-])
-def test_bad_input_names_file_frame_and_field(tmp_path, text, message):
-    path = tmp_path / "bad.xyz"
-    path.write_text(text)
-    with pytest.raises(DataError, match=message) as err:
-        read_extxyz(path, "energy", "force", elements=["Si"])
-    assert str(path) in str(err.value)
-
-
-def _with_count(text, count):
-    """``text`` (one frame) with its count line replaced by ``count``."""
-    return text.replace(text.split("\n", 1)[0], count, 1)
-
-
-@pytest.mark.parametrize("text,message", [
+    # a wrong count line is reported on the frame it belongs to (issue 23 §4)
     # frame 1 (lines 5-8) says 1 atom instead of 2: its second atom line is read as a count line
     (frame_text() + _with_count(frame_text(), "1") + frame_text(),
      r"frame 1: line 5 announces 1 atoms but line 8 after them is one more atom line "
@@ -135,8 +126,7 @@ def _with_count(text, count):
     (_with_count(frame_text(), "2.5"), "frame 0: line 1 should be the number of atoms of frame 0, "
      "got '2.5'"),
 ])
-def test_wrong_atom_count_reported_on_its_frame(tmp_path, text, message):
-    """A wrong count line is reported on the frame it belongs to (issue 23 §4)."""
+def test_bad_input_names_file_frame_and_field(tmp_path, text, message):
     path = tmp_path / "bad.xyz"
     path.write_text(text)
     with pytest.raises(DataError, match=message) as err:
