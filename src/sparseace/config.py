@@ -152,7 +152,8 @@ def input_errors(config: dict) -> list[tuple[str, str]]:
                                f"which are not elements of dataset {name} ({elements})"))
             if missing := [e for e in elements if e not in {**BOND_LENGTHS, **r0}]:
                 errors.append((f"fits/{name}/basis_options/r0", f"no bond length r0 (Å) of "
-                               f"{missing}: sparseace knows {sorted(BOND_LENGTHS)}"))
+                               f"{missing}: give it here (sparseace knows those of "
+                               f"{sorted(BOND_LENGTHS)})"))
     return errors
 
 
