@@ -263,6 +263,7 @@ def test_model_file_errors(tmp_path, model):
     for raw, message in [
             (bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)),
              "binary data"),
+            (bytes(range(256)), "binary data"),
             (json.dumps(data).encode("utf-16"), "UTF-16 text"),
             (json.dumps(data).encode("utf-16-le"), "UTF-16 text")]:
         path.write_bytes(raw)

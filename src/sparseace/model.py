@@ -180,7 +180,9 @@ class ACEPotential:
             if "\0" in text:
                 raise UnicodeError("it contains NUL characters")
         except UnicodeError as err:
-            utf16 = raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\0" in raw[:2]
+            head = raw[:16]  # UTF-16 of JSON: a byte-order mark, or every other byte NUL
+            utf16 = head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or (
+                len(head) >= 2 and not (any(head[0::2]) and any(head[1::2])))
             encoding = "UTF-16 text" if utf16 else "binary data"
             raise ValueError(f"{path}: not a sparseace model file: not UTF-8 text ({encoding}? "
                              f"{err}); model files are the UTF-8 JSON that sparseace fit "
