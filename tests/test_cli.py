@@ -166,6 +166,30 @@ def test_elements_outside_the_basis_name_file_frame_and_option(tmp_path, capsys)
     assert "(option --elements)" in err
 
 
+def flat_cell_file(path):
+    """Copper data whose frame 1 is periodic with a zero-volume cell."""
+    frames = copper(3, 7)
+    frames[1].cell[2] = [0, 0, 0]
+    write(path, frames, format="extxyz")
+    return f"{path}, frame 1: field cell: periodic structure (pbc T T T) with a degenerate cell"
+
+
+def test_degenerate_test_cell_is_named_before_the_fit(tmp_path, capsys):
+    message = flat_cell_file(tmp_path / "flat.xyz")
+    write(tmp_path / "train.xyz", copper(4, 8), format="extxyz")
+    status, err = run_main(capsys, "fit", tmp_path / "train.xyz", "--test", tmp_path / "flat.xyz",
+                           *FIT, "-o", tmp_path / "m.json")
+    assert status == 1 and message in err, err
+    assert "design rows" not in err and not (tmp_path / "m.json").exists()
+
+
+def test_degenerate_cell_in_errors_is_named(fitted, tmp_path, capsys):
+    _, d = fitted
+    message = flat_cell_file(tmp_path / "flat.xyz")
+    status, err = run_main(capsys, "errors", d / "Cu.json", tmp_path / "flat.xyz")
+    assert status == 1 and message in err, err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--weights", "E=30,F"], "option --weights: 'F' is not NAME=NUMBER"),
     (["--weights", "E=30,G=1"], "option --weights: weights of 'default' must be"),

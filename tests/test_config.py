@@ -80,6 +80,84 @@ def test_bad_config_rejected(default, edit, message):
         validate_config(config)
 
 
+def _rename_dataset(config, new):
+    config["datasets"][new] = config["datasets"].pop("zuo_Mo")
+
+
+def _basis_options(config, **options):
+    config["fits"]["zuo_Mo"] = {**config["fits"]["zuo_Mo"], "basis_options": options}
+
+
+def _member(config, member):
+    config["datasets"]["zuo_Mo"]["files"]["train"][0]["member"] = member
+
+
+@pytest.mark.parametrize("edit,message", [
+    *[(lambda c, n=name: _rename_dataset(c, n),
+       f"at datasets: dataset id {re.escape(repr(name))} is not a safe name")
+      for name in ("../evil", "a/b", "x|y", "zuo Li", "")],
+    (lambda c: c["sources"].update({"a b": c["sources"]["zuo2020"]}),
+     "at sources: source id 'a b' is not a safe name"),
+    (lambda c: c["sources"]["zuo2020"].update(file="../x.tar.gz"),
+     "at sources/zuo2020/file: '../x.tar.gz' is not a plain file name"),
+    (lambda c: c["sources"]["zuo2020"].update(mirror="/etc/x.tar.gz"),
+     "at sources/zuo2020/mirror: '/etc/x.tar.gz' must be a relative path inside its source"),
+    *[(lambda c, m=member: _member(c, m), "at datasets/zuo_Mo/files/train/0/member: "
+       f"{re.escape(repr(member))} must be a relative path inside its source")
+      for member in ("../../../../tmp/evil.xyz", "/tmp/evil.xyz", "a/../../evil.xyz", "")],
+    (lambda c: _basis_options(c, rcutt=5.0),
+     r"at fits/zuo_Mo/basis_options: Additional properties are not allowed \('rcutt' was "
+     r"unexpected\) \(known: \['pair_degree', 'pair_transform', 'r0', 'rcut', 'rcut_factor', "
+     r"'rin', 'transform', 'wL'\]\)"),
+    (lambda c: _basis_options(c, rcut=-1),
+     "at fits/zuo_Mo/basis_options/rcut: -1 is less than or equal to the minimum of 0"),
+    (lambda c: _basis_options(c, rcut="5"),
+     "at fits/zuo_Mo/basis_options/rcut: '5' is not of type 'number', 'null'"),
+    (lambda c: _basis_options(c, rcut=float("nan")),
+     "at fits/zuo_Mo/basis_options/rcut: nan is not a finite number"),
+    (lambda c: _basis_options(c, transform=[2]),
+     "at fits/zuo_Mo/basis_options/transform: .* is too short"),
+    (lambda c: _basis_options(c, r0={"Mo": 0}),
+     "at fits/zuo_Mo/basis_options/r0/Mo: 0 is less than or equal to the minimum of 0"),
+    (lambda c: _basis_options(c, r0={"MO": 2.7}),
+     r"at fits/zuo_Mo/basis_options/r0: bond lengths of \['MO'\], which are not elements of "
+     r"dataset zuo_Mo \(\['Mo'\]\)"),
+    (lambda c: c["datasets"]["zuo_Mo"]["eref"].update(Fe=0.0) or
+     c["datasets"]["zuo_Mo"]["elements"].append("Fe"),
+     r"at fits/zuo_Mo/basis_options/r0: no bond length r0 \(Å\) of \['Fe'\]"),
+    (lambda c: c["datasets"]["zuo_Mo"]["elements"].append("Mo"),
+     r"at datasets/zuo_Mo/elements: \['Mo'\] repeated: give each element once"),
+    (lambda c: c["datasets"]["zuo_Mo"]["elements"].append("Xx"),
+     r"at datasets/zuo_Mo/elements: \['Xx'\] are not chemical symbols"),
+    (lambda c: c["datasets"]["zuo_Mo"].update(weights={"default": {"E": 0, "F": 0, "V": 0}}),
+     "at datasets/zuo_Mo/weights/default: E, F and V weights are all zero"),
+    (lambda c: c["datasets"]["si_tiny"]["weights"].update(liq={"E": 0.0, "F": 0.0, "V": 0.0}),
+     "at datasets/si_tiny/weights/liq: E, F and V weights are all zero"),
+    (lambda c: c["fits"]["zuo_Mo"].update(prior=float("inf")),
+     "at fits/zuo_Mo/prior: inf is not a finite number"),
+])
+def test_unsafe_or_impossible_config_refused(default, edit, message):
+    """Ids and file names are safe names, archive members stay inside their source, basis
+    options, elements, weights and numbers are valid (issue 23 §3)."""
+    config = copy.deepcopy(default)
+    edit(config)
+    with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+def test_schema_lists_every_basis_option():
+    from sparseace.basis.ace import DEFAULT_OPTIONS
+    from sparseace.config import SCHEMA_PATH
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    assert set(schema["definitions"]["basis_options"]["properties"]) == set(DEFAULT_OPTIONS)
+
+
+def test_test_config_validates():
+    """The configs shipped with the package and the tests pass those checks too."""
+    load_config(REPO / "tests/workflow_config.yaml")
+
+
 def test_requirements_file_matches_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = project["dependencies"] + project["optional-dependencies"]["test"] + \

@@ -12,6 +12,7 @@ from sparseace.basis.harmonics import harmonics_workspace, real_harmonics
 from sparseace.basis.radial import (ENVELOPE_PAIR, ENVELOPE_POLY, agnesi_a, jacobi_recurrence,
                                     radial_functions)
 from sparseace.calculator import SparseACECalculator
+from sparseace.io import DataError
 from sparseace.metrics import error_table, model_errors, per_config_errors
 from sparseace.model import ACEPotential, load_model
 
@@ -242,12 +243,32 @@ def test_model_file_errors(tmp_path, model):
         (lambda d: d.update(active=1.5), "field active must be a list of integer"),
         (lambda d: d.update(active=[i + 0.5 for i in d["active"]]), "field active must be a list"),
         (lambda d: d.update(coefficients=["x"] * len(d["active"])), "coefficients must be numbers"),
+        # issue 23 §4: values Python would convert (a bool is an int, "1.5" a float) are refused
+        (lambda d: d.update(coefficients=["0.5"] * len(d["active"])),
+         r"m.json: field coefficients must be numbers \(a list of eV values, one per active "
+         r"function\), got \['0.5', "),
+        (lambda d: d.update(coefficients=[True] * len(d["active"])),
+         r"m.json: field coefficients must be numbers .*got \[True, "),
+        (lambda d: d.update(coefficients="1.0"), "m.json: field coefficients must be numbers"),
+        (lambda d: d.update(format_version=True), "m.json: field format_version is True; this "
+                                                  "sparseace reads version 1 only"),
+        (lambda d: d.update(format_version=1.0), "m.json: field format_version is 1.0"),
     ]:
         broken = json.loads(json.dumps(data))
         mutate(broken)
         path = tmp_path / "m.json"
         path.write_text(json.dumps(broken))
         with pytest.raises(ValueError, match=message):
+            load_model(path)
+    for raw, message in [
+            (bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)),
+             "binary data"),
+            (bytes(range(256)), "binary data"),
+            (json.dumps(data).encode("utf-16"), "UTF-16 text"),
+            (json.dumps(data).encode("utf-16-le"), "UTF-16 text")]:
+        path.write_bytes(raw)
+        with pytest.raises(ValueError, match=rf"m.json: not a sparseace model file: not UTF-8 "
+                                             rf"text \({message}\? "):
             load_model(path)
     path.write_text(json.dumps([data]))
     with pytest.raises(ValueError, match=r"m.json: not a sparseace model file \(a JSON list"):
@@ -295,6 +316,12 @@ def test_error_tables(model):
                                rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError):
         error_table(per_config_errors(model, []))
+    # a structure the model cannot evaluate is named by source and frame (issue 23 §4)
+    flat = frames[2].copy()
+    flat.cell[2] = [0, 0, 0]
+    with pytest.raises(DataError, match=r"w.xyz, frame 2: periodic structure \(pbc T T T\) "
+                                        "with a degenerate cell"):
+        model_errors(model, [*frames[:2], flat], "w.xyz")
 
 
 # ----------------------------------------------------------------------------- hostile structures

@@ -235,7 +235,7 @@ def model_error_tables(model, sets: dict, quiet: bool) -> pd.DataFrame:
 
     return error_summary({split: model_errors(model, tqdm(frames, desc=f"errors {split}",
                                                            unit="config", disable=quiet,
-                                                           leave=False))
+                                                           leave=False), split)
                           for split, frames in sets.items()})
 
 

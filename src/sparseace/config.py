@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 import jsonschema
 import yaml
@@ -37,7 +39,11 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ValueError(f"{source}: invalid configuration at {where}: {error.message}")
+        known = (f" (known: {sorted(error.schema['properties'])})"
+                 if error.validator == "additionalProperties" and "properties" in error.schema
+                 else "")
+        raise ValueError(f"{source}: invalid configuration at {where}: {error.message}{known}")
+    _raise_invalid(source, input_errors(config))
     if os.environ.get("SPARSEACE_MIRROR"):
         config["mirror"] = os.environ["SPARSEACE_MIRROR"]
     from .study import DEFINITIONS
@@ -64,11 +70,91 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         layout = set(ds["files"])
         if layout not in ({"train", "test"}, {"pool"}):
             raise ValueError(f"{source}: dataset {name}: files must be train+test or pool")
-    errors = consistency_errors(config)
+    _raise_invalid(source, consistency_errors(config))
+    return config
+
+
+def _raise_invalid(source: str, errors: list[tuple[str, str]]) -> None:
+    """ValueError listing (key path, what is wrong) pairs, if any."""
     if errors:
         raise ValueError("\n".join(f"{source}: invalid configuration at {path}: {message}"
                                     for path, message in errors))
-    return config
+
+
+#: dataset and source ids and source file names: they become file names and workflow wildcards
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _non_finite(value, path: str):
+    """(key path, message) for every NaN or infinite number in a parsed YAML value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, f"{value} is not a finite number"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{path}/{key}".lstrip("/"))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{path}/{i}".lstrip("/"))
+
+
+def _relative_path_problem(path: str) -> str | None:
+    """Why ``path`` may leave the directory or archive it is read from (None: it stays in)."""
+    parts = PurePosixPath(path).parts
+    if not path or path.startswith(("/", "\\")) or ".." in parts or "\\" in path:
+        return (f"{path!r} must be a relative path inside its source (no leading '/', no '..' "
+                "components, no backslashes)")
+    return None
+
+
+def input_errors(config: dict) -> list[tuple[str, str]]:
+    """(key path, what is wrong) for values the schema cannot express: non-finite numbers,
+    dataset and source ids or file names that are not safe names, archive members and mirror
+    paths that leave their source, repeated or unknown elements, weights that are all zero,
+    bond lengths r0 of elements outside a fitted dataset (or missing for one)."""
+    from ase.data import chemical_symbols
+
+    from .basis.ace import BOND_LENGTHS
+    from .design import loss_weights
+
+    errors = list(_non_finite(config, ""))
+    rule = f"must match {SAFE_NAME.pattern} (letters, digits, '_', '.', '-')"
+    for section, what in (("sources", "source"), ("datasets", "dataset")):
+        errors += [(section, f"{what} id {name!r} is not a safe name: ids become file names and "
+                    f"{rule}") for name in config[section] if not SAFE_NAME.fullmatch(name)]
+    for name, src in config["sources"].items():
+        if not SAFE_NAME.fullmatch(src["file"]):
+            errors.append((f"sources/{name}/file", f"{src['file']!r} is not a plain file name: "
+                           f"it {rule}"))
+        if "mirror" in src and (problem := _relative_path_problem(src["mirror"])):
+            errors.append((f"sources/{name}/mirror", problem))
+    for name, ds in config["datasets"].items():
+        where = f"datasets/{name}"
+        for part, refs in ds["files"].items():
+            errors += [(f"{where}/files/{part}/{i}/member", problem) for i, ref in enumerate(refs)
+                       if "member" in ref and (problem := _relative_path_problem(ref["member"]))]
+        elements = ds["elements"]
+        unknown = [e for e in elements if e not in chemical_symbols[1:]]
+        repeated = sorted({e for e in elements if elements.count(e) > 1})
+        if unknown:
+            errors.append((f"{where}/elements", f"{unknown} are not chemical symbols (e.g. "
+                           "'Si', 'H'; the case matters)"))
+        if repeated:
+            errors.append((f"{where}/elements", f"{repeated} repeated: give each element once"))
+        weights = ds.get("weights", {})
+        errors += [(f"{where}/weights/{ct}", "E, F and V weights are all zero: these "
+                    "configurations would not be fitted (leave a config_type out with "
+                    "split/drop)") for ct in weights if not any(loss_weights(ct, weights))]
+        fit = config.get("fits", {}).get(name)
+        if fit is not None and not unknown:
+            r0 = fit.get("basis_options", {}).get("r0", {})
+            if outside := sorted(set(r0) - set(elements)):
+                errors.append((f"fits/{name}/basis_options/r0", f"bond lengths of {outside}, "
+                               f"which are not elements of dataset {name} ({elements})"))
+            if missing := [e for e in elements if e not in {**BOND_LENGTHS, **r0}]:
+                errors.append((f"fits/{name}/basis_options/r0", f"no bond length r0 (Å) of "
+                               f"{missing}: give it here (sparseace knows those of "
+                               f"{sorted(BOND_LENGTHS)})"))
+    return errors
 
 
 #: figures and tables made of silicon properties, computed for ``properties.dataset``

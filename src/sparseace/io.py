@@ -36,6 +36,20 @@ class DataError(ValueError):
     """Bad input data; the message names the file, frame and field."""
 
 
+#: Å^3: the cell of a structure periodic in any direction must enclose more than this volume
+MIN_CELL_VOLUME = 1e-12
+
+
+def cell_problem(cell, pbc) -> str | None:
+    """Why no neighbour list can be built in this cell (None: one can): a structure periodic in
+    any direction needs three independent cell vectors (the non-periodic ones too)."""
+    cell = np.asarray(cell, dtype=float)
+    if np.any(pbc) and abs(np.linalg.det(cell)) < MIN_CELL_VOLUME:
+        return (f"periodic structure (pbc {' '.join('T' if p else 'F' for p in pbc)}) with a "
+                f"degenerate cell {cell.tolist()} of zero volume")
+    return None
+
+
 def config_type(atoms) -> str:
     """A frame's config_type (``DEFAULT_CONFIG_TYPE`` when it has none)."""
     return atoms.info.get("config_type", DEFAULT_CONFIG_TYPE)
@@ -74,6 +88,8 @@ def _open_text(path: Path, member: str | None = None) -> str:
                     fh = tar.extractfile(member)
                 except KeyError:
                     raise DataError(f"{path}: archive has no member {member!r}") from None
+                if fh is None:
+                    raise DataError(f"{path}: archive member {member!r} is not a file")
                 return fh.read().decode()
         opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix, open)
         with opener(path, "rt") as fh:
@@ -129,6 +145,8 @@ def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, confi
         if not np.all(np.isfinite(value)):
             raise DataError(f"{where}: field {name} has NaN or infinite values")
         values[field] = value
+    if problem := cell_problem(values["cell"], np.broadcast_to(pbc, 3)):
+        raise DataError(f"{where}: field cell: {problem}")
     atoms = Atoms(numbers=numbers, positions=values["positions"], cell=values["cell"], pbc=pbc)
     atoms.info["REF_energy"] = float(values["energy"])
     if "virial" in values:
@@ -140,12 +158,23 @@ def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, confi
     return atoms
 
 
+def _atom_count(line: str) -> int | None:
+    """The number of atoms a count line gives (None: the line is not a count)."""
+    try:
+        natoms = int(line)
+    except ValueError:
+        return None
+    return natoms if natoms >= 0 else None
+
+
 def _extxyz_frames(text: str, name: str):
     """Yield the text of each frame of an extxyz file, split as ASE scans it (count line,
-    comment line, atom lines, VEC lines).  A count line that is not a number, or data after a
-    blank line (where ASE would silently stop reading), raise DataError naming frame and line."""
+    comment line, atom lines, VEC lines).  A count line that is not a number, an atom count
+    that is too small or too large (reported on the frame whose count is wrong), or data after
+    a blank line (where ASE would silently stop reading), raise DataError naming frame and
+    line."""
     lines = text.splitlines(keepends=True)
-    start, index = 0, 0
+    start, index, previous = 0, 0, None  # previous: (count line, atoms, atom-line fields)
     while start < len(lines):
         where = f"{name}, frame {index}"
         header = lines[start].strip()
@@ -155,20 +184,33 @@ def _extxyz_frames(text: str, name: str):
                 return
             raise DataError(f"{where}: blank line {start + 1} where a frame should start, with "
                             f"more data at line {more + 1}: remove the blank line(s)")
-        try:
-            natoms = int(header)
-        except ValueError:
-            natoms = -1
-        if natoms < 0:
+        natoms = _atom_count(header)
+        if natoms is None:
+            if previous is not None and len(header.split()) == previous[2]:
+                raise DataError(f"{name}, frame {index - 1}: line {previous[0] + 1} announces "
+                                f"{previous[1]} atoms but line {start + 1} after them is one "
+                                f"more atom line ({header[:40]!r}): atom count too small?")
+            if index == 0 or "=" in (lines[start + 1] if start + 1 < len(lines) else ""):
+                raise DataError(f"{where}: line {start + 1} should be the number of atoms of "
+                                f"frame {index}, got {header[:40]!r}: not a whole number "
+                                "of atoms")
             raise DataError(f"{where}: line {start + 1} should be the number of atoms of the "
                             f"next frame, got {header[:40]!r}: junk after the last frame?")
         end = start + 2 + natoms
+        count_line = next((i for i in range(start + 2, min(end, len(lines)))
+                           if _atom_count(lines[i].strip()) is not None), None)
+        if count_line is not None:
+            raise DataError(f"{where}: line {start + 1} announces {natoms} atoms but line "
+                            f"{count_line + 1}, after {count_line - start - 2} atom line(s), is "
+                            f"the count line of another frame: atom count too large?")
         if end > len(lines):
             raise DataError(f"{where}: line {start + 1} announces {natoms} atoms but only "
-                            f"{max(len(lines) - start - 2, 0)} atom line(s) follow: truncated file?")
+                            f"{max(len(lines) - start - 2, 0)} atom line(s) follow: truncated "
+                            "file, or atom count too large?")
         while end < len(lines) and lines[end].lstrip().startswith("VEC"):
             end += 1
         yield "".join(lines[start:end])
+        previous = (start, natoms, len(lines[start + 2].split()) if natoms else None)
         start, index = end, index + 1
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .io import config_type, reference_data
+from .io import DataError, config_type, reference_data
 
 ALL = "all"
 
@@ -30,12 +30,17 @@ def _predict(model, atoms):
     return energy, forces, virial
 
 
-def per_config_errors(model, frames) -> pd.DataFrame:
-    """One row per configuration with the sums the error table aggregates."""
+def per_config_errors(model, frames, source: str = "<frames>") -> pd.DataFrame:
+    """One row per configuration with the sums the error table aggregates; a structure the
+    model cannot evaluate raises DataError naming ``source`` (the file) and the frame."""
     rows = []
     for index, atoms in enumerate(frames):
-        energy_ref, forces_ref, virial_ref = reference_data(atoms)
-        energy, forces, virial = _predict(model, atoms)
+        where = f"{source}, frame {index}"
+        energy_ref, forces_ref, virial_ref = reference_data(atoms, where)
+        try:
+            energy, forces, virial = _predict(model, atoms)
+        except ValueError as err:
+            raise DataError(f"{where}: {err}") from None
         n = len(atoms)
         row = {"frame": index, "config_type": config_type(atoms),
                "atoms": n, "energy_ref": energy_ref, "energy_pred": energy,
@@ -76,6 +81,6 @@ def error_table(per_config: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def model_errors(model, frames) -> pd.DataFrame:
-    """Error table of ``model`` (ACEPotential or ASE calculator) on ``frames``."""
-    return error_table(per_config_errors(model, frames))
+def model_errors(model, frames, source: str = "<frames>") -> pd.DataFrame:
+    """Error table of ``model`` (ACEPotential or ASE calculator) on ``frames`` (of ``source``)."""
+    return error_table(per_config_errors(model, frames, source))

@@ -10,6 +10,7 @@ the cost scales with the active set, not with the basis it was selected from.
 
 from __future__ import annotations
 
+import codecs
 import json
 from datetime import datetime, timezone
 from functools import cached_property
@@ -144,7 +145,7 @@ class ACEPotential:
                    if k not in data]
         if missing:
             raise ValueError(f"{source}: model file lacks the field(s) {missing}")
-        if data["format_version"] != FORMAT_VERSION:
+        if type(data["format_version"]) is not int or data["format_version"] != FORMAT_VERSION:
             raise ValueError(f"{source}: field format_version is {data['format_version']!r}; this "
                              f"sparseace reads version {FORMAT_VERSION} only")
         basis = ACEBasis.from_dict(data["basis"], f"{source}: field basis")
@@ -156,19 +157,38 @@ class ACEPotential:
                 type(v) in (int, float) and np.isfinite(v) for v in eref.values()):
             raise ValueError(f"{source}: field eref must give the isolated-atom energy (eV) of "
                              f"each of {basis.elements}, got {_abbreviated(eref)}")
+        coefficients = data["coefficients"]
+        if not isinstance(coefficients, list) or not all(type(c) in (int, float)
+                                                         for c in coefficients):
+            raise ValueError(f"{source}: field coefficients must be numbers (a list of eV values, "
+                             f"one per active function), got {_abbreviated(coefficients)}")
         metadata = data.get("metadata", {})
         if not isinstance(metadata, dict):
             raise ValueError(f"{source}: field metadata must be a JSON object")
         try:
-            return cls(basis, active, data["coefficients"], eref, metadata)
+            return cls(basis, active, coefficients, eref, metadata)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
 
     @classmethod
     def load(cls, path) -> "ACEPotential":
+        """Read a model file; ValueError naming the file when it is not UTF-8 JSON."""
         path = Path(path)
+        raw = path.read_bytes()
         try:
-            data = json.loads(path.read_text())
+            text = raw.decode("utf-8")
+            if "\0" in text:
+                raise UnicodeError("it contains NUL characters")
+        except UnicodeError as err:
+            head = raw[:16]  # UTF-16 of JSON: a byte-order mark, or every other byte NUL
+            utf16 = head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or (
+                len(head) >= 2 and not (any(head[0::2]) and any(head[1::2])))
+            encoding = "UTF-16 text" if utf16 else "binary data"
+            raise ValueError(f"{path}: not a sparseace model file: not UTF-8 text ({encoding}? "
+                             f"{err}); model files are the UTF-8 JSON that sparseace fit "
+                             "writes") from None
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON ({err})") from None
         return cls.from_dict(data, source=str(path))

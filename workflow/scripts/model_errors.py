@@ -7,7 +7,8 @@ from sparseace.provenance import atomic_path, setup_logging
 
 setup_logging(snakemake.log[0])
 model = load_model(snakemake.input.model)
-table = model_errors(model, read_canonical(snakemake.input.structures))
+structures = str(snakemake.input.structures)
+table = model_errors(model, read_canonical(structures), structures)
 table.insert(0, "active", len(model))
 with atomic_path(snakemake.output[0], ".csv") as tmp:
     table.to_csv(tmp)

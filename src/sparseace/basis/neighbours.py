@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from matscipy.neighbours import neighbour_list
 
+from ..io import MIN_CELL_VOLUME, cell_problem
+
 #: Å: atoms closer than this are coincident, a structure no evaluation accepts
 COINCIDENT_DISTANCE = 0.01
 
@@ -69,9 +71,9 @@ def neighbour_pairs(atoms, cutoff: float):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros((0, 3))
     lengths = np.linalg.norm(cell, axis=1)
-    if np.any(~pbc & (lengths < 1e-12)) or abs(np.linalg.det(cell)) < 1e-12:
-        if np.any(pbc):
-            raise ValueError("periodic structure with a degenerate cell")
+    if np.any(~pbc & (lengths < 1e-12)) or abs(np.linalg.det(cell)) < MIN_CELL_VOLUME:
+        if problem := cell_problem(cell, pbc):
+            raise ValueError(problem)
         origin = positions.min(axis=0) - cutoff
         extent = positions.max(axis=0) - origin + cutoff
         cell = np.diag(extent)
