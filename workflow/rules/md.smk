@@ -3,7 +3,7 @@
 
 rule md_run:
     input:
-        model="results/fits/{dataset}/models/{model}.json",
+        model=lambda w: f"{fit_dir(w.dataset)}/models/{w.model}.json",  # first split seed
         structures="results/data/{dataset}/test.xyz",
     output:
         verdict="results/md/{dataset}/{model}_{T}K/start{start}/verdict.json",
