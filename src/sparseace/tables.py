@@ -59,11 +59,11 @@ def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
 
 
 def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> pd.DataFrame:
-    """Table II over several split seeds: per element, model and quantity the test MAE's mean,
-    sample standard deviation, min and max over the seeds (``test_mae_mean``, ``test_mae_sd``,
-    ``test_mae_min``, ``test_mae_max``, ``n_seeds``) beside the study's published value
-    (``published``; ``published_in_range``: min <= published <= max), then the published MTP
-    and GAP values (``published`` only).
+    """Table II over several split seeds, element by element: per model and quantity the test
+    MAE's mean, sample standard deviation, min and max over the seeds (``test_mae_mean``,
+    ``test_mae_sd``, ``test_mae_min``, ``test_mae_max``, ``n_seeds``) beside the study's
+    published value (``published``; ``published_in_range``: min <= published <= max), then the
+    published MTP and GAP values (``published`` only).
 
     ``errors``: columns element, solver (label), model ("small"/"large"), seed, energy_mae,
     force_mae; ``published``: the study's Table II, quantity key -> model -> solver label ->
@@ -71,7 +71,7 @@ def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> p
     order = {e: i for i, e in enumerate(ZUO_ELEMENTS)}
     rows = []
     for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
-        for element, e in sorted(d.groupby("element"), key=lambda item: order[item[0]]):
+        for element, e in d.groupby("element"):
             for q, col, key in ZUO_QUANTITIES:
                 v = e[col].to_numpy(dtype=float)
                 ref = published.get(key, {}).get(model, {}).get(solver, {}).get(element, np.nan)
@@ -87,6 +87,7 @@ def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> p
         rows += [{"element": el, "model": name, "quantity": q,
                   "published": literature[key][name][el]}
                  for el in elements for q, _, key in ZUO_QUANTITIES]
+    rows.sort(key=lambda row: order[row["element"]])  # stable: per element, models in order
     return pd.DataFrame(rows).astype({"n_seeds": "Int64", "published_in_range": "boolean"})
 
 
