@@ -14,6 +14,10 @@ block is R, its last column z = Q^T W y and its corner rho, so that for every x
 Factors of separate chunks of configurations combine the same way (a gather is one more fold),
 so peak memory is one batch of rows plus a few (n+1) x (n+1) matrices, whatever the number of
 rows.  Solvers work on the preconditioned system (R P^-1, z) (see ``smoothness_prior``).
+
+The workflow keeps a chunk's rows (``DesignRows``, computed once) so that the training and
+validation parts of every split seed are reduced from them (``reduce_rows``) without computing
+them again.
 """
 
 from __future__ import annotations

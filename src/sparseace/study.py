@@ -96,6 +96,10 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     return solver, size
 
 
+def _read_errors(path) -> pd.DataFrame:
+    return pd.read_csv(path, index_col="config_type")
+
+
 def load(kind: str, files):
     """The in-memory input of ``kind`` from ``files`` (key -> path; for curves a list)."""
     if kind == "curves":
@@ -105,8 +109,7 @@ def load(kind: str, files):
     loader = {"checkpoints": Checkpoints.load, "basis": ACEBasis.load,
               "model": ACEPotential.load,
               "properties": lambda p: json.loads(Path(p).read_text()),
-              "errors": lambda p: pd.read_csv(p, index_col="config_type"),
-              "seed_errors": lambda p: pd.read_csv(p, index_col="config_type")}[kind]
+              "errors": _read_errors, "seed_errors": _read_errors}[kind]
     return {key: loader(path) for key, path in files.items()}
 
 
@@ -187,8 +190,9 @@ def table2(spec, label, seed_errors, literature):
         return tables.zuo_table(rows, other), caption
     table = tables.zuo_seed_table(rows, other, literature["this_study"]["table2"])
     inside = table.dropna(subset=["published_in_range"]).groupby("element", sort=False)
-    caption += (f", over split seeds {sorted(set(rows['seed'].tolist()))}: mean, sd, min, max beside "
-                "the study's published value; published value inside our min-max: "
+    seeds = sorted(set(rows["seed"].tolist()))
+    caption += (f", over split seeds {seeds}: mean, sd, min, max beside the study's published "
+                "value; published value inside our min-max: "
                 + ", ".join(f"{el} {int(d['published_in_range'].sum())} of {len(d)}"
                             for el, d in inside))
     return table, caption
