@@ -59,6 +59,14 @@ def fit_dir(dataset, seed=None):
     return f"results/fits/{dataset}/seed{split_seeds(dataset)[0] if seed is None else seed}"
 
 
+def seed_note(datasets):
+    """What the footer of a figure or table of one seed's models adds when a dataset has several
+    split seeds: the seed shown."""
+    several = [d for d in datasets if len(split_seeds(d)) > 1]
+    return "".join(f"; {d}: split seed {split_seeds(d)[0]} (first of {split_seeds(d)})"
+                   for d in several)
+
+
 def design_rows_files(dataset):
     """The design rows of every chunk of the dataset's training and validation files, from
     which every split seed's systems are reduced."""

@@ -30,14 +30,6 @@ def input_files(kind, spec):
     raise ValueError(f"unknown input kind {kind!r}")
 
 
-def seed_note(datasets):
-    """What the footer of a figure or table of one seed's models adds when a dataset has several
-    split seeds: the seed shown."""
-    several = [d for d in datasets if len(split_seeds(d)) > 1]
-    return "".join(f"; {d}: split seed {split_seeds(d)[0]} (first of {split_seeds(d)})"
-                   for d in several)
-
-
 def all_paths(files):
     if isinstance(files, str):
         return [files]

@@ -35,7 +35,8 @@ rule md_summary:
         report(multiext("results/tables/md_stability", ".csv", ".md", ".tex"),
                caption="../report/md_stability.rst", category="Tables"),
     params:
-        label=lambda w: run_label(sorted(config["md"]["runs"])),
+        label=lambda w: run_label(sorted(config["md"]["runs"]))
+        + seed_note(sorted(config["md"]["runs"])),
     log:
         "logs/md_summary.log",
     script:
