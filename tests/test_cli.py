@@ -261,7 +261,7 @@ def test_cli_fit_equals_the_workflow_fit(run, tmp_path):
                     "-o", tmp_path / "asp-24.json")
     assert out.returncode == 0, out.stderr[-3000:]
     ours = load_model(tmp_path / "asp-24.json")
-    theirs = load_model(run / "results/fits/zuo_Mo/models/asp-24.json")
+    theirs = load_model(run / "results/fits/zuo_Mo/seed1/models/asp-24.json")
     assert ours.basis.fingerprint() == theirs.basis.fingerprint()
     assert np.array_equal(ours.active, theirs.active)
     assert np.allclose(ours.coefficients, theirs.coefficients, rtol=1e-8, atol=0)

@@ -1,6 +1,7 @@
 """Configuration schema, shipped configs, pins, and the workflow's plans (dry runs)."""
 
 import copy
+import functools
 import os
 import re
 import subprocess
@@ -69,6 +70,11 @@ def test_shipped_configs_validate_with_defaults():
      r"at properties/dataset: water_partial has elements \['H', 'O'\]; silicon properties need"),
     (lambda c: c["figures"]["fig5"].update(dataset="zuo_Si"),
      r"at figures/fig5/dataset: zuo_Si is not properties/dataset \(si_tiny\)"),
+    (lambda c: c["fits"]["si_tiny"].update(split_seeds=[1, 2]),
+     r"at fits/si_tiny/split_seeds: seeds \[2\] other than the dataset's split seed 1 need a "
+     r"test set that does not depend on the seed \(datasets/si_tiny/files: train \+ test\); "
+     "si_tiny draws its test set from a pool"),
+    (lambda c: c["fits"]["zuo_Mo"].update(split_seeds=[]), "split_seeds"),
     (lambda c: c["fits"].update(zuo_Fe=c["fits"]["zuo_Li"]), "at fits/zuo_Fe: no dataset 'zuo_Fe'"),
     (lambda c: c["reproduction"]["tolerance"].update(table3=-0.05),
      "at reproduction/tolerance/table3: -0.05 is less than the minimum of 0"),
@@ -167,13 +173,15 @@ def test_requirements_file_matches_pyproject():
     assert listed == pins
 
 
+@functools.cache
 def plan(*args) -> str:
     """The dry-run output (jobs with their outputs) of the whole workflow with ``args``, every
     job planned whatever results/ already holds (after `make run` a plain dry-run plans nothing,
     and a paper plan's reasons quote the reduced run's parameters)."""
     out = subprocess.run([SNAKEMAKE, "-n", "--forceall", "--cores", "1", *args], cwd=REPO,
                          capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+                             str(REPO / "tests"), os.environ.get("PYTHONPATH")]))})
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
 
@@ -194,6 +202,37 @@ def test_workflow_plans_exactly_its_configs_study(configfile):
         assert not planned & {"si_tiny", "water_partial"}
     md_runs = set(re.findall(r"results/md/([A-Za-z0-9_]+)/", text))
     assert md_runs == set(config["md"]["runs"])
+
+
+def job_counts(text) -> dict[str, int]:
+    """rule -> jobs of a dry run's job stats."""
+    stats = text[text.index("Job stats:"):].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+def test_split_seeds_repeat_solves_not_design_rows():
+    """The paper plan's Zuo fits run five split seeds: the design rows of every chunk are
+    computed once (as many design_chunk jobs as for one seed), each seed reduces them to its own
+    training and validation systems and solves; Table II reads every seed's models, figures
+    the first seed's."""
+    config = load_config(REPO / "config/paper.yaml")
+    fits = config["fits"]
+    assert fits["zuo_Ni"]["split_seeds"] == [1, 2, 3, 4, 5]
+    assert fits["gap_si"]["split_seeds"] == [config["seed"]]
+    text = plan("--configfile", "config/paper.yaml")
+    jobs = job_counts(text)
+    assert jobs["design_chunk"] == sum(f["chunks"]["train"] + f["chunks"]["val"]
+                                       for f in fits.values())
+    assert jobs["design_gather"] == sum(2 * len(f["split_seeds"]) for f in fits.values())
+    assert jobs["solve"] == sum(len(f["solvers"]) * len(f["split_seeds"]) for f in fits.values())
+    spec = config["figures"]["table2"]
+    table2_models = sum(len(fits[d]["split_seeds"]) * len(spec["solvers"]) * 2
+                        for d in spec["datasets"])
+    assert jobs["model_errors"] == table2_models + len(config["figures"]["table4"]["sizes"])
+    assert set(re.findall(r"results/fits/\w+/seed(\d+)/curves/", text)) == {"1"}
+    models = re.findall(r"rule (?:md_run|si_properties):\n    input: (\S+?),?\s", text)
+    assert len(models) == jobs["md_run"] + jobs["si_properties"]
+    assert all("/seed1/models/" in m for m in models), models
 
 
 def test_literature_values_are_the_corrected_study_values():

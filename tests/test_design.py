@@ -6,8 +6,9 @@ from ase.build import bulk
 
 from sparseace.basis import ACEBasis
 from sparseace.solvers import LstsqSystem
-from sparseace.design import (DesignFactor, TriangularAccumulator, assemble, chunk_bounds, combine,
-                              loss_weights, smoothness_prior, structure_rows)
+from sparseace.design import (DesignFactor, DesignRows, TriangularAccumulator, assemble,
+                              chunk_bounds, combine, design_rows, loss_weights, reduce_rows,
+                              smoothness_prior, structure_rows)
 
 RNG = np.random.default_rng(11)
 EREF = {"Si": -158.54496821}
@@ -108,6 +109,33 @@ def test_factor_independent_of_chunking(basis, frames):
         assert factor.nrows == reference.nrows
         scale = np.abs(reference.R_aug).max()
         assert np.abs(factor.R_aug - reference.R_aug).max() <= 1e-10 * scale
+
+
+def test_rows_computed_once_reduce_to_every_split(tmp_path, basis, frames):
+    """Design rows of two chunk files (ids: the frames' dataset indices) reduce to the factor
+    of any subset of the frames, whichever files hold them: what assemble gives for that
+    subset.  A chunk's own frames in order give assemble's factor exactly."""
+    ids = np.arange(100, 110)
+    paths = [tmp_path / "train.chunk0.rows.npz", tmp_path / "val.chunk0.rows.npz"]
+    for path, part in zip(paths, (slice(0, 6), slice(6, 10))):
+        design_rows(basis, frames[part], ids[part], EREF, WEIGHTS, meta={"chunk": 0}).save(path)
+    again = DesignRows.load(paths[1])
+    assert again.ids.tolist() == ids[6:].tolist() and again.counts.sum() == len(again.A)
+    assert again.meta["basis"]["fingerprint"] == basis.fingerprint()
+    exact = reduce_rows(paths, ids[:6])
+    np.testing.assert_array_equal(exact.R_aug, assemble(basis, frames[:6], EREF, WEIGHTS).R_aug)
+    for subset in ([1, 4, 7, 9], [0, 2, 3, 5, 6, 8]):  # from both files
+        factor = reduce_rows(paths, ids[subset], meta={"seed": 2})
+        reference = assemble(basis, [frames[i] for i in subset], EREF, WEIGHTS)
+        assert factor.nrows == reference.nrows and factor.meta["seed"] == 2
+        for key in ("rows", "configs", "atoms", "config_types", "eref", "weights"):
+            assert factor.meta[key] == reference.meta[key], key
+        scale = np.abs(reference.R_aug).max()
+        assert np.abs(factor.R_aug - reference.R_aug).max() <= 1e-10 * scale
+    empty = reduce_rows(paths, [])
+    assert empty.nrows == 0 and not empty.R_aug.any()
+    with pytest.raises(ValueError, match=r"no design rows for configurations \[107, 110\] \("):
+        reduce_rows(paths[:1], [100, 107, 110])
 
 
 def test_accumulator_on_random_rows_and_batches():

@@ -125,6 +125,55 @@ def test_defect_errors_and_tables(tmp_path):
     assert t4["force_mae_meV_per_A"].tolist() == [100.0, 27]
 
 
+def test_table2_over_split_seeds(tmp_path):
+    """Several split seeds: per element, model and quantity the mean, sd, min and max over the
+    seeds beside the study's published value and whether that lies in our range; one seed:
+    the one-column-per-element layout."""
+    from sparseace import study
+
+    lit = {"zuo2020_other_potentials": {
+        "energy_mae_meV_per_atom": {"MTP": {"Mo": 2.24, "Ni": 0.42}, "GAP": {"Mo": 2.83, "Ni": 0.48}},
+        "force_mae_eV_per_A": {"MTP": {"Mo": 0.09, "Ni": 0.02}, "GAP": {"Mo": 0.09, "Ni": 0.01}}},
+        "this_study": {"table2": {"energy_mae_meV_per_atom": {
+            "small": {"ASP": {"Mo": 2.5, "Ni": 0.2}}, "large": {"ASP": {"Mo": 9.0}}}}}}
+    spec = {"datasets": ["zuo_Ni", "zuo_Mo"], "solvers": ["asp"], "small": 8, "large": 24}
+
+    def errors(energy, force=0.1):
+        return pd.DataFrame({"active": [8, 8], "E_MAE_meV_per_atom": [9.9, energy],
+                             "F_MAE_eV_per_A": [0.9, force]}, index=pd.Index(
+                                 ["dia", "all"], name="config_type"))
+
+    energies = {("zuo_Ni", "asp-8"): [0.3, 0.5, 0.4], ("zuo_Ni", "asp-24"): [0.2, 0.2, 0.2],
+                ("zuo_Mo", "asp-8"): [2.0, 3.0, 2.2], ("zuo_Mo", "asp-24"): [2.0, 2.1, 2.2]}
+    seeds = {f"{d}/{m}/{seed}": errors(e, force=0.01 * seed)
+             for (d, m), values in energies.items() for seed, e in zip((1, 2, 3), values)}
+    table, caption = study.table2(spec, RUN, seeds, lit)
+    assert list(table.columns) == [
+        "element", "model", "quantity", "test_mae_mean", "test_mae_sd", "test_mae_min",
+        "test_mae_max", "n_seeds", "published", "published_in_range"]
+    row = table.set_index(["element", "model", "quantity"])
+    ni = row.loc[("Ni", "ASP (small)", "energy MAE (meV/atom)")]
+    assert ni["test_mae_mean"] == pytest.approx(0.4) and ni["test_mae_sd"] == pytest.approx(0.1)
+    assert (ni["test_mae_min"], ni["test_mae_max"], ni["n_seeds"]) == (0.3, 0.5, 3)
+    assert ni["published"] == 0.2 and not ni["published_in_range"]
+    assert row.loc[("Mo", "ASP (small)", "energy MAE (meV/atom)"), "published_in_range"]
+    force = row.loc[("Mo", "ASP (large)", "force MAE (eV/A)")]
+    assert force["test_mae_max"] == pytest.approx(0.03) and pd.isna(force["published_in_range"])
+    assert row.loc[("Ni", "GAP", "energy MAE (meV/atom)"), "published"] == 0.48
+    assert pd.isna(row.loc[("Ni", "GAP", "energy MAE (meV/atom)"), "test_mae_mean"])
+    assert list(table["element"]) == ["Ni"] * 8 + ["Mo"] * 8
+    assert list(table["model"].iloc[:8:2]) == ["ASP (small)", "ASP (large)", "MTP", "GAP"]
+    assert "split seeds [1, 2, 3]" in caption and "Ni 0 of 1, Mo 1 of 2" in caption
+    paths = tables.write_table(table, tmp_path / "table2", caption)
+    back = pd.read_csv(paths[0], comment="#")
+    assert back["published_in_range"].iloc[0] == False  # noqa: E712  (CSV: True/False/empty)
+    assert back["published_in_range"].isna().sum() == table["published_in_range"].isna().sum()
+    one = {k: v for k, v in seeds.items() if k.endswith("/1")}
+    wide, caption = study.table2(spec, RUN, one, lit)
+    assert list(wide.columns) == ["model", "quantity", "Ni", "Mo"] and "seeds" not in caption
+    assert wide.iloc[0].tolist() == ["ASP (small)", "energy MAE (meV/atom)", 0.3, 2.0]
+
+
 def test_collapsed_properties_are_blank_and_named(tmp_path):
     """A property a model collapsed (None, reason in ``failures``): a blank Table III cell, the
     model and property named in the caption, no point in Figure 5."""

@@ -70,6 +70,10 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         layout = set(ds["files"])
         if layout not in ({"train", "test"}, {"pool"}):
             raise ValueError(f"{source}: dataset {name}: files must be train+test or pool")
+    for name, fit in config.get("fits", {}).items():
+        if name in config["datasets"] and "split_seeds" not in fit:  # fits may share one dict
+            seed = config["datasets"][name]["split"]["seed"]
+            config["fits"][name] = {**fit, "split_seeds": [seed]}
     _raise_invalid(source, consistency_errors(config))
     return config
 
@@ -194,7 +198,8 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
     """(key path, what is wrong) for every setting that contradicts another section: split
     fractions that leave no training data, model sizes beyond a sparse path, fits of unknown
     datasets, figures, tables, MD runs and properties naming datasets that are not fitted or
-    models that no fit produces, silicon properties of a dataset that is not silicon.  Sparse
+    models that no fit produces, silicon properties of a dataset that is not silicon, split seeds
+    other than the dataset's for a test set drawn from a pool.  Sparse
     solvers (registry kind "path") end their paths at max_active."""
     from .solvers import SOLVERS
 
@@ -209,6 +214,13 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
     for name, fit in fits.items():
         if name not in datasets:
             errors.append((f"fits/{name}", f"no dataset {name!r} in datasets"))
+        seed = datasets.get(name, {}).get("split", {}).get("seed")
+        others = [s for s in fit.get("split_seeds", []) if s != seed]
+        if name in datasets and others and "test" not in datasets[name]["files"]:
+            errors.append((f"fits/{name}/split_seeds", f"seeds {others} other than the dataset's "
+                           f"split seed {seed} need a test set that does not depend on the seed "
+                           f"(datasets/{name}/files: train + test); {name} draws its test set "
+                           "from a pool"))
         sparse = [s for s in fit["solvers"] if SOLVERS[s].kind == "path"]
         too_large = [n for n in fit["models"] if n > fit["max_active"]]
         if sparse and too_large:

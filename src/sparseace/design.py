@@ -14,6 +14,10 @@ block is R, its last column z = Q^T W y and its corner rho, so that for every x
 Factors of separate chunks of configurations combine the same way (a gather is one more fold),
 so peak memory is one batch of rows plus a few (n+1) x (n+1) matrices, whatever the number of
 rows.  Solvers work on the preconditioned system (R P^-1, z) (see ``smoothness_prior``).
+
+The workflow keeps a chunk's rows (``DesignRows``, computed once) so that the training and
+validation parts of every split seed are reduced from them (``reduce_rows``) without computing
+them again.
 """
 
 from __future__ import annotations
@@ -191,6 +195,15 @@ def chunk_bounds(nconfigs: int, nchunks: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
+def _design_meta(basis: ACEBasis | dict, eref: dict, weights: dict | None, counts: dict,
+                 natoms: int, config_types: dict, meta: dict | None) -> dict:
+    """A factor's record: rows per kind, configurations, atoms, basis, Eref, weights."""
+    return {"rows": counts, "configs": sum(config_types.values()), "atoms": natoms,
+            "config_types": config_types,
+            "basis": basis if isinstance(basis, dict) else basis.to_dict(), "eref": eref,
+            "weights": {**DEFAULT_WEIGHTS, **(weights or {})}, **(meta or {})}
+
+
 def assemble(basis: ACEBasis, frames, eref: dict, weights: dict | None = None,
              batch_rows: int | None = None, source: str = "<frames>", progress: bool = False,
              meta: dict | None = None) -> DesignFactor:
@@ -212,10 +225,114 @@ def assemble(basis: ACEBasis, frames, eref: dict, weights: dict | None = None,
         natoms += len(atoms)
         ct = config_type(atoms)
         config_types[ct] = config_types.get(ct, 0) + 1
-    info = {"rows": counts, "configs": sum(config_types.values()), "atoms": natoms,
-            "config_types": config_types, "basis": basis.to_dict(), "eref": eref,
-            "weights": {**DEFAULT_WEIGHTS, **(weights or {})}, **(meta or {})}
-    return DesignFactor(acc.factor(), acc.nrows, info)
+    return DesignFactor(acc.factor(), acc.nrows,
+                        _design_meta(basis, eref, weights, counts, natoms, config_types, meta))
+
+
+@dataclass
+class DesignRows:
+    """Weighted design rows of configurations, not reduced, so that any subset of them (the
+    training or validation part of a split, whatever its seed) can be reduced later
+    (``reduce_rows``): the rows are computed once for every split seed.
+
+    A (rows, K), y (rows,): rows and targets, configuration by configuration; per configuration
+    (configs,): ``ids`` (its index in the dataset, e.g. split.json's indices), ``natoms``,
+    ``config_type`` and ``counts`` (configs, 3): its rows of energy, forces, virial.  ``meta``:
+    basis, Eref, weights and provenance."""
+
+    A: np.ndarray
+    y: np.ndarray
+    ids: np.ndarray
+    natoms: np.ndarray
+    config_type: np.ndarray
+    counts: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def save(self, path) -> None:
+        _savez_atomic(path, A=self.A, y=self.y, ids=self.ids, natoms=self.natoms,
+                      config_type=self.config_type.astype(str), counts=self.counts,
+                      meta=json.dumps(self.meta))
+
+    @classmethod
+    def load(cls, path) -> "DesignRows":
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["A"], d["y"], d["ids"], d["natoms"], d["config_type"], d["counts"],
+                       json.loads(str(d["meta"])))
+
+
+def design_rows(basis: ACEBasis, frames, ids, eref: dict, weights: dict | None = None,
+                source: str = "<frames>", progress: bool = False,
+                meta: dict | None = None) -> DesignRows:
+    """The weighted design rows of ``frames``; ``ids`` (one per frame) name them for
+    ``reduce_rows``."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) != len(frames) or len(set(ids.tolist())) != len(ids):
+        raise ValueError(f"{source}: need one distinct id per frame, got {len(ids)} ids for "
+                         f"{len(frames)} frames")
+    iterator = frames
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(frames, desc=f"design rows {source}", unit="config")
+    blocks, targets, counts = [], [], []
+    for index, atoms in enumerate(iterator):
+        A, y, c = structure_rows(basis, atoms, eref, weights, source=f"{source}, frame {index}")
+        blocks.append(A)
+        targets.append(y)
+        counts.append([c["E"], c["F"], c["V"]])
+    A = np.vstack(blocks) if blocks else np.zeros((0, len(basis)))
+    return DesignRows(A, np.concatenate(targets) if targets else np.zeros(0), ids,
+                      np.array([len(a) for a in frames], dtype=np.int64),
+                      np.array([config_type(a) for a in frames], dtype=str),
+                      np.array(counts, dtype=np.int64).reshape(len(frames), 3),
+                      {"basis": basis.to_dict(), "eref": eref, "weights": weights,
+                       **(meta or {})})
+
+
+def reduce_rows(rows, ids, batch_rows: int | None = None, meta: dict | None = None
+                ) -> DesignFactor:
+    """The ``DesignFactor`` of the configurations ``ids`` from ``DesignRows`` (or their files,
+    loaded one at a time and only when they hold one of the ids), folded in the order of the
+    rows.  Raises ValueError naming the ids that no rows hold."""
+    wanted = set(np.asarray(ids, dtype=np.int64).tolist())
+    found: set = set()
+    acc, record = None, None
+    counts = {"E": 0, "F": 0, "V": 0}
+    natoms, config_types = 0, {}
+    for item in rows:
+        if isinstance(item, (str, os.PathLike)):
+            with np.load(item, allow_pickle=False) as d:
+                held, item_meta = d["ids"].tolist(), json.loads(str(d["meta"]))
+            item = None if wanted.isdisjoint(held) else DesignRows.load(item)
+        else:
+            item_meta = item.meta
+        if record is None:
+            record = item_meta
+            acc = TriangularAccumulator(record["basis"]["size"], batch_rows)
+        elif item_meta["basis"].get("fingerprint") != record["basis"].get("fingerprint"):
+            raise ValueError("cannot reduce rows of different bases together")
+        if item is None:
+            continue
+        ends = np.cumsum(item.counts.sum(axis=1))
+        for k, config in enumerate(item.ids.tolist()):
+            if config in wanted and config not in found:
+                found.add(config)
+                block = slice(ends[k] - item.counts[k].sum(), ends[k])
+                acc.add(item.A[block], item.y[block])
+                for kind, n in zip("EFV", item.counts[k]):
+                    counts[kind] += int(n)
+                natoms += int(item.natoms[k])
+                ct = str(item.config_type[k])
+                config_types[ct] = config_types.get(ct, 0) + 1
+    if record is None:
+        raise ValueError("no design rows to reduce")
+    missing = sorted(wanted - found)
+    if missing:
+        raise ValueError(f"no design rows for configurations {missing[:10]}"
+                         f"{' ...' if len(missing) > 10 else ''} ({len(missing)} of {len(wanted)})")
+    return DesignFactor(acc.factor(), acc.nrows,
+                        _design_meta(record["basis"], record["eref"], record["weights"], counts,
+                                     natoms, config_types, meta))
 
 
 def combine(factors) -> DesignFactor:

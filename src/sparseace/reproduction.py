@@ -96,40 +96,28 @@ def table2_cells(table2: pd.DataFrame) -> pd.DataFrame:
     quantity ("energy": meV/atom, "force": eV/Å) and ``value``, or ``mean``, ``sd``, ``min``,
     ``max``, ``n_seeds`` over split seeds.
 
-    Accepts the rendered Table II (columns model "ASP (small)", quantity "energy MAE ..."/
-    "force MAE ...", one column per element; literature rows without "(small)"/"(large)" are
-    skipped) or a long table with columns element, solver, model and ``energy_mae``/
-    ``force_mae``, each optionally as ``<name>_mean``, ``_sd``, ``_min``, ``_max`` with
-    ``n_seeds``."""
-    if "element" in table2.columns:
-        rows = []
-        for _, r in table2.iterrows():
-            for quantity in ("energy", "force"):
-                name = f"{quantity}_mae"
-                if f"{name}_mean" in table2.columns:
-                    stats = {"mean": r[f"{name}_mean"], "sd": r[f"{name}_sd"],
-                             "min": r[f"{name}_min"], "max": r[f"{name}_max"],
-                             "n_seeds": r["n_seeds"]}
-                elif name in table2.columns:
-                    stats = {"value": r[name]}
-                else:
-                    raise ValueError(f"Table II has no column {name} or {name}_mean "
-                                     f"(columns: {list(table2.columns)})")
-                rows.append({"element": r["element"], "solver": r["solver"],
-                             "model": r["model"], "quantity": quantity, **stats})
-        return pd.DataFrame(rows)
+    Accepts Table II as ``tables`` writes it: one column per element (one split seed), or one
+    row per element with ``test_mae_mean``, ``_sd``, ``_min``, ``_max`` and ``n_seeds`` (several
+    seeds, ``tables.zuo_seed_table``). Literature rows (no "(small)"/"(large)") are skipped."""
     missing = {"model", "quantity"} - set(table2.columns)
     if missing:
         raise ValueError(f"Table II has no column {sorted(missing)} (columns: "
                          f"{list(table2.columns)})")
+    seeds = "test_mae_mean" in table2.columns
     rows = []
     for _, r in table2.iterrows():
         label, _, size = str(r["model"]).rpartition(" (")
         if size not in ("small)", "large)"):
             continue
-        quantity = str(r["quantity"]).split()[0].lower()
-        rows += [{"element": el, "solver": label, "model": size[:-1], "quantity": quantity,
-                  "value": r[el]} for el in table2.columns if el not in ("model", "quantity")]
+        cell = {"solver": label, "model": size[:-1],
+                "quantity": str(r["quantity"]).split()[0].lower()}
+        if seeds:
+            rows.append({"element": r["element"], **cell,
+                         **{k: r[f"test_mae_{k}"] for k in ("mean", "sd", "min", "max")},
+                         "n_seeds": r["n_seeds"]})
+        else:
+            rows += [{"element": el, **cell, "value": r[el]} for el in table2.columns
+                     if el not in ("model", "quantity")]
     return pd.DataFrame(rows)
 
 

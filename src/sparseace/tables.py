@@ -34,6 +34,12 @@ def write_table(df: pd.DataFrame, stem, caption: str) -> list[str]:
     return paths
 
 
+#: Table II quantities: label, column of the errors, key of the published values
+ZUO_QUANTITIES = (("energy MAE (meV/atom)", "energy_mae", "energy_mae_meV_per_atom"),
+                  ("force MAE (eV/A)", "force_mae", "force_mae_eV_per_A"))
+ZUO_ELEMENTS = ("Ni", "Cu", "Li", "Mo", "Si", "Ge")
+
+
 def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
     """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
     models of each solver, next to the published MTP and GAP values.
@@ -44,15 +50,45 @@ def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
         d = d.set_index("element")
         rows += [{"model": f"{solver.upper()} ({model})", "quantity": q,
                   **{el: d.at[el, col] for el in d.index}}
-                 for q, col in (("energy MAE (meV/atom)", "energy_mae"),
-                                ("force MAE (eV/A)", "force_mae"))]
+                 for q, col, _ in ZUO_QUANTITIES]
     for name in ("MTP", "GAP"):
-        rows.append({"model": name, "quantity": "energy MAE (meV/atom)",
-                     **literature["energy_mae_meV_per_atom"][name]})
-        rows.append({"model": name, "quantity": "force MAE (eV/A)",
-                     **literature["force_mae_eV_per_A"][name]})
-    elements = [e for e in ("Ni", "Cu", "Li", "Mo", "Si", "Ge") if e in errors["element"].values]
+        rows += [{"model": name, "quantity": q, **literature[key][name]}
+                 for q, _, key in ZUO_QUANTITIES]
+    elements = [e for e in ZUO_ELEMENTS if e in errors["element"].values]
     return pd.DataFrame(rows).reindex(columns=["model", "quantity", *elements])
+
+
+def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> pd.DataFrame:
+    """Table II over several split seeds, element by element: per model and quantity the test
+    MAE's mean, sample standard deviation, min and max over the seeds (``test_mae_mean``,
+    ``test_mae_sd``, ``test_mae_min``, ``test_mae_max``, ``n_seeds``) beside the study's
+    published value (``published``; ``published_in_range``: min <= published <= max), then the
+    published MTP and GAP values (``published`` only).
+
+    ``errors``: columns element, solver (label), model ("small"/"large"), seed, energy_mae,
+    force_mae; ``published``: the study's Table II, quantity key -> model -> solver label ->
+    element -> value (literature_values.yaml, this_study/table2)."""
+    order = {e: i for i, e in enumerate(ZUO_ELEMENTS)}
+    rows = []
+    for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
+        for element, e in d.groupby("element"):
+            for q, col, key in ZUO_QUANTITIES:
+                v = e[col].to_numpy(dtype=float)
+                ref = published.get(key, {}).get(model, {}).get(solver, {}).get(element, np.nan)
+                rows.append({"element": element, "model": f"{solver.upper()} ({model})",
+                             "quantity": q, "test_mae_mean": v.mean(),
+                             "test_mae_sd": v.std(ddof=1) if len(v) > 1 else np.nan,
+                             "test_mae_min": v.min(), "test_mae_max": v.max(),
+                             "n_seeds": len(v), "published": ref,
+                             "published_in_range": (pd.NA if np.isnan(ref)
+                                                    else bool(v.min() <= ref <= v.max()))})
+    elements = [e for e in ZUO_ELEMENTS if e in errors["element"].values]
+    for name in ("MTP", "GAP"):
+        rows += [{"element": el, "model": name, "quantity": q,
+                  "published": literature[key][name][el]}
+                 for el in elements for q, _, key in ZUO_QUANTITIES]
+    rows.sort(key=lambda row: order[row["element"]])  # stable: per element, models in order
+    return pd.DataFrame(rows).astype({"n_seeds": "Int64", "published_in_range": "boolean"})
 
 
 #: Table III rows: property key (``properties.silicon_properties``, literature_values.yaml) and

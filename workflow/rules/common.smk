@@ -41,6 +41,39 @@ def chunk_count(dataset, split):
     return fit_settings(dataset)["chunks"][split]
 
 
+#: wildcard pattern of a split seed
+SEED = r"-?\d+"
+
+
+def split_seeds(dataset):
+    """A dataset's split seeds: its fit's split_seeds (the dataset's split seed when it is not
+    fitted).  The first is the fit's seed for figures, MD and properties."""
+    if dataset in config.get("fits", {}):
+        return fit_settings(dataset)["split_seeds"]
+    return [dataset_settings(dataset)["split"]["seed"]]
+
+
+def fit_dir(dataset, seed=None):
+    """results/fits/<dataset>/seed<seed>: a split seed's systems, paths, models and errors
+    (default: the first split seed)."""
+    return f"results/fits/{dataset}/seed{split_seeds(dataset)[0] if seed is None else seed}"
+
+
+def seed_note(datasets):
+    """What the footer of a figure or table of one seed's models adds when a dataset has several
+    split seeds: the seed shown."""
+    several = [d for d in datasets if len(split_seeds(d)) > 1]
+    return "".join(f"; {d}: split seed {split_seeds(d)[0]} (first of {split_seeds(d)})"
+                   for d in several)
+
+
+def design_rows_files(dataset):
+    """The design rows of every chunk of the dataset's training and validation files, from
+    which every split seed's systems are reduced."""
+    return [f"results/fits/{dataset}/design/{split}.chunk{chunk}.rows.npz"
+            for split in ("train", "val") for chunk in range(chunk_count(dataset, split))]
+
+
 def basis_size(path) -> int:
     """Number of functions of a basis file (basis.json)."""
     return json.loads(Path(path).read_text())["size"]

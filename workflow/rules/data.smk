@@ -42,6 +42,7 @@ rule split:
     params:
         dataset=lambda w: config["datasets"][w.dataset],
         paths=lambda w: dataset_file_paths(w.dataset),
+        seeds=lambda w: split_seeds(w.dataset),
         sources=config["sources"],
     log:
         "logs/split/{dataset}.log",

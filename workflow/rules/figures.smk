@@ -3,24 +3,28 @@
 
 
 def input_files(kind, spec):
-    """The files of one input kind of a figure/table (curves: a list; others: key -> path)."""
+    """The files of one input kind of a figure/table (curves: a list; others: key -> path);
+    models of a fit's first split seed, except seed_errors (every split seed)."""
     ds, models = study.datasets(spec), []
     if kind == "curves":
-        return [f"results/fits/{d}/curves/{s}.csv" for d in ds for s in study.solvers(spec)
+        return [f"{fit_dir(d)}/curves/{s}.csv" for d in ds for s in study.solvers(spec)
                 if s in fit_settings(d)["solvers"]]
     if kind == "checkpoints":
-        return {f"{d}/{s}": f"results/fits/{d}/paths/{s}.npz" for d in ds
+        return {f"{d}/{s}": f"{fit_dir(d)}/paths/{s}.npz" for d in ds
                 for s in study.solvers(spec)}
     if kind == "basis":
         return {d: f"results/fits/{d}/basis.json" for d in ds}
     if kind == "model":
-        return {f"{d}/{m}": f"results/fits/{d}/models/{m}.json" for d in ds
+        return {f"{d}/{m}": f"{fit_dir(d)}/models/{m}.json" for d in ds
                 for m in study.model_ids(spec)}
     if kind == "properties":
         return {m: f"results/properties/{ds[0]}/{m}.json" for m in study.model_ids(spec)}
     if kind == "errors":
-        return {f"{d}/{m}": f"results/fits/{d}/errors/{m}.csv" for d in ds
+        return {f"{d}/{m}": f"{fit_dir(d)}/errors/{m}.csv" for d in ds
                 for m in study.model_ids(spec)}
+    if kind == "seed_errors":
+        return {f"{d}/{m}/{seed}": f"{fit_dir(d, seed)}/errors/{m}.csv" for d in ds
+                for m in study.model_ids(spec) for seed in split_seeds(d)}
     if kind == "literature":
         return LITERATURE
     raise ValueError(f"unknown input kind {kind!r}")
@@ -56,7 +60,9 @@ for _name, _spec in figure_specs().items():
             spec=_spec,
             files=_files,
             label=run_label(study.datasets(_spec) if _name != "table1"
-                            else ["none (method summary)"]),
+                            else ["none (method summary)"])
+            + ("" if "seed_errors" in _definition.inputs or _name == "table1"
+               else seed_note(study.datasets(_spec))),
         log:
             f"logs/{_definition.kind}s/{_name}.log",
         script:

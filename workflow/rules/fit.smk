@@ -1,12 +1,19 @@
-# Fitting stages: basis -> chunked design factors -> solver paths -> curves and selected models.
+# Fitting stages: basis -> design rows, chunk by chunk (once) -> per split seed: training and
+# validation systems reduced from those rows -> solver paths -> curves and selected models.
+# Every split seed of a fit (fits.<dataset>.split_seeds) reduces the same design rows.
 #
 # results/fits/{dataset}/basis.json, basis_sizes.csv
-# results/fits/{dataset}/design/{split}.npz      (split: train, val; gathered from chunk jobs)
+# results/fits/{dataset}/design/{split}.chunk{chunk}.rows.npz   (temporary: weighted rows of a
+#                         chunk of data/{dataset}/{split}.xyz; used by every split seed)
 # results/fits/{dataset}/design/test_energy_rows.npz
-# results/fits/{dataset}/paths/{solver}.npz      (checkpoints with validation RMSE)
-# results/fits/{dataset}/curves/{solver}.csv     (validation RMSE, test energy errors per checkpoint)
-# results/fits/{dataset}/models/{solver}-{size}.json   (the model of <size> functions; -all: the last)
-# results/fits/{dataset}/errors/{solver}-{size}.csv    (test errors per config_type and overall)
+# results/fits/{dataset}/seed{seed}/design/{split}.npz      (split: train, val of that seed)
+# results/fits/{dataset}/seed{seed}/paths/{solver}.npz      (checkpoints with validation RMSE)
+# results/fits/{dataset}/seed{seed}/curves/{solver}.csv     (validation RMSE, test energy
+#                                                             errors per checkpoint)
+# results/fits/{dataset}/seed{seed}/models/{solver}-{size}.json   (the model of <size>
+#                                                             functions; -all: the last)
+# results/fits/{dataset}/seed{seed}/errors/{solver}-{size}.csv    (test errors per
+#                                                             config_type and overall)
 
 
 rule basis:
@@ -28,9 +35,10 @@ rule basis:
 rule design_chunk:
     input:
         structures="results/data/{dataset}/{split}.xyz",
+        split="results/data/{dataset}/split.json",
         basis="results/fits/{dataset}/basis.json",
     output:
-        temp("results/fits/{dataset}/design/{split}.chunk{chunk}.npz"),
+        temp("results/fits/{dataset}/design/{split}.chunk{chunk}.rows.npz"),
     wildcard_constraints:
         split="train|val",
         chunk=r"\d+",
@@ -51,18 +59,23 @@ rule design_chunk:
 
 rule design_gather:
     input:
-        chunks=lambda w: expand("results/fits/{{dataset}}/design/{{split}}.chunk{chunk}.npz",
-                                chunk=range(chunk_count(w.dataset, w.split))),
+        rows=lambda w: design_rows_files(w.dataset),
+        split="results/data/{dataset}/split.json",
         basis="results/fits/{dataset}/basis.json",
     output:
-        "results/fits/{dataset}/design/{split}.npz",
+        "results/fits/{dataset}/seed{seed}/design/{split}.npz",
     wildcard_constraints:
+        dataset=r"[^/]+",
+        seed=SEED,
         split="train|val",
     log:
-        "logs/design_gather/{dataset}.{split}.log",
+        "logs/design_gather/{dataset}.seed{seed}.{split}.log",
+    benchmark:
+        "logs/benchmarks/design_gather/{dataset}.seed{seed}.{split}.tsv"
+    threads: 2
     resources:
         mem_mb=lambda w, input: factor_mb(input, 4),
-        runtime=120,
+        runtime=480,
     script:
         "../scripts/design_gather.py"
 
@@ -86,20 +99,22 @@ rule energy_rows:
 
 rule solve:
     input:
-        train="results/fits/{dataset}/design/train.npz",
-        val="results/fits/{dataset}/design/val.npz",
+        train="results/fits/{dataset}/seed{seed}/design/train.npz",
+        val="results/fits/{dataset}/seed{seed}/design/val.npz",
         basis="results/fits/{dataset}/basis.json",
     output:
-        "results/fits/{dataset}/paths/{solver}.npz",
+        "results/fits/{dataset}/seed{seed}/paths/{solver}.npz",
     wildcard_constraints:
+        dataset=r"[^/]+",
+        seed=SEED,
         solver="|".join(SOLVERS),
     params:
         fit=lambda w: fit_settings(w.dataset),
         options=lambda w: config["solvers"][w.solver],
     log:
-        "logs/solve/{dataset}.{solver}.log",
+        "logs/solve/{dataset}.seed{seed}.{solver}.log",
     benchmark:
-        "logs/benchmarks/solve/{dataset}.{solver}.tsv"
+        "logs/benchmarks/solve/{dataset}.seed{seed}.{solver}.tsv"
     threads: 2
     resources:
         mem_mb=lambda w, input: factor_mb(input, 6, 1000),
@@ -110,41 +125,49 @@ rule solve:
 
 rule curve:
     input:
-        path="results/fits/{dataset}/paths/{solver}.npz",
+        path="results/fits/{dataset}/seed{seed}/paths/{solver}.npz",
         test_rows="results/fits/{dataset}/design/test_energy_rows.npz",
     output:
-        "results/fits/{dataset}/curves/{solver}.csv",
+        "results/fits/{dataset}/seed{seed}/curves/{solver}.csv",
+    wildcard_constraints:
+        dataset=r"[^/]+",
+        seed=SEED,
     log:
-        "logs/curve/{dataset}.{solver}.log",
+        "logs/curve/{dataset}.seed{seed}.{solver}.log",
     script:
         "../scripts/curve.py"
 
 
 rule select_model:
     input:
-        path="results/fits/{dataset}/paths/{solver}.npz",
+        path="results/fits/{dataset}/seed{seed}/paths/{solver}.npz",
         basis="results/fits/{dataset}/basis.json",
         split="results/data/{dataset}/split.json",
     output:
-        "results/fits/{dataset}/models/{solver}-{size}.json",
+        "results/fits/{dataset}/seed{seed}/models/{solver}-{size}.json",
     wildcard_constraints:
+        dataset=r"[^/]+",
+        seed=SEED,
         size=r"\d+|all",
     params:
         eref=lambda w: dataset_settings(w.dataset)["eref"],
         selection=lambda w: fit_settings(w.dataset)["selection"],
     log:
-        "logs/select_model/{dataset}.{solver}-{size}.log",
+        "logs/select_model/{dataset}.seed{seed}.{solver}-{size}.log",
     script:
         "../scripts/select_model.py"
 
 
 rule model_errors:
     input:
-        model="results/fits/{dataset}/models/{model}.json",
+        model="results/fits/{dataset}/seed{seed}/models/{model}.json",
         structures="results/data/{dataset}/test.xyz",
     output:
-        "results/fits/{dataset}/errors/{model}.csv",
+        "results/fits/{dataset}/seed{seed}/errors/{model}.csv",
+    wildcard_constraints:
+        dataset=r"[^/]+",
+        seed=SEED,
     log:
-        "logs/model_errors/{dataset}.{model}.log",
+        "logs/model_errors/{dataset}.seed{seed}.{model}.log",
     script:
         "../scripts/model_errors.py"

@@ -3,7 +3,7 @@
 
 rule md_run:
     input:
-        model="results/fits/{dataset}/models/{model}.json",
+        model=lambda w: f"{fit_dir(w.dataset)}/models/{w.model}.json",  # first split seed
         structures="results/data/{dataset}/test.xyz",
     output:
         verdict="results/md/{dataset}/{model}_{T}K/start{start}/verdict.json",
@@ -35,7 +35,8 @@ rule md_summary:
         report(multiext("results/tables/md_stability", ".csv", ".md", ".tex"),
                caption="../report/md_stability.rst", category="Tables"),
     params:
-        label=lambda w: run_label(sorted(config["md"]["runs"])),
+        label=lambda w: run_label(sorted(config["md"]["runs"]))
+        + seed_note(sorted(config["md"]["runs"])),
     log:
         "logs/md_summary.log",
     script:

@@ -3,7 +3,7 @@
 
 rule si_properties:
     input:
-        model="results/fits/{dataset}/models/{model}.json",
+        model=lambda w: f"{fit_dir(w.dataset)}/models/{w.model}.json",  # first split seed
     output:
         "results/properties/{dataset}/{model}.json",
     params:

@@ -14,6 +14,7 @@ records = []
 for i in range(len(cp)):
     err = rows.energy_errors(cp.support(i), cp.coef(i))
     records.append({"dataset": snakemake.wildcards.dataset, "solver": snakemake.wildcards.solver,
+                    "split_seed": int(snakemake.wildcards.seed),
                     "checkpoint": i, "size": int(cp.sizes[i]), "label": cp.labels[i],
                     "val_rmse": cp.val_rmse[i], "test_energy_mae": 1e3 * np.abs(err).mean(),
                     "test_energy_rmse": 1e3 * np.sqrt(np.mean(err ** 2))})

@@ -1,12 +1,18 @@
-"""Combine the chunk factors of a split into the factor of the whole split."""
+"""Reduce a split seed's training or validation configurations to the triangular factor of
+their system, from the design rows of every chunk (computed once for every seed)."""
 
+import json
 import logging
+from pathlib import Path
 
-from sparseace.design import combine
-from sparseace.provenance import setup_logging
+from sparseace.design import reduce_rows
+from sparseace.provenance import inputs_record, setup_logging
 
 setup_logging(snakemake.log[0])
-factor = combine(snakemake.input.chunks)
-logging.info("%d rows (%s) from %d chunks", factor.nrows, factor.meta["rows"],
-             len(snakemake.input.chunks))
+seed, split = snakemake.wildcards.seed, snakemake.wildcards.split
+ids = json.loads(Path(snakemake.input.split).read_text())["seeds"][seed][split]
+factor = reduce_rows(snakemake.input.rows, ids,
+                     meta={"seed": int(seed), "inputs": inputs_record([snakemake.input.split])})
+logging.info("seed %s, %s: %d rows (%s) of %d configurations", seed, split, factor.nrows,
+             factor.meta["rows"], len(ids))
 factor.save(snakemake.output[0])

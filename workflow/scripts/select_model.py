@@ -15,6 +15,7 @@ rule = "final" if size == "all" else f"{snakemake.params.selection} {size}"
 split = json.loads(Path(snakemake.input.split).read_text())
 model = select_model(Checkpoints.load(snakemake.input.path), rule,
                      ACEBasis.load(snakemake.input.basis), snakemake.params.eref, {
-                         "dataset": snakemake.wildcards.dataset, "split": split["split"],
+                         "dataset": snakemake.wildcards.dataset,
+                         "split": {**split["split"], "seed": int(snakemake.wildcards.seed)},
                          "data_files": split["files"], "inputs": inputs_record(snakemake.input)})
 model.save(snakemake.output[0])

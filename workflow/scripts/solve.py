@@ -16,5 +16,6 @@ checkpoints = solve(basis, DesignFactor.load(snakemake.input.train),
                     snakemake.wildcards.solver, FitSpec.from_settings(fit, basis.level_order()),
                     snakemake.params.options)
 checkpoints.meta.update(dataset=snakemake.wildcards.dataset,
+                        split_seed=int(snakemake.wildcards.seed),
                         inputs=inputs_record(snakemake.input))
 checkpoints.save(snakemake.output[0])
