@@ -32,8 +32,8 @@ OUTPUT_IS_INPUT = [
      "(option --weights-file)"),
     (["fit", "train.xyz", *FIT, "--test", "m.errors.csv", "-o", "m.json"], "m.errors.csv",
      "(option --test)"),  # another file of the fit's output set
-    (["fit", "train.xyz", *FIT, "-o", "link.xyz"], "train.xyz", "(argument TRAIN.xyz, the same"),
-    (["fit", "train.xyz", *FIT, "-o", "hard.xyz"], "train.xyz", "(argument TRAIN.xyz, the same"),
+    (["fit", "train.xyz", *FIT, "-o", "link.xyz"], "train.xyz", "(argument TRAIN.xyz; the same file through a link)"),
+    (["fit", "train.xyz", *FIT, "-o", "hard.xyz"], "train.xyz", "(argument TRAIN.xyz; the same file through a link)"),
     (["errors", "m.json", "test.xyz", "-o", "test.xyz"], "test.xyz", "(argument DATA.xyz)"),
     (["errors", "m.json", "test.xyz", "-o", "m.json"], "m.json", "(argument MODEL.json)"),
     (["export-lammps", "m.json", "-o", "m.json"], "m.json", "(argument MODEL.json)"),
@@ -71,11 +71,12 @@ def test_two_outputs_naming_one_file_are_refused(files, capsys, monkeypatch):
 def test_a_second_fit_on_the_same_output_stops_naming_the_lock(files, capsys):
     paths = output_paths(files / "m.json")
     with OutputSet(paths, "-o"):  # a fit running on these outputs
-        assert (files / "m.lock").read_text().strip() == str(os.getpid())
+        assert (files / ".m.sparseace-lock").read_text().strip() == str(os.getpid())
         status, err = run_main(capsys, "fit", files / "train.xyz", *FIT, "-o", files / "m.json")
     assert status == 2, err
-    assert f"holds the lock {files / 'm.lock'}" in err and f"(process {os.getpid()})" in err
-    assert not (files / "m.lock").exists()  # removed by the run that held it
+    assert f"(process {os.getpid()})" in err
+    assert f"holds the lock {files / '.m.sparseace-lock'}" in err
+    assert not (files / ".m.sparseace-lock").exists()  # removed by the run that held it
     with OutputSet(paths, "-o"):  # free again
         pass
 
@@ -91,7 +92,7 @@ def test_output_set_is_replaced_as_a_whole_or_not_at_all(tmp_path):
             raise RuntimeError("the fit failed")
     assert [p.read_text() for p in paths.values()] == ["old"] * 3
     with OutputSet(paths, "-o") as staged:
-        assert all(p.parent == tmp_path / ".m.partial" for p in staged.values())
+        assert all(p.parent == tmp_path / ".m.sparseace-partial" for p in staged.values())
         staged["model"].write_text("new")
         staged["curve"].write_text("new")
         assert paths["model"].read_text() == "old"

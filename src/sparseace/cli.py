@@ -568,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="MODEL.json",
                    help="model file (not a directory); the other outputs are written next to "
                         "it and replace the previous ones only when the fit succeeds; "
-                        "MODEL.lock marks a running fit")
+                        "the hidden file .MODEL.sparseace-lock marks a running fit")
     g = p.add_argument_group("validation and test data")
     v = g.add_mutually_exclusive_group()
     v.add_argument("--val", metavar="VAL.xyz", help="validation data (default: split from TRAIN)")

@@ -61,7 +61,8 @@ def check_outputs(outputs, inputs) -> None:
                               f"(e.g. {path / 'NAME'})")
         for in_option, in_path in inputs:
             if _same_file(path, in_path):
-                link = "" if str(path) == str(in_path) else ", the same file"
+                link = ("" if os.path.abspath(path) == os.path.abspath(in_path)
+                        else "; the same file through a link")
                 raise OutputError(f"option {option}: the output {path} is the input {in_path} "
                                   f"({in_option}{link}); writing it would destroy the input: "
                                   "choose another output file")
@@ -75,20 +76,24 @@ def check_outputs(outputs, inputs) -> None:
 class OutputSet:
     """The files {name: final path} of one run, written under temporary names.
 
-    ``with OutputSet(paths, "-o") as staged:`` takes the lock ``STEM.lock`` next to the first
-    path (STEM: that path without its suffix; another run on it stops with an ``OutputError``
-    naming the lock file), yields {name: temporary path} in the directory ``.STEM.partial``
-    beside it, and when the block succeeds renames every file written there to its final path
-    (the first path last) and removes the final paths the run did not write.  When the block
-    fails, the previous files stay as they were."""
+    ``with OutputSet(paths, "-o") as staged:`` locks the file ``.STEM.sparseace-lock`` next to
+    the first path (STEM: its name without the suffix; a second run stops with an
+    ``OutputError`` naming the lock file; the file is removed at the end), yields
+    {name: temporary path} in the directory ``.STEM.sparseace-partial`` beside it, and when
+    the block succeeds renames every file written there to its final path (the first path
+    last) and removes the final paths the run did not write.  When the block fails, the
+    previous files stay as they were."""
 
     def __init__(self, paths: dict[str, Path], option: str):
         self.paths = {name: Path(p) for name, p in paths.items()}
         self.option = option
         first = next(iter(self.paths.values()))
         stem = first.with_suffix("")
-        self.lock = Path(f"{stem}.lock")
-        self.staging = stem.parent / f".{stem.name}.partial"
+        self.lock = stem.parent / f".{stem.name}.sparseace-lock"
+        self.staging = stem.parent / f".{stem.name}.sparseace-partial"
+        if {self.lock, self.staging} & set(self.paths.values()):
+            raise OutputError(f"option {option}: {first} is the name of its own lock file: "
+                              "choose another output file")
         self._fd = None
 
     def _acquire(self) -> None:
