@@ -116,6 +116,9 @@ def test_a_failed_refit_leaves_the_previous_output_set_byte_identical(tmp_path, 
     assert f"{tmp_path / 'bad.xyz'}, frame 2: periodic structure with a degenerate cell" in err
     assert "design rows" not in err  # refused before the design
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == before
+    status, err = run_main(capsys, "errors", out, tmp_path / "bad.xyz")
+    assert status == 1
+    assert f"{tmp_path / 'bad.xyz'}, frame 2: periodic structure with a degenerate cell" in err
 
 
 @pytest.mark.parametrize("command", [["fit", "train.xyz", *FIT], ["errors", "m.json", "test.xyz"],
