@@ -136,7 +136,7 @@ def test_an_output_naming_a_directory_is_refused(files, capsys, monkeypatch, out
     monkeypatch.chdir(files)
     (files / "adir").mkdir()
     status, err = run_main(capsys, "fit", "train.xyz", *FIT, "-o", output)
-    assert status == 2 and f"option -o: {output} is a directory; give a file name" in err, err
+    assert status == 2 and f"option -o: {output} names a directory; give a file name" in err, err
     assert not (files / "newdir").exists()
 
 

@@ -57,7 +57,7 @@ def check_outputs(outputs, inputs) -> None:
     for k, (option, given) in enumerate(outputs):
         path = Path(given)
         if str(given).endswith(("/", os.sep)) or path.is_dir():
-            raise OutputError(f"option {option}: {given} is a directory; give a file name "
+            raise OutputError(f"option {option}: {given} names a directory; give a file name "
                               f"(e.g. {path / 'NAME'})")
         for in_option, in_path in inputs:
             if _same_file(path, in_path):
@@ -91,9 +91,6 @@ class OutputSet:
         stem = first.with_suffix("")
         self.lock = stem.parent / f".{stem.name}.sparseace-lock"
         self.staging = stem.parent / f".{stem.name}.sparseace-partial"
-        if {self.lock, self.staging} & set(self.paths.values()):
-            raise OutputError(f"option {option}: {first} is the name of its own lock file: "
-                              "choose another output file")
         self._fd = None
 
     def _acquire(self) -> None:
