@@ -566,9 +566,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "MODEL.errors.csv, and prints the error table.")
     p.add_argument("train", metavar="TRAIN.xyz", help="training data (extxyz, may be .gz/.xz)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.json",
-                   help="model file (not a directory); the other outputs are written next to "
-                        "it and replace the previous ones only when the fit succeeds; "
-                        "the hidden file .MODEL.sparseace-lock marks a running fit")
+                   help="model file, not a directory; the other outputs are written next to "
+                        "it; a previous set of outputs is replaced all together, and only when "
+                        "the fit succeeds; the hidden file .MODEL.sparseace-lock marks a "
+                        "running fit")
     g = p.add_argument_group("validation and test data")
     v = g.add_mutually_exclusive_group()
     v.add_argument("--val", metavar="VAL.xyz", help="validation data (default: split from TRAIN)")
