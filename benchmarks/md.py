@@ -117,7 +117,7 @@ def sparseace_native(size: int, steps: int, drift_steps: int, model_file: str = 
     """Steps/s over ``steps`` steps; the run then continues to ``drift_steps`` steps in all for
     the energy drift.  ``model_file``: a fitted Si model of ``size`` functions instead of the
     synthetic one."""
-    from sparseace._lammps import new_lammps
+    from sparseace._lammps import lammps_quote, new_lammps
     from sparseace.lammps_plugin import build_plugin, export_model
     from sparseace.model import ACEPotential
 
@@ -127,8 +127,8 @@ def sparseace_native(size: int, steps: int, drift_steps: int, model_file: str = 
     path = export_model(model, os.path.join(tempfile.mkdtemp(), "model.sace"))
     lmp = new_lammps()
     diamond_cell(lmp)
-    out = timed_nve(lmp, [f"plugin load {build_plugin()}", "pair_style sparseace",
-                          f"pair_coeff * * {path} Si"], steps)
+    out = timed_nve(lmp, [f"plugin load {lammps_quote(build_plugin())}", "pair_style sparseace",
+                          f"pair_coeff * * {lammps_quote(path)} Si"], steps)
     return {**out, **nve_drift(lmp, out["etotal0"], drift_steps - steps)}
 
 

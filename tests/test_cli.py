@@ -4,6 +4,7 @@ input; a fit from the command line against the same fit through the workflow."""
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from sparseace.basis import ACEBasis
 from sparseace.design import assemble
 from sparseace.fitting import reduce_design
 from sparseace.io import read_extxyz
+from sparseace.lammps_plugin import build_plugin
 from sparseace.model import load_model
 from sparseace.solvers import Checkpoints
 
@@ -31,9 +33,10 @@ FIT = ["--elements", "Cu", "--order", "2", "--totaldegree", "8", "--max-active",
        "--checkpoints", "8"]
 
 
-def sparseace(*args, cwd=None):
-    """Run ``python -m sparseace ARGS`` (the ``sparseace`` entry point) and return the result."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+def sparseace(*args, cwd=None, env=None):
+    """Run ``python -m sparseace ARGS`` (the ``sparseace`` entry point) and return the result;
+    ``env``: variables to set."""
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.run([sys.executable, "-m", "sparseace", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, env=env)
@@ -126,9 +129,9 @@ def test_export_lammps_and_short_md(fitted, data):
     sace = d / "Cu.sace"
     assert sace.read_text().startswith("sparseace-lammps-model")
     lines = out.stdout.splitlines()
-    plugin = next(line.split(None, 2)[2] for line in lines if line.startswith("plugin load"))
+    plugin = next(shlex.split(line)[2] for line in lines if line.startswith("plugin load"))
     assert Path(plugin).exists()
-    assert "pair_style sparseace" in lines and f"pair_coeff * * {sace} Cu" in lines
+    assert "pair_style sparseace" in lines and f'pair_coeff * * "{sace}" Cu' in lines
     out = sparseace("md", d / "Cu.json", data / "start.xyz", "--time-ps", "0.02",
                     "--timestep-fs", "2", "--chunk-steps", "5", "--thermo-every", "5",
                     "--min-distance", "1.5", "--thermo", d / "thermo.csv",
@@ -138,6 +141,48 @@ def test_export_lammps_and_short_md(fitted, data):
     assert verdict["stable"] and verdict["steps"] == 10 and verdict["atoms"] == 32
     assert len(pd.read_csv(d / "thermo.csv")) == 2
     assert out.stdout.startswith("stable after 0.02 ps")
+
+
+# a program that runs the LAMMPS commands of its stdin on a box of 32 Cu atoms, prints the energy
+LAMMPS_RUN_0 = r"""
+import sys
+from sparseace._lammps import new_lammps
+lmp = new_lammps()
+lmp.commands_string("units metal\nlattice fcc 3.61\nregion box block 0 2 0 2 0 2\n"
+                    "create_box 1 box\ncreate_atoms 1 box\nmass 1 63.546\n" + sys.stdin.read())
+lmp.command("run 0")
+print(lmp.get_thermo("pe"))
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ needed for the LAMMPS plugin")
+def test_paths_with_spaces_reach_lammps(fitted, data, tmp_path):
+    """Plugin, model file and MD work files under directories with spaces (SPARSEACE_BUILD_DIR,
+    TMPDIR): the printed LAMMPS lines and the MD run read them (in new processes: a plugin
+    stays loaded in a process)."""
+    spaced = tmp_path / "my data #1"
+    plugin = build_plugin()  # built by the test above: copied, not built again
+    (spaced / "build dir").mkdir(parents=True)
+    (spaced / "tmp dir").mkdir()
+    shutil.copy(plugin, spaced / "build dir" / plugin.name)
+    shutil.copy(fitted[1] / "Cu.json", spaced / "Cu model.json")
+    env = {"SPARSEACE_BUILD_DIR": str(spaced / "build dir"), "TMPDIR": str(spaced / "tmp dir")}
+    out = sparseace("export-lammps", spaced / "Cu model.json", env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [line for line in out.stdout.splitlines() if not line.startswith("#")]
+    assert f'plugin load "{spaced / "build dir" / plugin.name}"' in lines
+    env["PYTHONPATH"] = str(REPO / "src")
+    lmp = subprocess.run([sys.executable, "-c", LAMMPS_RUN_0], input="\n".join(lines),
+                         capture_output=True, text=True, env={**os.environ, **env})
+    assert lmp.returncode == 0, lmp.stderr[-3000:]
+    atoms = bulk("Cu", "fcc", 3.61, cubic=True) * (2, 2, 2)
+    assert float(lmp.stdout) == pytest.approx(load_model(spaced / "Cu model.json")
+                                              .evaluate(atoms)[0], rel=1e-9)
+    out = sparseace("md", spaced / "Cu model.json", data / "start.xyz", "--time-ps", "0.004",
+                    "--timestep-fs", "2", "--chunk-steps", "2", "--min-distance", "1.5",
+                    "--trajectory", spaced / "traj.xyz", env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.startswith("stable after 0.004 ps")
 
 
 def run_main(capsys, *args):

@@ -12,7 +12,7 @@ from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
 from ase.io import read, write
 
-from sparseace._lammps import new_lammps
+from sparseace._lammps import lammps_quote, new_lammps
 from sparseace.basis import ACEBasis
 from sparseace.lammps_plugin import build_plugin, export_model
 from sparseace.md import mpiexec_command
@@ -69,9 +69,9 @@ create_box {len(type_elements)} box
     for t, e in enumerate(type_elements, start=1):
         lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
     lmp.commands_string(f"""
-plugin load {plugin}
+plugin load {lammps_quote(plugin)}
 pair_style sparseace
-pair_coeff * * {model_file} {' '.join(type_elements)}
+pair_coeff * * {lammps_quote(model_file)} {' '.join(type_elements)}
 """)
     return lmp
 
@@ -124,6 +124,20 @@ def test_rattled_periodic_si(plugin, tmp_path, si_model):
     atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat((2, 2, 2))
     atoms.rattle(0.1, seed=2)
     assert_matches(plugin, tmp_path, si_model, atoms, ["Si"])
+
+
+@pytest.mark.parametrize("directory", ["a b #1 $HOME", 'say "hi"', 'it\'s "both"'])
+def test_model_file_path_with_spaces_and_quotes(plugin, tmp_path, si_model, directory):
+    """LAMMPS reads the quoted path as one word, without comment or variable expansion."""
+    (tmp_path / directory).mkdir()
+    atoms = bulk("Si", "diamond", 5.43, cubic=True)
+    atoms.rattle(0.1, seed=5)
+    assert_matches(plugin, tmp_path / directory, si_model, atoms, ["Si"])
+
+
+def test_a_path_lammps_cannot_read_is_refused():
+    with pytest.raises(ValueError, match="cannot be given to LAMMPS"):
+        lammps_quote("two\nlines")
 
 
 def test_triclinic_cell(plugin, tmp_path, si_model):

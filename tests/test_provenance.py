@@ -21,6 +21,17 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert list(target.parent.iterdir()) == []
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_path_honours_the_umask(tmp_path, umask, mode):
+    """Colleagues read results on a shared directory as they read any file the user writes."""
+    old = os.umask(umask)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == mode
+
+
 def test_atomic_json_and_inputs(tmp_path):
     write_json_atomic(tmp_path / "a.json", {"x": 1})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}

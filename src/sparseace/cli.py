@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from .io import DataError
+from .outputs import OutputError
 
 SOLVER_DEFAULTS = {  # the study's solver settings (config/paper.yaml)
     "asp": {"debias": "tsvd"},
@@ -151,11 +152,14 @@ def parse_solver_options(solver: str, items) -> dict:
 # ---------------------------------------------------------------------- data
 def read_frames(path, args, elements, elements_from: str = "option --elements") -> list:
     """Canonical frames of an extxyz file with the key names of the options; errors name the
-    option to change and, for a missing key, the keys the frame has."""
+    option to change and, for a missing key, the keys the frame has.  Structures no evaluation
+    accepts (a periodic cell of zero volume, coincident atoms) are refused here, before any
+    work."""
+    from .basis.neighbours import COINCIDENT_DISTANCE, closest_pair_within
     from .io import read_extxyz
 
     try:
-        return read_extxyz(path, args.energy_key, args.forces_key, args.virial_key or None,
+        frames = read_extxyz(path, args.energy_key, args.forces_key, args.virial_key or None,
                            args.config_type_key, elements=elements)
     except DataError as err:
         message = str(err)
@@ -170,6 +174,12 @@ def read_frames(path, args, elements, elements_from: str = "option --elements") 
         if "field symbols" in message:
             raise DataError(f"{message} ({elements_from})") from None
         raise
+    for index, atoms in enumerate(frames):
+        try:
+            closest_pair_within(atoms, COINCIDENT_DISTANCE)
+        except ValueError as err:
+            raise DataError(f"{path}, frame {index}: {err}") from None
+    return frames
 
 
 def _frame_keys(path, message: str) -> str:
@@ -303,6 +313,21 @@ def learning_curve(checkpoints, selected: int, solver: str, title: str, paths) -
 
 
 def cmd_fit(args) -> None:
+    from .outputs import OutputSet, check_outputs
+
+    paths = output_paths(args.output)
+    check_outputs([("-o", args.output), *(("-o", p) for p in list(paths.values())[1:])],
+                  [("argument TRAIN.xyz", args.train), ("option --val", args.val),
+                   ("option --test", args.test), ("option --weights-file", args.weights_file)])
+    with OutputSet(paths, "-o") as staged:
+        table, title = _fit(args, staged)
+    print_table(table, f"{paths['model']}: {title}")
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _fit(args, paths) -> tuple[pd.DataFrame, str]:
+    """The work of ``cmd_fit``, writing the files of ``output_paths`` at ``paths``; returns the
+    error table and the title of the model's line."""
     from tqdm import tqdm
 
     from .fitting import reduce_design, select_model, solve
@@ -314,7 +339,6 @@ def cmd_fit(args) -> None:
     options = parse_solver_options(args.solver, args.solver_option)
     basis = _basis(args)
     max_active, rule, size = model_size_settings(args, basis)
-    paths = output_paths(args.output)
 
     train = read_frames(args.train, args, args.elements)
     files = {"train": file_record(args.train, train)}
@@ -364,7 +388,7 @@ def cmd_fit(args) -> None:
     except ValueError as err:
         raise UsageError(f"option --select {rule!r}: {err}; the {len(checkpoints)} checkpoints "
                          f"have {sorted(set(checkpoints.sizes.tolist()))} active functions "
-                         f"(saved in {paths['checkpoints']})") from None
+                         "(no file written)") from None
     model.save(paths["model"])
     learning_curve(checkpoints, model.metadata["checkpoint"], args.solver,
                    f"sparseace fit {args.train}: {args.solver} ({rule})", paths)
@@ -372,9 +396,7 @@ def cmd_fit(args) -> None:
     table = model_error_tables(model, sets, quiet)
     with _atomic_csv(paths["errors"]) as tmp:
         table.to_csv(tmp, index=False)
-    print_table(table, f"{paths['model']}: {len(model)} active functions of {len(basis)} "
-                       f"({args.solver}, {rule})")
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return table, f"{len(model)} active functions of {len(basis)} ({args.solver}, {rule})"
 
 
 def _atomic_csv(path):
@@ -393,6 +415,10 @@ def _load_model(path):
 
 
 def cmd_errors(args) -> None:
+    from .outputs import check_outputs
+
+    check_outputs([("-o", args.output)], [("argument MODEL.json", args.model),
+                                          *(("argument DATA.xyz", p) for p in args.data)])
     model = _load_model(args.model)
     sets = {str(p): read_frames(p, args, model.species, f"the elements of {args.model}")
             for p in args.data}
@@ -405,25 +431,33 @@ def cmd_errors(args) -> None:
 
 
 def cmd_export_lammps(args) -> None:
+    from ._lammps import lammps_quote
     from .lammps_plugin import build_plugin, export_model
+    from .outputs import check_outputs
 
+    out = args.output or Path(args.model).with_suffix(".sace")
+    check_outputs([("-o", out)], [("argument MODEL.json", args.model)])
     model = _load_model(args.model)
-    out = Path(args.output or Path(args.model).with_suffix(".sace"))
+    out = Path(out)
     export_model(model, out)
     print(f"# wrote {out} ({len(model)} active functions, elements {' '.join(model.species)})")
     plugin = build_plugin()
     print("# LAMMPS input (units metal; pair_coeff: one element per atom type, in type order):")
-    print(f"plugin load {plugin}")
+    print(f"plugin load {lammps_quote(plugin)}")
     print("pair_style sparseace")
-    print(f"pair_coeff * * {out.resolve()} {' '.join(model.species)}")
+    print(f"pair_coeff * * {lammps_quote(out.resolve())} {' '.join(model.species)}")
 
 
 def cmd_md(args) -> None:
     import ase.io
 
     from .md import run_md
+    from .outputs import check_outputs
     from .provenance import write_json_atomic
 
+    check_outputs([("--trajectory", args.trajectory), ("--thermo", args.thermo),
+                   ("-o", args.output)],
+                  [("argument MODEL.json", args.model), ("argument START.xyz", args.start)])
     model = _load_model(args.model)
     where = f"{args.start}, frame {args.frame}"
     try:
@@ -532,7 +566,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "MODEL.errors.csv, and prints the error table.")
     p.add_argument("train", metavar="TRAIN.xyz", help="training data (extxyz, may be .gz/.xz)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.json",
-                   help="model file; the other outputs are written next to it")
+                   help="model file, not a directory; the other outputs are written next to "
+                        "it; a previous set of outputs is replaced all together, and only when "
+                        "the fit succeeds; the hidden file .MODEL.sparseace-lock marks a "
+                        "running fit")
     g = p.add_argument_group("validation and test data")
     v = g.add_mutually_exclusive_group()
     v.add_argument("--val", metavar="VAL.xyz", help="validation data (default: split from TRAIN)")
@@ -643,7 +680,7 @@ def main(argv=None) -> int:
     logging.getLogger("sparseace").setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         args.func(args)
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         parser.exit(2, f"sparseace {args.command}: error: {err}\n")
     except (DataError, ValueError, OSError, RuntimeError) as err:
         parser.exit(1, f"sparseace {args.command}: error: {err}\n")

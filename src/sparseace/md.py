@@ -54,7 +54,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
 
-from ._lammps import new_lammps
+from ._lammps import lammps_quote, new_lammps
 from .io import config_type
 from .provenance import atomic_path, write_json_atomic
 
@@ -200,9 +200,9 @@ create_box {len(species)} box
     if s["engine"] == "native":
         plugin, model_file = forces
         lmp.commands_string(f"""
-plugin load {plugin}
+plugin load {lammps_quote(plugin)}
 pair_style sparseace
-pair_coeff * * {model_file} {' '.join(species)}
+pair_coeff * * {lammps_quote(model_file)} {' '.join(species)}
 """)
     T, seed = s["temperature"], int(s["seed"])
     lmp.commands_string(f"""

@@ -7,8 +7,8 @@ import json
 import logging
 import os
 import platform
+import secrets
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,11 +40,17 @@ def file_sha256(path) -> str:
 def atomic_path(path, suffix: str = ""):
     """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds.
 
-    ``suffix`` keeps the extension writers rely on (e.g. ".npz", ".png")."""
+    ``suffix`` keeps the extension writers rely on (e.g. ".npz", ".png").  The file gets the
+    permissions of a newly created file (0666 less the umask), as ``open`` would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
-    os.close(fd)
+    while True:  # tempfile.mkstemp would create it with mode 0600 whatever the umask
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -4,9 +4,9 @@ Usage::
 
     path = build_plugin()                      # compiled once, cached
     export_model(model, "model.sace")          # model: ACEPotential
-    lmp.command(f"plugin load {path}")
+    lmp.command(f"plugin load {lammps_quote(path)}")   # sparseace._lammps.lammps_quote
     lmp.command("pair_style sparseace")
-    lmp.command("pair_coeff * * model.sace Si")   # one element (or NULL) per atom type
+    lmp.command("pair_coeff * * 'model.sace' Si")   # one element (or NULL) per atom type
 
 Units metal (eV, Å); needs ``newton pair on`` (the default).  Energy, forces, global and
 per-atom energy and virial agree with ``ACEPotential.evaluate``: the C++ evaluates the model's
