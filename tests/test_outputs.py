@@ -113,12 +113,12 @@ def test_a_failed_refit_leaves_the_previous_output_set_byte_identical(tmp_path, 
     status, err = run_main(capsys, "fit", tmp_path / "train.xyz", *FIT, "--test",
                            tmp_path / "bad.xyz", "--max-active", "10", "-o", out)
     assert status == 1
-    assert f"{tmp_path / 'bad.xyz'}, frame 2: periodic structure with a degenerate cell" in err
+    assert f"{tmp_path / 'bad.xyz'}, frame 2: field cell: periodic structure (pbc T T T) with a degenerate cell" in err
     assert "design rows" not in err  # refused before the design
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == before
     status, err = run_main(capsys, "errors", out, tmp_path / "bad.xyz")
     assert status == 1
-    assert f"{tmp_path / 'bad.xyz'}, frame 2: periodic structure with a degenerate cell" in err
+    assert f"{tmp_path / 'bad.xyz'}, frame 2: field cell: periodic structure (pbc T T T) with a degenerate cell" in err
 
 
 @pytest.mark.parametrize("command", [["fit", "train.xyz", *FIT], ["errors", "m.json", "test.xyz"],
