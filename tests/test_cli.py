@@ -242,3 +242,21 @@ def test_cli_fit_equals_the_workflow_fit(run, tmp_path):
     assert np.array_equal(ours.active, theirs.active)
     assert np.allclose(ours.coefficients, theirs.coefficients, rtol=1e-8, atol=0)
     assert ours.eref == theirs.eref
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time-ps", "0"], "option --time-ps 0.0: must be positive"),
+    (["--time-ps", "-1"], "option --time-ps -1.0: must be positive"),
+    (["--time-ps", "0.001"], "option --time-ps 0.001: is shorter than one time step "
+                             "(option --timestep-fs 5 fs)"),
+    (["--timestep-fs", "-5"], "option --timestep-fs -5.0: must be positive"),
+    (["--timestep-fs", "nan"], "option --timestep-fs nan: must be a finite number"),
+    (["--damping-fs", "0"], "option --damping-fs 0.0: must be positive"),
+    (["--temperature", "-300"], "option --temperature -300.0: must be positive"),
+    (["--temperature", "0"], "option --temperature 0.0: must be positive"),
+])
+def test_impossible_md_settings_are_refused_before_the_model_is_read(tmp_path, capsys, args,
+                                                                    message):
+    status, err = run_main(capsys, "md", tmp_path / "absent.json", tmp_path / "absent.xyz",
+                           *args)
+    assert status == 2 and message in err, err

@@ -418,12 +418,26 @@ def cmd_export_lammps(args) -> None:
     print(f"pair_coeff * * {out.resolve()} {' '.join(model.species)}")
 
 
+#: the command-line option of each MD setting (``sparseace.md.DEFAULTS``)
+MD_OPTIONS = {"temperature": "--temperature", "length_ps": "--time-ps",
+              "timestep_fs": "--timestep-fs", "chunk_steps": "--chunk-steps",
+              "damping_fs": "--damping-fs", "min_distance": "--min-distance",
+              "max_temperature_factor": "--max-temperature-factor",
+              "thermo_every": "--thermo-every", "seed": "--seed", "engine": "--engine"}
+
+
 def cmd_md(args) -> None:
     import ase.io
 
-    from .md import run_md
+    from .md import check_settings, run_md
     from .provenance import write_json_atomic
 
+    settings = {key: getattr(args, option[2:].replace("-", "_"))
+                for key, option in MD_OPTIONS.items()}
+    try:
+        check_settings(settings, {k: f"option {o}" for k, o in MD_OPTIONS.items()})
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     model = _load_model(args.model)
     where = f"{args.start}, frame {args.frame}"
     try:
@@ -437,12 +451,10 @@ def cmd_md(args) -> None:
     if not (all(atoms.pbc) and atoms.cell.rank == 3):
         raise DataError(f"{where}: MD needs a periodic cell (pbc T T T and three lattice "
                         "vectors)")
-    settings = {"temperature": args.temperature, "length_ps": args.time_ps,
-                "timestep_fs": args.timestep_fs, "chunk_steps": args.chunk_steps,
-                "damping_fs": args.damping_fs, "min_distance": args.min_distance,
-                "max_temperature_factor": args.max_temperature_factor,
-                "thermo_every": args.thermo_every, "seed": args.seed, "engine": args.engine}
-    verdict = run_md(model, atoms, settings, trajectory=args.trajectory)
+    try:
+        verdict = run_md(model, atoms, settings, trajectory=args.trajectory)
+    except ValueError as err:  # the start structure refused before LAMMPS starts
+        raise DataError(f"{where}: {err}") from None
     if args.thermo:
         with _atomic_csv(args.thermo) as tmp:
             pd.DataFrame(verdict.thermo).to_csv(tmp, index=False)
