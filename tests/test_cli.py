@@ -175,6 +175,11 @@ def test_elements_outside_the_basis_name_file_frame_and_option(tmp_path, capsys)
     (["--select", "final 30"], "more than --max-active 20"),
     (["--max-active", "999"], "option --max-active 999: the basis has only"),
     (["--solver-option", "debias"], "option --solver-option: 'debias' is not KEY=VALUE"),
+    (["--solver-option", "debais=none"], "option --solver-option: solver asp: unknown option "
+                                         "'debais' (the options of asp: debias: 'tsvd' or"),
+    (["--solver", "rrqr", "--solver-option", "rtol=-1"], "option --solver-option: solver rrqr: "
+                                                         "option rtol=-1 is invalid: must be a "
+                                                         "positive number"),
     (["--jobs", "0"], "argument --jobs: 0 is not a positive integer"),
 ])
 def test_bad_options_are_named_before_any_work(tmp_path, capsys, args, message):

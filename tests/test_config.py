@@ -125,3 +125,19 @@ def test_literature_values_are_the_corrected_study_values():
     theirs = yaml.safe_load(shared.read_text())
     assert ours["zuo2020_other_potentials"] == theirs["zuo2020_other_potentials"]
     assert ours["water_other_models"] == theirs["water_other_models"]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"asp": {"debais": "none"}}, "at solvers/asp: solver asp: unknown option 'debais' "
+                                  "(the options of asp: debias: 'tsvd' or 'none'"),
+    ({"rrqr": {"rtol": -1}}, "at solvers/rrqr: solver rrqr: option rtol=-1 is invalid: must be "
+                             "a positive number"),
+    ({"ard": {"max_iter": 500}}, "at solvers/ard: solver ard: option(s) ['threshold_lambdas'] "
+                                 "missing"),
+])
+def test_solver_options_are_checked_by_the_registry(default, options, message):
+    config = copy.deepcopy(default)
+    config["solvers"].update(options)
+    with pytest.raises(ValueError) as err:
+        validate_config(config)
+    assert message in str(err.value)

@@ -134,7 +134,10 @@ def model_size_settings(args, basis) -> tuple[int, str, int | None]:
 
 
 def parse_solver_options(solver: str, items) -> dict:
-    """The study's options of ``solver`` updated by ``--solver-option KEY=VALUE`` (YAML values)."""
+    """The study's options of ``solver`` updated by ``--solver-option KEY=VALUE`` (YAML values),
+    checked against the solver's options in the registry."""
+    from .solvers import check_options
+
     options = dict(SOLVER_DEFAULTS.get(solver, {}))
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -145,7 +148,15 @@ def parse_solver_options(solver: str, items) -> dict:
             options[key] = yaml.safe_load(value)
         except yaml.YAMLError as err:
             raise UsageError(f"option --solver-option {item!r}: bad value ({err})") from None
-    return options
+        if isinstance(options[key], str):  # YAML reads 1e-15 (no dot) as a string
+            try:
+                options[key] = float(options[key])
+            except ValueError:
+                pass
+    try:
+        return check_options(solver, options)
+    except ValueError as err:
+        raise UsageError(f"option --solver-option: {err}") from None
 
 
 # ---------------------------------------------------------------------- data

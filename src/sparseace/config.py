@@ -64,6 +64,15 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         layout = set(ds["files"])
         if layout not in ({"train", "test"}, {"pool"}):
             raise ValueError(f"{source}: dataset {name}: files must be train+test or pool")
+    from .solvers import check_options
+
+    fitted = {s for fit in config.get("fits", {}).values() for s in fit["solvers"]}
+    for name in sorted(fitted | set(config.get("solvers", {}))):
+        try:
+            config.setdefault("solvers", {})[name] = check_options(
+                name, config["solvers"].get(name, {}))
+        except ValueError as err:
+            raise ValueError(f"{source}: invalid configuration at solvers/{name}: {err}") from None
     errors = consistency_errors(config)
     if errors:
         raise ValueError("\n".join(f"{source}: invalid configuration at {path}: {message}"
