@@ -181,6 +181,12 @@ def test_elements_outside_the_basis_name_file_frame_and_option(tmp_path, capsys)
                                                          "option rtol=-1 is invalid: must be a "
                                                          "positive number"),
     (["--jobs", "0"], "argument --jobs: 0 is not a positive integer"),
+    (["--eref", "Cu=1", "Cu=2"], "option --eref: Cu given twice (Cu=1 and Cu=2)"),
+    (["--weights", "E=30,F=1,E=3"], "option --weights: E given twice (E=30 and E=3)"),
+    (["--r0", "Cu=2", "Cu=2.5"], "option --r0: Cu given twice (Cu=2 and Cu=2.5)"),
+    (["--eref", "Cu=nan"], "option --eref: 'Cu=nan': the value must be a finite number"),
+    (["--weights", "E=inf"], "option --weights: 'E=inf': the value must be a finite number"),
+    (["--prior", "nan"], "argument --prior: nan is not a finite non-negative number"),
 ])
 def test_bad_options_are_named_before_any_work(tmp_path, capsys, args, message):
     status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, *args,
@@ -265,3 +271,21 @@ def test_impossible_md_settings_are_refused_before_the_model_is_read(tmp_path, c
     status, err = run_main(capsys, "md", tmp_path / "absent.json", tmp_path / "absent.xyz",
                            *args)
     assert status == 2 and message in err, err
+
+
+def test_validation_file_equal_to_the_training_file_is_refused(tmp_path, capsys):
+    write(tmp_path / "train.xyz", copper(4, 7), format="extxyz")
+    (tmp_path / "link.xyz").symlink_to(tmp_path / "train.xyz")
+    for val in ("train.xyz", "link.xyz"):
+        status, err = run_main(capsys, "fit", tmp_path / "train.xyz", *FIT, "--val",
+                               tmp_path / val, "-o", tmp_path / "m.json")
+        assert status == 2, err
+        assert f"option --val {tmp_path / val}: the same file as TRAIN.xyz" in err
+
+
+def test_weights_of_config_types_absent_from_the_data_are_named(tmp_path, caplog):
+    (tmp_path / "w.yaml").write_text("defualt: {E: 10}\nrattled: {E: 5}\n")
+    weights = cli.parse_weights(None, str(tmp_path / "w.yaml"))
+    cli.warn_unused_weights(weights, copper(2, 8) + copper(1, 9, "strained"), "w.yaml")
+    assert ("w.yaml: config_type(s) ['defualt'] are not in the training or validation data (its "
+            "config_types: ['rattled', 'strained']): their weights are unused") in caplog.text

@@ -57,10 +57,16 @@ def _pairs(text: str, option: str) -> dict[str, float]:
         try:
             if not (sep and name):
                 raise ValueError
-            out[name] = float(value)
+            number = float(value)
         except ValueError:
             raise UsageError(f"option {option}: {item!r} is not NAME=NUMBER "
                              f"(e.g. {option} {PAIR_EXAMPLES[option]})") from None
+        if not np.isfinite(number):
+            raise UsageError(f"option {option}: {item!r}: the value must be a finite number")
+        if name in out:
+            raise UsageError(f"option {option}: {name} given twice ({name}={out[name]:g} and "
+                             f"{item})")
+        out[name] = number
     return out
 
 
@@ -82,11 +88,23 @@ def parse_weights(text: str | None, path: str | None) -> dict | None:
     for config_type, w in table.items():
         bad = (not isinstance(w, dict) or set(w) - {"E", "F", "V"}
                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
-                      for v in w.values()))
+                      or not np.isfinite(v) for v in w.values()))
         if bad:
-            raise UsageError(f"{where}: weights of {config_type!r} must be non-negative numbers "
-                             f"named E, F, V, got {w!r}")
+            raise UsageError(f"{where}: weights of {config_type!r} must be finite non-negative "
+                             f"numbers named E, F, V, got {w!r}")
     return {ct: {k: float(v) for k, v in w.items()} for ct, w in table.items()}
+
+
+def warn_unused_weights(weights: dict | None, frames, where: str) -> None:
+    """Warn when ``weights`` names config_types (besides "default") that no frame has."""
+    from .io import config_type
+
+    present = sorted({config_type(a) for a in frames})
+    unused = sorted(set(weights or {}) - {"default"} - set(present))
+    if unused:
+        logging.getLogger(__name__).warning(
+            "warning: %s: config_type(s) %s are not in the training or validation data (its "
+            "config_types: %s): their weights are unused", where, unused, present)
 
 
 def parse_eref(items, elements) -> dict[str, float]:
@@ -327,6 +345,10 @@ def cmd_fit(args) -> None:
     max_active, rule, size = model_size_settings(args, basis)
     paths = output_paths(args.output)
 
+    if args.val is not None and _same_file(args.train, args.val):
+        raise UsageError(f"option --val {args.val}: the same file as TRAIN.xyz {args.train}, so "
+                         "validation errors would be training errors (give other data, or omit "
+                         "--val to hold out --val-fraction of TRAIN)")
     train = read_frames(args.train, args, args.elements)
     files = {"train": file_record(args.train, train)}
     if args.val is not None:
@@ -340,6 +362,7 @@ def cmd_fit(args) -> None:
     test = read_frames(args.test, args, args.elements) if args.test else None
     if test is not None:
         files["test"] = file_record(args.test, test)
+    warn_unused_weights(weights, train + val, f"{args.weights_file} (option --weights-file)")
     logging.getLogger(__name__).info(
         "%d training, %d validation%s configurations; %r", len(train), len(val),
         f", {len(test)} test" if test else "", basis)
@@ -386,6 +409,16 @@ def cmd_fit(args) -> None:
     print_table(table, f"{paths['model']}: {len(model)} active functions of {len(basis)} "
                        f"({args.solver}, {rule})")
     print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (through links too)."""
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a path that does not exist: reading it reports that
+        return False
 
 
 def _atomic_csv(path):
@@ -487,6 +520,13 @@ def positive_integer(text: str) -> int:
     return value
 
 
+def non_negative_number(text: str) -> float:
+    value = float(text)  # argparse reports a ValueError as "invalid non_negative_number value"
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite non-negative number")
+    return value
+
+
 class _Formatter(argparse.HelpFormatter):
     """Help that states each option's default, unless there is none or the help gives it."""
 
@@ -566,7 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_keys(p)
     _basis_options(p, required=False)
     g = p.add_argument_group("loss")
-    g.add_argument("--prior", type=float, default=4.0, metavar="P",
+    g.add_argument("--prior", type=non_negative_number, default=4.0, metavar="P",
                    help="exponent p of the smoothness prior P_kk = sum_t (1.5 l_t)^p + n_t^p")
     g.add_argument("--eref", nargs="+", metavar="EL=eV",
                    help="isolated-atom energies (eV) subtracted per atom, e.g. Si=-158.54 "
