@@ -547,7 +547,8 @@ def _data_keys(parser) -> None:
     g.add_argument("--forces-key", default="forces", metavar="KEY", help="per-atom forces (eV/Å)")
     g.add_argument("--virial-key", default="virial", metavar="KEY",
                    help="per-configuration virial, 9 numbers (eV; -stress * volume); "
-                        "configurations without it have no virial rows; '' for none")
+                        "with the default, a configuration without it uses the stress ASE "
+                        "writes (eV/Å^3), or else has no virial rows; '' for none")
     g.add_argument("--config-type-key", default="config_type", metavar="KEY",
                    help="per-configuration group name: weights and error tables per group")
 
