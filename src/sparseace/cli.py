@@ -274,8 +274,16 @@ def print_table(table: pd.DataFrame, title: str) -> None:
 
 
 # ---------------------------------------------------------------------- commands
+#: the option of each basis parameter an error message may name (first match wins)
+BASIS_OPTIONS = {"elements": "--elements", "totaldegree": "--totaldegree", "rcut": "--rcut",
+                 "r0": "--r0 EL=Å", "order": "--order"}
+
+
 def _basis(args):
+    """The basis of the options, refused before it is built when it has more functions than
+    --max-functions or (fit) needs more memory than --max-memory-gb."""
     from .basis import ACEBasis
+    from .fitting import fit_matrices, fit_size
 
     options = {}
     if args.rcut is not None:
@@ -283,11 +291,20 @@ def _basis(args):
     if args.r0:
         options["r0"] = _pairs(" ".join(args.r0), "--r0")
     degree = args.totaldegree[0] if len(args.totaldegree) == 1 else args.totaldegree
+    fit = hasattr(args, "max_memory_gb")
     try:
+        fit_size(args.elements, args.order, degree, options, fit_matrices(args.jobs) if fit else 0,
+                 args.max_functions, args.max_memory_gb if fit else np.inf,
+                 {"max_functions": "option --max-functions",
+                  "max_memory_gb": "option --max-memory-gb"})
         return ACEBasis(args.elements, args.order, degree, **options)
     except ValueError as err:
-        options = "--r0 EL=Å" if "r0" in str(err) else "--elements/--order/--totaldegree"
-        raise UsageError(f"{err} (option {options})") from None
+        message = str(err)
+        if message.startswith("option --"):
+            raise UsageError(message) from None
+        named = [o for word, o in BASIS_OPTIONS.items() if re.search(rf"\b{word}\b", message)]
+        raise UsageError(f"{message} (option {(named or ['--elements/--order/--totaldegree'])[0]})"
+                         ) from None
 
 
 def cmd_basis(args) -> None:
@@ -554,6 +571,8 @@ def _data_keys(parser) -> None:
 
 
 def _basis_options(parser, required: bool) -> None:
+    from .fitting import MAX_FUNCTIONS
+
     g = parser.add_argument_group("basis")
     g.add_argument("--elements", nargs="+", required=True, metavar="EL",
                    help="chemical symbols of the basis, e.g. H O; data with other elements "
@@ -568,6 +587,8 @@ def _basis_options(parser, required: bool) -> None:
                    help="cutoff radius (Å); default 2.5 x the largest bond length r0")
     g.add_argument("--r0", nargs="+", metavar="EL=A", default=None,
                    help="bond lengths (Å) for elements without a built-in value, e.g. Al=2.8")
+    g.add_argument("--max-functions", type=positive_integer, default=MAX_FUNCTIONS, metavar="N",
+                   help="refuse a larger basis (counted before it is built)")
 
 
 def _subparser(sub, name, func, help_, description=None):
@@ -580,6 +601,7 @@ def _subparser(sub, name, func, help_, description=None):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .fitting import MAX_MEMORY_GB
     from .md import DEFAULTS as MD, ENGINES
     from .solvers import SOLVERS
 
@@ -640,6 +662,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=positive_integer, default=1, metavar="N",
                    help="processes computing design rows (memory: each holds two "
                         "(n+1)^2 arrays of 8 bytes, n = basis functions)")
+    g.add_argument("--max-memory-gb", type=non_negative_number, default=MAX_MEMORY_GB,
+                   metavar="GB", help="refuse a fit whose design factors need more memory at "
+                   "once (8 (n+1)^2 bytes each, n = basis functions; 4 x --jobs + 3 of them)")
     g.add_argument("--chunk-configs", type=positive_integer, default=None, metavar="N",
                    help="configurations per unit of work of --jobs (default: split evenly over "
                         "the processes); memory does not depend on it")
