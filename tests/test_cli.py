@@ -289,3 +289,40 @@ def test_weights_of_config_types_absent_from_the_data_are_named(tmp_path, caplog
     cli.warn_unused_weights(weights, copper(2, 8) + copper(1, 9, "strained"), "w.yaml")
     assert ("w.yaml: config_type(s) ['defualt'] are not in the training or validation data (its "
             "config_types: ['rattled', 'strained']): their weights are unused") in caplog.text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rcut", "-1"], "rcut (the cutoff, Å) must be a finite number above rin = 0 Å, got -1.0 "
+                       "(option --rcut)"),
+    (["--rcut", "0"], "got 0.0 (option --rcut)"),
+    (["--rcut", "nan"], "got nan (option --rcut)"),
+    (["--r0", "Cu=-1"], "r0 (bond lengths, Å) must be finite and positive, got {'Cu': -1.0} "
+                        "(option --r0 EL=Å)"),
+    (["--order", "0"], "order (the correlation order) must be an integer from 2 to 4, got 0 "
+                       "(option --order)"),
+    (["--totaldegree", "inf"], "totaldegree must be finite and positive, got [inf, inf] "
+                               "(option --totaldegree)"),
+    (["--totaldegree", "0"], "got [0.0, 0.0] (option --totaldegree)"),
+    (["--totaldegree", "-3"], "got [-3.0, -3.0] (option --totaldegree)"),
+    (["--totaldegree", "nan"], "got [nan, nan] (option --totaldegree)"),
+    (["--totaldegree", "1"], "totaldegree [1.0, 1.0] admits no many-body function of orders 2..2"),
+    (["--max-memory-gb", "0.00001"], "option --max-memory-gb 1e-05: a basis of 31 functions "
+                                     "needs about 5.73e-05 GB at once (7 design factors"),
+    (["--max-functions", "30"], "option --max-functions 30: the basis (elements ['Cu'], order 2, "
+                                "total degree 8.0) has more than 30 functions"),
+])
+def test_impossible_bases_are_refused_naming_the_option(tmp_path, capsys, args, message):
+    status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, *args,
+                           "-o", tmp_path / "m.json")
+    assert status == 2 and message in err, err
+
+
+def test_an_absurd_basis_is_refused_in_seconds(capsys):
+    import time
+
+    start = time.perf_counter()
+    status, err = run_main(capsys, "basis", "--elements", "Si", "--order", "3", "--totaldegree",
+                           "60")
+    assert time.perf_counter() - start < 30
+    assert status == 2 and "option --max-functions 25000: the basis (elements ['Si'], order 3, " \
+                           "total degree 60.0) has more than 25000 functions" in err, err

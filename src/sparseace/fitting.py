@@ -72,7 +72,7 @@ def fit_size(elements, order, totaldegree, options: dict, matrices: int,
     gb = matrices_gb(n, matrices)
     if gb > max_memory_gb:
         raise ValueError(f"{label['max_memory_gb']} {max_memory_gb:g}: a basis of {n} functions "
-                         f"needs about {gb:.1f} GB at once ({matrices} design factors of "
+                         f"needs about {gb:.3g} GB at once ({matrices} design factors of "
                          f"({n}+1)^2 float64 numbers); lower the total degree or the order, "
                          "or raise the limit")
     return n, gb
