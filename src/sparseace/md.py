@@ -19,8 +19,8 @@ parameters; velocities and thermostat noise are seeded from the settings (LAMMPS
 atom sorting is off, so the noise reaches the same atoms in every run).  The run proceeds in
 chunks; between chunks it checks finite energy and forces, the shortest interatomic distance
 against a floor and the temperature against bounds, on the positions and forces LAMMPS holds.
-A run is stable when all its steps ran and all chunks passed; an error LAMMPS raises during a chunk (lost atoms, say)
-makes it unstable with LAMMPS' message as the reason.  An exception or a non-finite value
+A run is stable when all its steps ran and all chunks passed; an error LAMMPS raises during a
+chunk (lost atoms, say) makes it unstable with LAMMPS' message as the reason.  An exception or a non-finite value
 inside the ``external`` callback (which LAMMPS would swallow) is recorded, halts LAMMPS through
 ``fix halt`` on an internal variable, and is raised as ``ForceEvaluationError`` naming the step.
 

@@ -99,8 +99,9 @@ def _settings(elements, order, totaldegree, options: dict):
                          f"{opts['rin']:g} Å, got {opts['rcut']!r}")
     if opts["pair_degree"] is None:
         opts["pair_degree"] = int(math.ceil(degrees[0]))
-    if isinstance(opts["pair_degree"], bool) or not isinstance(opts["pair_degree"], (int, np.integer)) \
-            or opts["pair_degree"] < 1:
+    pair_degree = opts["pair_degree"]
+    if isinstance(pair_degree, bool) or not isinstance(pair_degree, (int, np.integer)) \
+            or pair_degree < 1:
         raise ValueError(f"pair_degree must be a positive integer, got {opts['pair_degree']!r}")
     return elements, order, degrees, opts
 
