@@ -14,7 +14,7 @@ from ase.build import bulk
 from scipy.spatial.transform import Rotation
 from scipy.special import sph_harm_y
 
-from sparseace.basis import ACEBasis
+from sparseace.basis import ACEBasis, basis_size
 from sparseace.basis.ace import DEFAULT_OPTIONS
 from sparseace.basis.coupling import clebsch_gordan, complex_to_real, invariant_couplings
 from sparseace.basis.dag import build_dag
@@ -540,3 +540,32 @@ def test_no_private_reach_through():
             if not str(path.relative_to(REPO)).startswith(f"src/sparseace/{owner}"):
                 offences += [f"{path.relative_to(REPO)}: {n}" for n in sorted(used & names)]
     assert not offences
+
+
+@pytest.mark.parametrize("elements, order, degree, options", [
+    (["Si"], 3, 10, {}), (["H", "O"], 4, [3, 6, 5, 4.5], {}), (["Li", "Mo", "Cu"], 2, 6, {}),
+    (["Si"], 4, 9, {"wL": 2.0, "pair_degree": 4})])
+def test_basis_size_counts_what_the_basis_builds(elements, order, degree, options):
+    n = len(ACEBasis(elements, order, degree, **options))
+    assert basis_size(elements, order, degree, **options) == n
+    assert basis_size(elements, order, degree, limit=n, **options) == n
+    assert basis_size(elements, order, degree, limit=n // 2, **options) > n // 2
+
+
+@pytest.mark.parametrize("args, options, message", [
+    ((["Si"], 0, 10), {}, "order (the correlation order) must be an integer from 2 to 4, got 0"),
+    ((["Si"], 3, float("inf")), {}, "totaldegree must be finite and positive, got [inf, inf, inf]"),
+    ((["Si"], 3, float("nan")), {}, "totaldegree must be finite and positive"),
+    ((["Si"], 3, -3), {}, "totaldegree must be finite and positive, got [-3, -3, -3]"),
+    ((["Si"], 3, 1), {}, "totaldegree [1.0, 1.0, 1.0] admits no many-body function of orders "
+                         "2..3: the lowest level sum of order nu is nu/1 (2 for order 2)"),
+    ((["Si"], 3, 8), {"rcut": -1.0}, "rcut (the cutoff, Å) must be a finite number above rin"),
+    ((["Si"], 3, 8), {"rcut": float("nan")}, "rcut (the cutoff, Å) must be a finite number"),
+    ((["Si"], 3, 8), {"r0": {"Si": -1.0}}, "r0 (bond lengths, Å) must be finite and positive"),
+    ((["Si"], 3, 8), {"wL": 0.0}, "wL must be a finite positive number, got 0.0"),
+])
+def test_impossible_basis_parameters_are_named(args, options, message):
+    for make in (ACEBasis, basis_size):
+        with pytest.raises(ValueError) as err:
+            make(*args, **options)
+        assert message in str(err.value)

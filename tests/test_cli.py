@@ -244,7 +244,18 @@ def test_degenerate_cell_in_errors_is_named(fitted, tmp_path, capsys):
     (["--select", "final 30"], "more than --max-active 20"),
     (["--max-active", "999"], "option --max-active 999: the basis has only"),
     (["--solver-option", "debias"], "option --solver-option: 'debias' is not KEY=VALUE"),
+    (["--solver-option", "debais=none"], "option --solver-option: solver asp: unknown option "
+                                         "'debais' (the options of asp: debias: 'tsvd' or"),
+    (["--solver", "rrqr", "--solver-option", "rtol=-1"], "option --solver-option: solver rrqr: "
+                                                         "option rtol=-1 is invalid: must be a "
+                                                         "positive number"),
     (["--jobs", "0"], "argument --jobs: 0 is not a positive integer"),
+    (["--eref", "Cu=1", "Cu=2"], "option --eref: Cu given twice (Cu=1 and Cu=2)"),
+    (["--weights", "E=30,F=1,E=3"], "option --weights: E given twice (E=30 and E=3)"),
+    (["--r0", "Cu=2", "Cu=2.5"], "option --r0: Cu given twice (Cu=2 and Cu=2.5)"),
+    (["--eref", "Cu=nan"], "option --eref: 'Cu=nan': the value must be a finite number"),
+    (["--weights", "E=inf"], "option --weights: 'E=inf': the value must be a finite number"),
+    (["--prior", "nan"], "argument --prior: nan is not a finite non-negative number"),
 ])
 def test_bad_options_are_named_before_any_work(tmp_path, capsys, args, message):
     status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, *args,
@@ -311,3 +322,76 @@ def test_cli_fit_equals_the_workflow_fit(run, tmp_path):
     assert np.array_equal(ours.active, theirs.active)
     assert np.allclose(ours.coefficients, theirs.coefficients, rtol=1e-8, atol=0)
     assert ours.eref == theirs.eref
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time-ps", "0"], "option --time-ps 0.0: must be positive"),
+    (["--time-ps", "-1"], "option --time-ps -1.0: must be positive"),
+    (["--time-ps", "0.001"], "option --time-ps 0.001: is shorter than one time step "
+                             "(option --timestep-fs 5 fs)"),
+    (["--timestep-fs", "-5"], "option --timestep-fs -5.0: must be positive"),
+    (["--timestep-fs", "nan"], "option --timestep-fs nan: must be a finite number"),
+    (["--damping-fs", "0"], "option --damping-fs 0.0: must be positive"),
+    (["--temperature", "-300"], "option --temperature -300.0: must be positive"),
+    (["--temperature", "0"], "option --temperature 0.0: must be positive"),
+])
+def test_impossible_md_settings_are_refused_before_the_model_is_read(tmp_path, capsys, args,
+                                                                    message):
+    status, err = run_main(capsys, "md", tmp_path / "absent.json", tmp_path / "absent.xyz",
+                           *args)
+    assert status == 2 and message in err, err
+
+
+def test_validation_file_equal_to_the_training_file_is_refused(tmp_path, capsys):
+    write(tmp_path / "train.xyz", copper(4, 7), format="extxyz")
+    (tmp_path / "link.xyz").symlink_to(tmp_path / "train.xyz")
+    for val in ("train.xyz", "link.xyz"):
+        status, err = run_main(capsys, "fit", tmp_path / "train.xyz", *FIT, "--val",
+                               tmp_path / val, "-o", tmp_path / "m.json")
+        assert status == 2, err
+        assert f"option --val {tmp_path / val}: the same file as TRAIN.xyz" in err
+
+
+def test_weights_of_config_types_absent_from_the_data_are_named(tmp_path, caplog):
+    (tmp_path / "w.yaml").write_text("defualt: {E: 10}\nrattled: {E: 5}\n")
+    weights = cli.parse_weights(None, str(tmp_path / "w.yaml"))
+    cli.warn_unused_weights(weights, copper(2, 8) + copper(1, 9, "strained"), "w.yaml")
+    assert ("w.yaml: config_type(s) ['defualt'] are not in the training or validation data (its "
+            "config_types: ['rattled', 'strained']): their weights are unused") in caplog.text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rcut", "-1"], "rcut (the cutoff, Å) must be a finite number above rin = 0 Å, got -1.0 "
+                       "(option --rcut)"),
+    (["--rcut", "0"], "got 0.0 (option --rcut)"),
+    (["--rcut", "nan"], "got nan (option --rcut)"),
+    (["--r0", "Cu=-1"], "r0 (bond lengths, Å) must be finite and positive, got {'Cu': -1.0} "
+                        "(option --r0 EL=Å)"),
+    (["--order", "0"], "order (the correlation order) must be an integer from 2 to 4, got 0 "
+                       "(option --order)"),
+    (["--totaldegree", "inf"], "totaldegree must be finite and positive, got [inf, inf] "
+                               "(option --totaldegree)"),
+    (["--totaldegree", "0"], "got [0.0, 0.0] (option --totaldegree)"),
+    (["--totaldegree", "-3"], "got [-3.0, -3.0] (option --totaldegree)"),
+    (["--totaldegree", "nan"], "got [nan, nan] (option --totaldegree)"),
+    (["--totaldegree", "1"], "totaldegree [1.0, 1.0] admits no many-body function of orders 2..2"),
+    (["--max-memory-gb", "0.00001"], "option --max-memory-gb 1e-05: a basis of 31 functions "
+                                     "needs about 5.73e-05 GB at once (7 design factors"),
+    (["--max-functions", "30"], "option --max-functions 30: the basis (elements ['Cu'], order 2, "
+                                "total degree 8.0) has more than 30 functions"),
+])
+def test_impossible_bases_are_refused_naming_the_option(tmp_path, capsys, args, message):
+    status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, *args,
+                           "-o", tmp_path / "m.json")
+    assert status == 2 and message in err, err
+
+
+def test_an_absurd_basis_is_refused_in_seconds(capsys):
+    import time
+
+    start = time.perf_counter()
+    status, err = run_main(capsys, "basis", "--elements", "Si", "--order", "3", "--totaldegree",
+                           "60")
+    assert time.perf_counter() - start < 30
+    assert status == 2 and "option --max-functions 25000: the basis (elements ['Si'], order 3, " \
+                           "total degree 60.0) has more than 25000 functions" in err, err

@@ -245,3 +245,51 @@ def test_literature_values_are_the_corrected_study_values():
     assert ours["zuo2020_other_potentials"] == theirs["zuo2020_other_potentials"]
     assert ours["water_other_models"] == theirs["water_other_models"]
     assert ours["this_study"] == theirs["this_study"]  # the reproduction report's published values
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"asp": {"debais": "none"}}, "at solvers/asp: solver asp: unknown option 'debais' "
+                                  "(the options of asp: debias: 'tsvd' or 'none'"),
+    ({"rrqr": {"rtol": -1}}, "at solvers/rrqr: solver rrqr: option rtol=-1 is invalid: must be "
+                             "a positive number"),
+    ({"ard": {"max_iter": 500}}, "at solvers/ard: solver ard: option(s) ['threshold_lambdas'] "
+                                 "missing"),
+])
+def test_solver_options_are_checked_by_the_registry(default, options, message):
+    config = copy.deepcopy(default)
+    config["solvers"].update(options)
+    with pytest.raises(ValueError) as err:
+        validate_config(config)
+    assert message in str(err.value)
+
+
+def test_absurd_fits_are_refused_before_any_job_and_the_plan_lists_sizes(default):
+    import time
+
+    from sparseace.config import fit_plan
+
+    config = copy.deepcopy(default)
+    config["fits"]["si_tiny"].update(order=3, totaldegree=60)
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as err:
+        validate_config(config)
+    assert time.perf_counter() - start < 30
+    assert ("invalid configuration at fits/si_tiny: limits/max_functions 25000: the basis "
+            "(elements ['Si'], order 3, total degree 60) has more than 25000 functions") in str(
+        err.value)
+    config = copy.deepcopy(default)
+    config["fits"]["si_tiny"].update(totaldegree=1e9)
+    with pytest.raises(ValueError, match="at fits/si_tiny: totaldegree .* one-particle functions"):
+        validate_config(config)
+    config = copy.deepcopy(default)
+    config["limits"] = {"max_memory_gb": 0.001}
+    with pytest.raises(ValueError, match=r"at fits/zuo_Li: limits/max_memory_gb 0.001: a basis "
+                                         r"of 383 functions needs about 0.00708 GB at once"):
+        validate_config(config)
+    config = copy.deepcopy(default)
+    config["fits"]["si_tiny"].update(basis_options={"rcut": 2.0, "rin": 3.0})  # schema-valid
+    with pytest.raises(ValueError, match=r"at fits/si_tiny: rcut \(the cutoff, Å\) must be"):
+        validate_config(config)
+    plan = {row["dataset"]: row for row in fit_plan(validate_config(copy.deepcopy(default)))}
+    assert plan["si_tiny"]["functions"] == 710
+    assert plan["si_tiny"]["solve_job_GB"] == round(6 * 8 * 711 ** 2 / 1e9, 2)

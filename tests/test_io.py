@@ -195,3 +195,26 @@ def test_bad_mlearn_json(tmp_path):
     (tmp_path / "w.json").write_text(json.dumps({"docs": [doc]}))
     with pytest.raises(DataError, match="w.json: expected a JSON list of documents, got a dict"):
         read_mlearn_json(tmp_path / "w.json")
+
+
+def test_stress_written_by_ase_gives_the_virial(tmp_path):
+    """A SinglePointCalculator's stress (eV/Å^3) is read as the virial -stress * volume (eV)
+    when the file has no virial (the default --virial-key)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    atoms = bulk("Cu", "fcc", 3.6, cubic=True)
+    stress = np.array([0.10, 0.11, 0.12, 0.013, 0.014, 0.015])  # xx yy zz yz xz xy
+    atoms.calc = SinglePointCalculator(atoms, energy=-1.0, forces=np.zeros((4, 3)), stress=stress)
+    write(tmp_path / "spc.xyz", atoms, format="extxyz")
+    frame, = read_extxyz(tmp_path / "spc.xyz", "energy", "forces", "virial")
+    xx, yy, zz, yz, xz, xy = stress
+    full = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    assert np.allclose(frame.info["REF_virial"].reshape(3, 3), -full * 3.6 ** 3)
+    frame, = read_extxyz(tmp_path / "spc.xyz", "energy", "forces", None)  # --virial-key ''
+    assert "REF_virial" not in frame.info
+    atoms.pbc, atoms.cell = False, None
+    atoms.calc = SinglePointCalculator(atoms, energy=-1.0, forces=np.zeros((4, 3)), stress=stress)
+    write(tmp_path / "molecule.xyz", atoms, format="extxyz")
+    with pytest.raises(DataError, match=r"molecule.xyz, frame 0: field stress needs a 3-d cell"):
+        read_extxyz(tmp_path / "molecule.xyz", "energy", "forces", "virial")

@@ -283,3 +283,46 @@ def test_a_failure_on_one_rank_ends_the_mpi_run_with_its_traceback(tmp_path, mon
     model = random_model(["H", "O"], 3, 6, 80, seed=5, scale=0.1)
     with pytest.raises(RuntimeError, match="(?s)2 MPI ranks failed.*IsADirectoryError"):
         run_md(model, water_box(6), WATER, trajectory=tmp_path / "traj.xyz", ranks=2)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"length_ps": 0.0}, "MD setting length_ps 0.0: must be positive"),
+    ({"length_ps": -1.0}, "MD setting length_ps -1.0: must be positive"),
+    ({"length_ps": 0.002}, "length_ps 0.002: is shorter than one time step (timestep_fs 5 fs)"),
+    ({"timestep_fs": -5.0}, "MD setting timestep_fs -5.0: must be positive"),
+    ({"timestep_fs": float("nan")}, "MD setting timestep_fs nan: must be a finite number"),
+    ({"damping_fs": 0.0}, "MD setting damping_fs 0.0: must be positive"),
+    ({"temperature": -300.0}, "MD setting temperature -300.0: must be positive"),
+    ({"temperature": 0}, "MD setting temperature 0: must be positive"),
+    ({"min_distance": float("nan")}, "MD setting min_distance nan: must be a finite number"),
+    ({"max_temperature_factor": 0.5}, "max_temperature_factor 0.5: must be above 1"),
+])
+def test_impossible_settings_are_refused_before_lammps(change, message, monkeypatch):
+    monkeypatch.setattr(sparseace.md, "new_lammps", lambda: pytest.fail("LAMMPS started"))
+    with pytest.raises(ValueError) as err:
+        run_md(PairModel(lj, RC), argon(), {**SETTINGS, **change})
+    assert message in str(err.value)
+
+
+def test_one_atom_start_is_refused():
+    with pytest.raises(ValueError, match="the start structure has 1 atom.*at least 2"):
+        run_md(PairModel(lj, RC), argon()[:1], SETTINGS)
+
+
+def test_stable_only_when_every_requested_step_ran(monkeypatch):
+    """A LAMMPS that stops advancing (a halt) gives an unstable verdict, not 'stable'."""
+    class Stuck:  # every "run N" returns without running a step
+        def command(self, text):
+            pass
+
+        def get_thermo(self, key):
+            return 0.0
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(sparseace.md, "new_lammps", Stuck)
+    monkeypatch.setattr(sparseace.md, "_setup", lambda *args: None)
+    verdict = run_md(PairModel(lj, RC), argon(), {**SETTINGS, "length_ps": 0.05})
+    assert not verdict.stable and verdict.steps == 0
+    assert verdict.reason == "only 0 of 10 steps ran"

@@ -367,3 +367,9 @@ def test_empty_structure_has_zero_energy_and_no_forces(model):
         assert atoms.get_potential_energy() == 0.0
         assert atoms.get_forces().shape == (0, 3) and atoms.get_potential_energies().shape == (0,)
     np.testing.assert_array_equal(atoms.get_stress(), np.zeros(6))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -0.5, float("inf"), "0.5"])
+def test_calculator_refuses_an_impossible_min_distance(model, bad):
+    with pytest.raises(ValueError, match="min_distance must be a finite non-negative number"):
+        SparseACECalculator(model, min_distance=bad)

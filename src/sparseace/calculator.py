@@ -37,6 +37,11 @@ class SparseACECalculator(Calculator):
         super().__init__(**kwargs)
         if close_pairs not in ("raise", "warn"):
             raise ValueError(f"close_pairs must be 'raise' or 'warn', got {close_pairs!r}")
+        number = isinstance(min_distance, (int, float, np.number)) \
+            and not isinstance(min_distance, bool)
+        if not (number and np.isfinite(min_distance) and min_distance >= 0):
+            raise ValueError(f"min_distance must be a finite non-negative number of Å (0 turns "
+                             f"the close-pair check off), got {min_distance!r}")
         self.model = model if isinstance(model, ACEPotential) else ACEPotential.load(model)
         self.min_distance = float(min_distance)
         self.close_pairs = close_pairs

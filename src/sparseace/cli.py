@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 
 from .io import DataError
-from .outputs import OutputError
+from .outputs import OutputError, same_file
 
 SOLVER_DEFAULTS = {  # the study's solver settings (config/paper.yaml)
     "asp": {"debias": "tsvd"},
@@ -58,10 +58,16 @@ def _pairs(text: str, option: str) -> dict[str, float]:
         try:
             if not (sep and name):
                 raise ValueError
-            out[name] = float(value)
+            number = float(value)
         except ValueError:
             raise UsageError(f"option {option}: {item!r} is not NAME=NUMBER "
                              f"(e.g. {option} {PAIR_EXAMPLES[option]})") from None
+        if not np.isfinite(number):
+            raise UsageError(f"option {option}: {item!r}: the value must be a finite number")
+        if name in out:
+            raise UsageError(f"option {option}: {name} given twice ({name}={out[name]:g} and "
+                             f"{item})")
+        out[name] = number
     return out
 
 
@@ -83,11 +89,23 @@ def parse_weights(text: str | None, path: str | None) -> dict | None:
     for config_type, w in table.items():
         bad = (not isinstance(w, dict) or set(w) - {"E", "F", "V"}
                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
-                      for v in w.values()))
+                      or not np.isfinite(v) for v in w.values()))
         if bad:
-            raise UsageError(f"{where}: weights of {config_type!r} must be non-negative numbers "
-                             f"named E, F, V, got {w!r}")
+            raise UsageError(f"{where}: weights of {config_type!r} must be finite non-negative "
+                             f"numbers named E, F, V, got {w!r}")
     return {ct: {k: float(v) for k, v in w.items()} for ct, w in table.items()}
+
+
+def warn_unused_weights(weights: dict | None, frames, where: str) -> None:
+    """Warn when ``weights`` names config_types (besides "default") that no frame has."""
+    from .io import config_type
+
+    present = sorted({config_type(a) for a in frames})
+    unused = sorted(set(weights or {}) - {"default"} - set(present))
+    if unused:
+        logging.getLogger(__name__).warning(
+            "warning: %s: config_type(s) %s are not in the training or validation data (its "
+            "config_types: %s): their weights are unused", where, unused, present)
 
 
 def parse_eref(items, elements) -> dict[str, float]:
@@ -135,7 +153,10 @@ def model_size_settings(args, basis) -> tuple[int, str, int | None]:
 
 
 def parse_solver_options(solver: str, items) -> dict:
-    """The study's options of ``solver`` updated by ``--solver-option KEY=VALUE`` (YAML values)."""
+    """The study's options of ``solver`` updated by ``--solver-option KEY=VALUE`` (YAML values),
+    checked against the solver's options in the registry."""
+    from .solvers import check_options
+
     options = dict(SOLVER_DEFAULTS.get(solver, {}))
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -146,7 +167,15 @@ def parse_solver_options(solver: str, items) -> dict:
             options[key] = yaml.safe_load(value)
         except yaml.YAMLError as err:
             raise UsageError(f"option --solver-option {item!r}: bad value ({err})") from None
-    return options
+        if isinstance(options[key], str):  # YAML reads 1e-15 (no dot) as a string
+            try:
+                options[key] = float(options[key])
+            except ValueError:
+                pass
+    try:
+        return check_options(solver, options)
+    except ValueError as err:
+        raise UsageError(f"option --solver-option: {err}") from None
 
 
 # ---------------------------------------------------------------------- data
@@ -255,8 +284,16 @@ def print_table(table: pd.DataFrame, title: str) -> None:
 
 
 # ---------------------------------------------------------------------- commands
+#: the option of each basis parameter an error message may name (first match wins)
+BASIS_OPTIONS = {"elements": "--elements", "totaldegree": "--totaldegree", "rcut": "--rcut",
+                 "r0": "--r0 EL=Å", "order": "--order"}
+
+
 def _basis(args):
+    """The basis of the options, refused before it is built when it has more functions than
+    --max-functions or (fit) needs more memory than --max-memory-gb."""
     from .basis import ACEBasis
+    from .fitting import fit_matrices, fit_size
 
     options = {}
     if args.rcut is not None:
@@ -264,11 +301,20 @@ def _basis(args):
     if args.r0:
         options["r0"] = _pairs(" ".join(args.r0), "--r0")
     degree = args.totaldegree[0] if len(args.totaldegree) == 1 else args.totaldegree
+    fit = hasattr(args, "max_memory_gb")
     try:
+        fit_size(args.elements, args.order, degree, options, fit_matrices(args.jobs) if fit else 0,
+                 args.max_functions, args.max_memory_gb if fit else np.inf,
+                 {"max_functions": "option --max-functions",
+                  "max_memory_gb": "option --max-memory-gb"})
         return ACEBasis(args.elements, args.order, degree, **options)
     except ValueError as err:
-        options = "--r0 EL=Å" if "r0" in str(err) else "--elements/--order/--totaldegree"
-        raise UsageError(f"{err} (option {options})") from None
+        message = str(err)
+        if message.startswith("option --"):
+            raise UsageError(message) from None
+        named = [o for word, o in BASIS_OPTIONS.items() if re.search(rf"\b{word}\b", message)]
+        raise UsageError(f"{message} (option {(named or ['--elements/--order/--totaldegree'])[0]})"
+                         ) from None
 
 
 def cmd_basis(args) -> None:
@@ -340,6 +386,10 @@ def _fit(args, paths) -> tuple[pd.DataFrame, str]:
     basis = _basis(args)
     max_active, rule, size = model_size_settings(args, basis)
 
+    if args.val is not None and same_file(args.train, args.val):
+        raise UsageError(f"option --val {args.val}: the same file as TRAIN.xyz {args.train}, so "
+                         "validation errors would be training errors (give other data, or omit "
+                         "--val to hold out --val-fraction of TRAIN)")
     train = read_frames(args.train, args, args.elements)
     files = {"train": file_record(args.train, train)}
     if args.val is not None:
@@ -353,6 +403,7 @@ def _fit(args, paths) -> tuple[pd.DataFrame, str]:
     test = read_frames(args.test, args, args.elements) if args.test else None
     if test is not None:
         files["test"] = file_record(args.test, test)
+    warn_unused_weights(weights, train + val, f"{args.weights_file} (option --weights-file)")
     logging.getLogger(__name__).info(
         "%d training, %d validation%s configurations; %r", len(train), len(val),
         f", {len(test)} test" if test else "", basis)
@@ -448,13 +499,27 @@ def cmd_export_lammps(args) -> None:
     print(f"pair_coeff * * {lammps_quote(out.resolve())} {' '.join(model.species)}")
 
 
+#: the command-line option of each MD setting (``sparseace.md.DEFAULTS``)
+MD_OPTIONS = {"temperature": "--temperature", "length_ps": "--time-ps",
+              "timestep_fs": "--timestep-fs", "chunk_steps": "--chunk-steps",
+              "damping_fs": "--damping-fs", "min_distance": "--min-distance",
+              "max_temperature_factor": "--max-temperature-factor",
+              "thermo_every": "--thermo-every", "seed": "--seed", "engine": "--engine"}
+
+
 def cmd_md(args) -> None:
     import ase.io
 
-    from .md import run_md
+    from .md import check_settings, run_md
     from .outputs import check_outputs
     from .provenance import write_json_atomic
 
+    settings = {key: getattr(args, option[2:].replace("-", "_"))
+                for key, option in MD_OPTIONS.items()}
+    try:
+        check_settings(settings, {k: f"option {o}" for k, o in MD_OPTIONS.items()})
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     check_outputs([("--trajectory", args.trajectory), ("--thermo", args.thermo),
                    ("-o", args.output)],
                   [("argument MODEL.json", args.model), ("argument START.xyz", args.start)])
@@ -471,12 +536,10 @@ def cmd_md(args) -> None:
     if not (all(atoms.pbc) and atoms.cell.rank == 3):
         raise DataError(f"{where}: MD needs a periodic cell (pbc T T T and three lattice "
                         "vectors)")
-    settings = {"temperature": args.temperature, "length_ps": args.time_ps,
-                "timestep_fs": args.timestep_fs, "chunk_steps": args.chunk_steps,
-                "damping_fs": args.damping_fs, "min_distance": args.min_distance,
-                "max_temperature_factor": args.max_temperature_factor,
-                "thermo_every": args.thermo_every, "seed": args.seed, "engine": args.engine}
-    verdict = run_md(model, atoms, settings, trajectory=args.trajectory)
+    try:
+        verdict = run_md(model, atoms, settings, trajectory=args.trajectory)
+    except ValueError as err:  # the start structure refused before LAMMPS starts
+        raise DataError(f"{where}: {err}") from None
     if args.thermo:
         with _atomic_csv(args.thermo) as tmp:
             pd.DataFrame(verdict.thermo).to_csv(tmp, index=False)
@@ -495,6 +558,13 @@ def positive_integer(text: str) -> int:
     value = int(text)  # argparse reports a ValueError as "invalid positive_integer value"
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    value = float(text)  # argparse reports a ValueError as "invalid non_negative_number value"
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite non-negative number")
     return value
 
 
@@ -518,12 +588,15 @@ def _data_keys(parser) -> None:
     g.add_argument("--forces-key", default="forces", metavar="KEY", help="per-atom forces (eV/Å)")
     g.add_argument("--virial-key", default="virial", metavar="KEY",
                    help="per-configuration virial, 9 numbers (eV; -stress * volume); "
-                        "configurations without it have no virial rows; '' for none")
+                        "with the default, a configuration without it uses the stress ASE "
+                        "writes (eV/Å^3), or else has no virial rows; '' for none")
     g.add_argument("--config-type-key", default="config_type", metavar="KEY",
                    help="per-configuration group name: weights and error tables per group")
 
 
 def _basis_options(parser, required: bool) -> None:
+    from .fitting import MAX_FUNCTIONS
+
     g = parser.add_argument_group("basis")
     g.add_argument("--elements", nargs="+", required=True, metavar="EL",
                    help="chemical symbols of the basis, e.g. H O; data with other elements "
@@ -538,6 +611,8 @@ def _basis_options(parser, required: bool) -> None:
                    help="cutoff radius (Å); default 2.5 x the largest bond length r0")
     g.add_argument("--r0", nargs="+", metavar="EL=A", default=None,
                    help="bond lengths (Å) for elements without a built-in value, e.g. Al=2.8")
+    g.add_argument("--max-functions", type=positive_integer, default=MAX_FUNCTIONS, metavar="N",
+                   help="refuse a larger basis (counted before it is built)")
 
 
 def _subparser(sub, name, func, help_, description=None):
@@ -550,6 +625,7 @@ def _subparser(sub, name, func, help_, description=None):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .fitting import MAX_MEMORY_GB
     from .md import DEFAULTS as MD, ENGINES
     from .solvers import SOLVERS
 
@@ -580,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_keys(p)
     _basis_options(p, required=False)
     g = p.add_argument_group("loss")
-    g.add_argument("--prior", type=float, default=4.0, metavar="P",
+    g.add_argument("--prior", type=non_negative_number, default=4.0, metavar="P",
                    help="exponent p of the smoothness prior P_kk = sum_t (1.5 l_t)^p + n_t^p")
     g.add_argument("--eref", nargs="+", metavar="EL=eV",
                    help="isolated-atom energies (eV) subtracted per atom, e.g. Si=-158.54 "
@@ -613,6 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=positive_integer, default=1, metavar="N",
                    help="processes computing design rows (memory: each holds two "
                         "(n+1)^2 arrays of 8 bytes, n = basis functions)")
+    g.add_argument("--max-memory-gb", type=non_negative_number, default=MAX_MEMORY_GB,
+                   metavar="GB", help="refuse a fit whose design factors need more memory at "
+                   "once (8 (n+1)^2 bytes each, n = basis functions; 4 x --jobs + 3 of them)")
     g.add_argument("--chunk-configs", type=positive_integer, default=None, metavar="N",
                    help="configurations per unit of work of --jobs (default: split evenly over "
                         "the processes); memory does not depend on it")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 import jsonschema
@@ -74,7 +76,17 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         if name in config["datasets"] and "split_seeds" not in fit:  # fits may share one dict
             seed = config["datasets"][name]["split"]["seed"]
             config["fits"][name] = {**fit, "split_seeds": [seed]}
+    from .solvers import check_options
+
+    fitted = {s for fit in config.get("fits", {}).values() for s in fit["solvers"]}
+    for name in sorted(fitted | set(config.get("solvers", {}))):
+        try:
+            config.setdefault("solvers", {})[name] = check_options(
+                name, config["solvers"].get(name, {}))
+        except ValueError as err:
+            raise ValueError(f"{source}: invalid configuration at solvers/{name}: {err}") from None
     _raise_invalid(source, consistency_errors(config))
+    fit_plan(config, source)
     return config
 
 
@@ -159,6 +171,41 @@ def input_errors(config: dict) -> list[tuple[str, str]]:
                                f"{missing}: give it here (sparseace knows those of "
                                f"{sorted(BOND_LENGTHS)})"))
     return errors
+
+
+def fit_plan(config: dict, source: str = "<config>") -> list[dict]:
+    """Per fitted dataset: basis functions (counted without building the basis) and the memory
+    (GB) of its largest design and solve jobs (``fitting.JOB_MATRICES``); ValueError naming the
+    fit when a basis is impossible or above ``limits`` (max_functions, max_memory_gb)."""
+    from .fitting import JOB_MATRICES, MAX_FUNCTIONS, MAX_MEMORY_GB, matrices_gb
+
+    limits = {"max_functions": MAX_FUNCTIONS, "max_memory_gb": MAX_MEMORY_GB,
+              **config.get("limits", {})}
+    rows = []
+    for name, fit in config.get("fits", {}).items():
+        settings = [config["datasets"][name]["elements"], fit["order"], fit["totaldegree"],
+                    fit.get("basis_options", {}), max(JOB_MATRICES.values()),
+                    limits["max_functions"], limits["max_memory_gb"]]
+        try:
+            n, _ = _fit_size(json.dumps(settings))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: invalid configuration at fits/{name}: {err}") from None
+        rows.append({"dataset": name, "functions": n,
+                     **{f"{job}_job_GB": round(matrices_gb(n, count), 2)
+                        for job, count in JOB_MATRICES.items()}})
+    return rows
+
+
+@lru_cache(maxsize=None)
+def _fit_size(settings: str) -> tuple[int, float]:
+    """``fitting.fit_size`` of JSON-encoded arguments, computed once per process."""
+    from .fitting import fit_size
+
+    elements, order, totaldegree, options, matrices, max_functions, max_memory_gb = \
+        json.loads(settings)
+    return fit_size(elements, order, totaldegree, options, matrices, max_functions,
+                    max_memory_gb, {"max_functions": "limits/max_functions",
+                                    "max_memory_gb": "limits/max_memory_gb"})
 
 
 #: figures and tables made of silicon properties, computed for ``properties.dataset``

@@ -31,6 +31,52 @@ from .solvers import Checkpoints, FitSpec, LstsqSystem, get_solver
 
 log = logging.getLogger(__name__)
 
+#: refusal limits of a fit's size (``sparseace fit --max-functions/--max-memory-gb``, a workflow
+#: configuration's ``limits``); the study's largest basis has 17,578 functions
+MAX_FUNCTIONS = 25_000
+MAX_MEMORY_GB = 32.0
+#: (n+1) x (n+1) float64 matrices a workflow job holds at once (workflow/rules/fit.smk): a
+#: design job its accumulator (factor and row buffer) and the factors it folds or writes; a
+#: solve job the training and validation factors and the solver's work arrays
+JOB_MATRICES = {"design": 4, "solve": 6}
+
+
+def matrices_gb(nfunctions: int, count: int) -> float:
+    """GB of ``count`` (n+1) x (n+1) float64 matrices, n = ``nfunctions``."""
+    return count * 8 * (nfunctions + 1) ** 2 / 1e9
+
+
+def fit_matrices(jobs: int) -> int:
+    """The (n+1) x (n+1) matrices ``sparseace fit`` holds at most at once: reducing the design,
+    an accumulator (factor and row buffer) in each of ``jobs`` processes and in the parent, up
+    to 2 x ``jobs`` chunk factors waiting to be folded and the one folded (``reduce_design``);
+    solving, as a workflow solve job."""
+    return max(4 * jobs + 3, JOB_MATRICES["solve"])
+
+
+def fit_size(elements, order, totaldegree, options: dict, matrices: int,
+             max_functions: int = MAX_FUNCTIONS, max_memory_gb: float = MAX_MEMORY_GB,
+             names: dict | None = None) -> tuple[int, float]:
+    """(functions, GB of ``matrices`` design factors) of a fit's basis, counted without
+    building it; ValueError when either is above its limit, naming the limit as ``names``
+    labels it ("max_functions", "max_memory_gb" by default) and the basis options' mistakes."""
+    from .basis import basis_size
+
+    label = {"max_functions": "max_functions", "max_memory_gb": "max_memory_gb", **(names or {})}
+    n = basis_size(elements, order, totaldegree, limit=max_functions, **options)
+    if n > max_functions:
+        raise ValueError(f"{label['max_functions']} {max_functions}: the basis (elements "
+                         f"{list(elements)}, order {order}, total degree {totaldegree}) has more "
+                         f"than {max_functions} functions; lower the total degree or the order, "
+                         "or raise the limit")
+    gb = matrices_gb(n, matrices)
+    if gb > max_memory_gb:
+        raise ValueError(f"{label['max_memory_gb']} {max_memory_gb:g}: a basis of {n} functions "
+                         f"needs about {gb:.3g} GB at once ({matrices} design factors of "
+                         f"({n}+1)^2 float64 numbers); lower the total degree or the order, "
+                         "or raise the limit")
+    return n, gb
+
 
 def _counted(frames, on_frame):
     """Yield ``frames``, calling ``on_frame()`` after each."""

@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
+from ase.stress import voigt_6_to_full_3x3_stress
 
 from .provenance import atomic_path
 
 EV_PER_A3_IN_KBAR = 1602.1766208  # 1 eV/Å^3 = 160.21766208 GPa = 1602.1766208 kbar
 DEFAULT_CONFIG_TYPE = "default"
+ASE_VIRIAL_KEY = "virial"  # without this key, a frame's ASE "stress" gives the virial
 MLEARN_KEYS = {"energy": "outputs.energy", "forces": "outputs.forces",
                "virial": "outputs.virial_stress"}
 
@@ -109,6 +111,27 @@ def _lookup(atoms, key: str, per_atom: bool):
         if name in calc.results:
             return calc.results[name]
     return None
+
+
+def _virial_from_stress(atoms, where: str):
+    """The virial (3, 3) eV = -stress * volume from the ``stress`` (eV/Å^3, 6 Voigt or 9
+    numbers) ASE writes for a calculator's results; None when the frame has no stress."""
+    stress = _lookup(atoms, "stress", per_atom=False)
+    if stress is None:
+        return None
+    try:
+        stress = np.asarray(stress, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: field stress is not numeric ({str(stress)[:40]!r})") from None
+    if stress.size not in (6, 9) or not np.all(np.isfinite(stress)):
+        raise DataError(f"{where}: field stress must be 6 or 9 finite numbers (eV/Å^3), got "
+                        f"{str(stress.tolist())[:60]}")
+    if atoms.cell.rank < 3:
+        raise DataError(f"{where}: field stress needs a 3-d cell for the virial (-stress * "
+                        "volume); give the virial itself (option --virial-key)")
+    if stress.size == 6:
+        stress = voigt_6_to_full_3x3_stress(stress)
+    return -stress.reshape(3, 3) * abs(atoms.cell.volume)
 
 
 def canonical_frame(numbers, positions, cell, pbc, energy, forces, virial, config_type,
@@ -220,6 +243,9 @@ def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | 
                 require_forces: bool = True) -> list[Atoms]:
     """Read an extxyz file (plain, .xz, .gz or a tar ``member``) into canonical frames.
 
+    With ``virial_key`` "virial" (ASE's name), a frame without it that has the ``stress``
+    (eV/Å^3) ASE writes for a calculator's results gets the virial -stress * volume (eV).
+
     ``dataset`` None keeps each frame's own ``dataset`` entry."""
     from ase.io.extxyz import read_xyz
 
@@ -242,6 +268,8 @@ def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | 
         if forces is None and force_key and require_forces:
             raise DataError(f"{where}: field {force_key} missing")
         virial = _lookup(atoms, virial_key, per_atom=False) if virial_key else None
+        if virial is None and virial_key == ASE_VIRIAL_KEY:
+            virial = _virial_from_stress(atoms, where)
         frames.append(canonical_frame(
             atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, energy, forces, virial,
             atoms.info.get(config_type_key),

@@ -19,8 +19,8 @@ parameters; velocities and thermostat noise are seeded from the settings (LAMMPS
 atom sorting is off, so the noise reaches the same atoms in every run).  The run proceeds in
 chunks; between chunks it checks finite energy and forces, the shortest interatomic distance
 against a floor and the temperature against bounds, on the positions and forces LAMMPS holds.
-A run is stable when all chunks pass; an error LAMMPS raises during a chunk (lost atoms, say)
-makes it unstable with LAMMPS' message as the reason.  An exception or a non-finite value
+A run is stable when all its steps ran and all chunks passed; an error LAMMPS raises during a
+chunk (lost atoms, say) makes it unstable with LAMMPS' message as the reason.  An exception or a non-finite value
 inside the ``external`` callback (which LAMMPS would swallow) is recorded, halts LAMMPS through
 ``fix halt`` on an internal variable, and is raised as ``ForceEvaluationError`` naming the step.
 
@@ -73,6 +73,40 @@ DEFAULTS = {
     "engine": "native",        # "native": pair_style sparseace; "external": fix external
 }
 ENGINES = ("native", "external")
+
+
+def check_settings(s: dict, names: dict | None = None) -> int:
+    """The number of steps of a run with settings ``s`` (``DEFAULTS`` keys); ValueError naming
+    the setting (or the label ``names`` gives it, e.g. a command-line option) when a value is
+    impossible: temperature (K), length_ps, timestep_fs and damping_fs must be positive,
+    min_distance (Å) non-negative, max_temperature_factor above 1, and the run one step long."""
+    def bad(key, what):
+        label = (names or {}).get(key, f"MD setting {key}")
+        return ValueError(f"{label} {s[key]!r}: {what}")
+
+    def number(key):
+        value = s[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value):
+            raise bad(key, "must be a finite number")
+        return float(value)
+
+    for key in ("temperature", "length_ps", "timestep_fs", "damping_fs"):
+        if number(key) <= 0:
+            raise bad(key, "must be positive")
+    if number("min_distance") < 0:
+        raise bad("min_distance", "must not be negative")
+    if number("max_temperature_factor") <= 1:
+        raise bad("max_temperature_factor", "must be above 1")
+    for key in ("chunk_steps", "thermo_every"):
+        if isinstance(s[key], bool) or int(s[key]) != s[key] or s[key] < 1:
+            raise bad(key, "must be a positive integer")
+    steps = int(round(s["length_ps"] * 1000.0 / s["timestep_fs"]))
+    if steps < 1:
+        timestep = (names or {}).get("timestep_fs", "timestep_fs")
+        raise bad("length_ps", f"is shorter than one time step ({timestep} "
+                               f"{s['timestep_fs']:g} fs)")
+    return steps
 
 
 class ForceEvaluationError(RuntimeError):
@@ -241,6 +275,11 @@ def run_md(model, atoms: Atoms, settings=None, trajectory=None, ranks: int = 1) 
         raise ValueError(f"unknown MD engine {s['engine']!r}: one of {ENGINES}")
     if int(ranks) != ranks or ranks < 1:
         raise ValueError(f"ranks must be a positive integer, got {ranks!r}")
+    check_settings(s)
+    if len(atoms) < 2:
+        raise ValueError(f"the start structure has {len(atoms)} atom(s): MD needs at least 2 "
+                         "(the total momentum is removed, leaving 1 atom no thermal motion); "
+                         "repeat the cell (ase: atoms.repeat((2, 2, 2)))")
     species = sorted(set(atoms.get_chemical_symbols()), key=lambda e: atomic_numbers[e])
     if s["engine"] == "native":
         from .model import ACEPotential  # here: the MPI ranks start faster without numba
@@ -285,7 +324,7 @@ def _run(lmp, forces, atoms, species, s, traj) -> Verdict:
 
     numbers_by_type = np.array([0] + [atomic_numbers[e] for e in species])
     dt_ps = s["timestep_fs"] / 1000.0
-    total = int(round(s["length_ps"] / dt_ps))
+    total = check_settings(s)
     thermo, done, verdict, abort = [], 0, None, False
     callback = _setup(lmp, forces, atoms, species, numbers_by_type, s)
     lmp.command("run 0")
@@ -301,7 +340,9 @@ def _run(lmp, forces, atoms, species, s, traj) -> Verdict:
             verdict = Verdict(False, 0, 0, f"LAMMPS stopped at step {done}: {message}")
             abort = isinstance(err, import_lammps().MPIAbortException)
             break
-        done = int(lmp.get_thermo("step"))
+        previous, done = done, int(lmp.get_thermo("step"))
+        if done <= previous:  # LAMMPS ran no step (halted): the run is not complete
+            break
         row = {k: lmp.get_thermo(k) for k in ("step", "time", "temp", "pe", "etotal", "press")}
         thermo.append(row)
         log.info("step %d of %d (%.2f ps): T %.0f K, pe %.4f eV, press %.0f bar", done, total,
@@ -316,7 +357,9 @@ def _run(lmp, forces, atoms, species, s, traj) -> Verdict:
             write(traj, snapshot, format="extxyz", append=True)
     if callback is not None and callback.error is not None:
         raise ForceEvaluationError(f"model evaluation failed at {callback.error}")
-    verdict = verdict or Verdict(True, 0, 0)
+    if verdict is None:  # stable only when every requested step ran
+        verdict = Verdict(done >= total, 0, 0,
+                          "" if done >= total else f"only {done} of {total} steps ran")
     verdict.time_ps, verdict.steps, verdict.thermo = done * dt_ps, done, thermo
     if abort:
         raise _RankAbort(verdict)

@@ -21,7 +21,8 @@ class OutputError(Exception):
     the option and the file."""
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (through symbolic or hard links too)."""
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:
@@ -60,14 +61,14 @@ def check_outputs(outputs, inputs) -> None:
             raise OutputError(f"option {option}: {given} names a directory; give a file name "
                               f"(e.g. {path / 'NAME'})")
         for in_option, in_path in inputs:
-            if _same_file(path, in_path):
+            if same_file(path, in_path):
                 link = ("" if os.path.abspath(path) == os.path.abspath(in_path)
                         else "; the same file through a link")
                 raise OutputError(f"option {option}: the output {path} is the input {in_path} "
                                   f"({in_option}{link}); writing it would destroy the input: "
                                   "choose another output file")
         for other, other_path in outputs[:k]:
-            if other != option and _same_file(path, Path(other_path)):
+            if other != option and same_file(path, Path(other_path)):
                 raise OutputError(f"options {other} and {option} both name {path}: give each "
                                   "output its own file")
         _check_writable(option, path)

@@ -3,11 +3,18 @@
 import json
 from pathlib import Path
 
+import sys
+
 from sparseace import study
-from sparseace.config import validate_config
+from sparseace.config import fit_plan, validate_config
+from sparseace.fitting import JOB_MATRICES, matrices_gb
 from sparseace.solvers import SOLVERS
 
 validate_config(config, "workflow config")  # also imports the config's solver_plugins
+print("plan: basis functions and memory of the design factors per job (design rows are "
+      "streamed: memory does not grow with them)\n" + "\n".join(
+          "  " + ", ".join(f"{k} {v}" for k, v in row.items()) for row in fit_plan(config)),
+      file=sys.stderr)
 
 
 def source_path(source):
@@ -84,7 +91,7 @@ def factor_mb(input, copies: int, extra_mb: int = 500) -> int:
     Gram matrices), n = functions of the job's basis (input ``basis``): the one place where
     memory is sized (8 (n+1)^2 bytes: 224 MB for Zuo's 5,292 functions, 1.5 GB for GAP-Si's
     13,695, 2.5 GB for water's 17,578)."""
-    return int(copies * 8 * (basis_size(input.basis) + 1) ** 2 / 1e6 + extra_mb)
+    return int(matrices_gb(basis_size(input.basis), copies) * 1e3 + extra_mb)
 
 
 def solve_minutes(input) -> int:

@@ -51,7 +51,7 @@ rule design_chunk:
     benchmark:
         "logs/benchmarks/design_chunk/{dataset}.{split}.{chunk}.tsv"
     resources:
-        mem_mb=lambda w, input: factor_mb(input, 4),
+        mem_mb=lambda w, input: factor_mb(input, JOB_MATRICES["design"]),
         runtime=480,
     script:
         "../scripts/design_chunk.py"
@@ -74,7 +74,7 @@ rule design_gather:
         "logs/benchmarks/design_gather/{dataset}.seed{seed}.{split}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda w, input: factor_mb(input, 4),
+        mem_mb=lambda w, input: factor_mb(input, JOB_MATRICES["design"]),
         runtime=480,
     script:
         "../scripts/design_gather.py"
@@ -117,7 +117,7 @@ rule solve:
         "logs/benchmarks/solve/{dataset}.seed{seed}.{solver}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda w, input: factor_mb(input, 6, 1000),
+        mem_mb=lambda w, input: factor_mb(input, JOB_MATRICES["solve"], 1000),
         runtime=lambda w, input: solve_minutes(input),
     script:
         "../scripts/solve.py"

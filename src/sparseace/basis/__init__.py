@@ -1,5 +1,5 @@
 """Linear Atomic Cluster Expansion basis (see ``ACEBasis``)."""
 
-from .ace import BOND_LENGTHS, ACEBasis
+from .ace import BOND_LENGTHS, ACEBasis, basis_size
 
-__all__ = ["ACEBasis", "BOND_LENGTHS"]
+__all__ = ["ACEBasis", "BOND_LENGTHS", "basis_size"]

@@ -18,7 +18,7 @@ from .contraction import Contraction, _ranges, contract
 from .dag import build_dag
 from .neighbours import neighbour_pairs
 from .radial import agnesi_a, jacobi_recurrence
-from .spec import MAX_ORDER, build_manybody_spec
+from .spec import MAX_ORDER, build_manybody_spec, count_manybody_functions
 from .table import AtomicBaseTable
 
 #: bond lengths r0 (Å) of the reference implementation (``ace1_model`` defaults)
@@ -47,6 +47,76 @@ def _numbers_as_floats(value):
     return value
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _pair_r0(elements, r0: dict) -> np.ndarray:
+    """Bond lengths (Å) of each pair of elements: the mean of the two elements' r0."""
+    return np.array([[0.5 * (r0[a] + r0[b]) for b in elements] for a in elements])
+
+
+def _settings(elements, order, totaldegree, options: dict):
+    """(elements sorted by atomic number, order, total degree per order, options with defaults
+    resolved) of a basis; ValueError naming the parameter (elements, order, totaldegree, r0,
+    rcut, ...) whose value is impossible, TypeError for an unknown option."""
+    unknown = set(options) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown ACEBasis options: {sorted(unknown)}")
+    bad = [e for e in elements if e not in atomic_numbers]
+    if bad or len(set(elements)) != len(elements) or not elements:
+        raise ValueError(f"elements must be distinct chemical symbols, got {list(elements)}")
+    elements = sorted(elements, key=lambda e: atomic_numbers[e])
+    if isinstance(order, bool) or not _finite(order) or int(order) != order \
+            or not 2 <= order <= MAX_ORDER:
+        raise ValueError(f"order (the correlation order) must be an integer from 2 to "
+                         f"{MAX_ORDER}, got {order!r}")
+    order = int(order)
+    degrees = [totaldegree] * order if np.isscalar(totaldegree) else list(totaldegree)
+    if len(degrees) != order:
+        raise ValueError(f"totaldegree needs one value per order 1..{order}, got {degrees}")
+    if not all(_finite(d) and d > 0 for d in degrees):
+        raise ValueError(f"totaldegree must be finite and positive, got {degrees}")
+    degrees = [float(d) for d in degrees]
+    opts = {**DEFAULT_OPTIONS, **options}
+    r0_table = {**BOND_LENGTHS, **(opts["r0"] or {})}
+    missing = [e for e in elements if e not in r0_table]
+    if missing:
+        raise ValueError(f"no bond length r0 for {missing}: pass r0={{element: Å}}")
+    wrong = {e: r0_table[e] for e in elements if not (_finite(r0_table[e]) and r0_table[e] > 0)}
+    if wrong:
+        raise ValueError(f"r0 (bond lengths, Å) must be finite and positive, got {wrong}")
+    opts["r0"] = {e: float(r0_table[e]) for e in elements}
+    for key in ("rin", "rcut_factor", "wL"):
+        if not (_finite(opts[key]) and opts[key] >= 0 and (key == "rin" or opts[key] > 0)):
+            sign = "non-negative" if key == "rin" else "positive"
+            raise ValueError(f"{key} must be a finite {sign} number, got {opts[key]!r}")
+    if opts["rcut"] is None:
+        opts["rcut"] = float(opts["rcut_factor"] * _pair_r0(elements, opts["r0"]).max())
+    if not (_finite(opts["rcut"]) and opts["rcut"] > opts["rin"]):
+        raise ValueError(f"rcut (the cutoff, Å) must be a finite number above rin = "
+                         f"{opts['rin']:g} Å, got {opts['rcut']!r}")
+    if opts["pair_degree"] is None:
+        opts["pair_degree"] = int(math.ceil(degrees[0]))
+    pair_degree = opts["pair_degree"]
+    if isinstance(pair_degree, bool) or not isinstance(pair_degree, (int, np.integer)) \
+            or pair_degree < 1:
+        raise ValueError(f"pair_degree must be a positive integer, got {opts['pair_degree']!r}")
+    return elements, order, degrees, opts
+
+
+def basis_size(elements, order: int, totaldegree, limit: int | None = None, **options) -> int:
+    """``len(ACEBasis(elements, order, totaldegree, **options))`` without building the basis:
+    its functions counted by the enumeration the basis uses.  With ``limit``, counting stops
+    early and returns some number above ``limit`` when the basis is larger."""
+    elements, order, degrees, opts = _settings(elements, order, totaldegree, options)
+    nz = len(elements)
+    per_centre = None if limit is None else limit // nz
+    manybody = count_manybody_functions(nz, order, degrees, float(opts["wL"]), per_centre)
+    return nz * (manybody + opts["pair_degree"] * nz)
+
+
 class ACEBasis:
     """Linear ACE basis of ``len(basis)`` functions.
 
@@ -61,32 +131,11 @@ class ACEBasis:
     """
 
     def __init__(self, elements, order: int, totaldegree, **options):
-        unknown = set(options) - set(DEFAULT_OPTIONS)
-        if unknown:
-            raise TypeError(f"unknown ACEBasis options: {sorted(unknown)}")
-        bad = [e for e in elements if e not in atomic_numbers]
-        if bad or len(set(elements)) != len(elements) or not elements:
-            raise ValueError(f"elements must be distinct chemical symbols, got {list(elements)}")
-        self.elements = sorted(elements, key=lambda e: atomic_numbers[e])
-        self.order = int(order)
-        degrees = [float(totaldegree)] * self.order if np.isscalar(totaldegree) else \
-            [float(d) for d in totaldegree]
-        if len(degrees) != self.order:
-            raise ValueError(f"totaldegree needs one value per order 1..{self.order}, got {degrees}")
+        self.elements, self.order, degrees, opts = _settings(elements, order, totaldegree,
+                                                             options)
         self.totaldegree = degrees
-        opts = {**DEFAULT_OPTIONS, **options}
-        r0_table = {**BOND_LENGTHS, **(opts["r0"] or {})}
-        missing = [e for e in self.elements if e not in r0_table]
-        if missing:
-            raise ValueError(f"no bond length r0 for {missing}: pass r0={{element: Å}}")
-        opts["r0"] = {e: float(r0_table[e]) for e in self.elements}
         nz = len(self.elements)
-        self._pair_r0 = np.array([[0.5 * (opts["r0"][a] + opts["r0"][b]) for b in self.elements]
-                                  for a in self.elements])
-        if opts["rcut"] is None:
-            opts["rcut"] = float(opts["rcut_factor"] * self._pair_r0.max())
-        if opts["pair_degree"] is None:
-            opts["pair_degree"] = int(math.ceil(degrees[0]))
+        self._pair_r0 = _pair_r0(self.elements, opts["r0"])
         self.options = opts
         self.cutoff = float(opts["rcut"])
         self.mb = build_manybody_spec(nz, self.order, degrees, float(opts["wL"]))

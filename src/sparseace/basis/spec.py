@@ -52,7 +52,10 @@ class ManyBodySpec:
         return len(self.fn_order)
 
 
-def one_particle_functions(nspecies: int, maxlevel: float, wL: float) -> list[tuple[int, int]]:
+def one_particle_functions(nspecies: int, maxlevel: float, wL: float,
+                           limit: int | None = None) -> list[tuple[int, int]]:
+    """One-particle (n, l) of level <= maxlevel, sorted by (l, n); ValueError when there are
+    more than ``limit``."""
     ops = []
     l = 0
     while factor_level(1, l, nspecies, wL) <= maxlevel + LEVEL_EPS:
@@ -60,30 +63,32 @@ def one_particle_functions(nspecies: int, maxlevel: float, wL: float) -> list[tu
         while factor_level(n, l, nspecies, wL) <= maxlevel + LEVEL_EPS:
             ops.append((n, l))
             n += 1
+            if limit is not None and len(ops) > limit:
+                raise ValueError(f"totaldegree (level {maxlevel:g}) gives more than {limit} "
+                                 "one-particle functions: far too large a basis to count")
         l += 1
     return ops  # sorted by (l, n)
 
 
 def admissible_tuples(levels: np.ndarray, ls: np.ndarray, nu: int, maxlevel: float):
-    """Non-decreasing index tuples of length nu with level sum <= maxlevel and even sum of l."""
+    """Non-decreasing index tuples of length nu with level sum <= maxlevel and even sum of l
+    (a generator, in lexicographic order)."""
     minlev = float(levels.min())
-    out = []
 
     def rec(start: int, prefix: list[int], lev: float):
         remaining = nu - len(prefix)
         if remaining == 0:
             if sum(int(ls[i]) for i in prefix) % 2 == 0:
-                out.append(tuple(prefix))
+                yield tuple(prefix)
             return
         for i in range(start, len(levels)):
             if lev + levels[i] + (remaining - 1) * minlev > maxlevel + LEVEL_EPS:
                 continue
             prefix.append(i)
-            rec(i, prefix, lev + levels[i])
+            yield from rec(i, prefix, lev + levels[i])
             prefix.pop()
 
-    rec(0, [], 0.0)
-    return out
+    yield from rec(0, [], 0.0)
 
 
 @lru_cache(maxsize=None)
@@ -110,34 +115,65 @@ def _canonical_mtuples(ls: tuple[int, ...], runs: tuple[int, ...]):
     return np.array(flat), np.array(ms).reshape(len(flat), len(ls)), np.array(mult, dtype=float)
 
 
-def build_manybody_spec(nspecies: int, order: int, degrees: list[float], wL: float) -> ManyBodySpec:
-    """All many-body functions (orders 2..order) for one centre species.
-
-    ``degrees[nu-1]`` is the total degree of correlation order nu.
-    """
+def _one_particle_basis(nspecies: int, order: int, degrees: list[float], wL: float,
+                        limit: int | None = None):
+    """(op (n_op, 2) one-particle (n, l), their levels) that the many-body functions of
+    orders 2..order with total degrees ``degrees`` can use (at most ``limit`` of them)."""
     if not 2 <= order <= MAX_ORDER:
         raise ValueError(f"correlation order must be between 2 and {MAX_ORDER}, got {order}")
     minlev = 1.0 / nspecies
     maxlev = max(degrees[nu - 1] - (nu - 1) * minlev for nu in range(2, order + 1))
-    ops = one_particle_functions(nspecies, maxlev, wL)
+    ops = one_particle_functions(nspecies, maxlev, wL, limit)
+    if not ops:
+        raise ValueError(f"totaldegree {degrees} admits no many-body function of orders "
+                         f"2..{order}: the lowest level sum of order nu is nu/{nspecies} "
+                         f"({2 / nspecies:g} for order 2)")
     op = np.array(ops, dtype=np.int64).reshape(-1, 2)
-    levels = np.array([factor_level(n, l, nspecies, wL) for n, l in ops])
-    a_offset = np.concatenate([[0], np.cumsum(2 * op[:, 1] + 1)[:-1]]).astype(np.int64)
+    return op, np.array([factor_level(n, l, nspecies, wL) for n, l in ops])
 
-    records = []  # (order, level, factors, coupling, coef rows, mtuple data)
+
+def _coupled_tuples(op: np.ndarray, levels: np.ndarray, order: int, degrees: list[float]):
+    """Yield (nu, one-particle indices, their l, runs of identical factors, invariant couplings)
+    of every admissible multiset with at least one coupling: one function per coupling."""
     for nu in range(2, order + 1):
         for tup in admissible_tuples(levels, op[:, 1], nu, degrees[nu - 1]):
             ls = tuple(int(op[i, 1]) for i in tup)
             runs = tuple(len(list(g)) for _, g in itertools.groupby(tup))
             C = invariant_couplings(ls, runs)
-            if len(C) == 0:
-                continue
-            flat, ms, mult = _canonical_mtuples(ls, runs)
-            coefs = C[:, flat] * mult
-            aidx = a_offset[list(tup)] + np.array(ls) + ms  # (n_canon, nu)
-            lev = float(levels[list(tup)].sum())
-            for c in range(len(C)):
-                records.append((nu, lev, tup, c, coefs[c], aidx))
+            if len(C):
+                yield nu, tup, ls, runs, C
+
+
+def count_manybody_functions(nspecies: int, order: int, degrees: list[float], wL: float,
+                             limit: int | None = None) -> int:
+    """The number of functions ``build_manybody_spec`` builds, counted by the same enumeration
+    without building them; counting stops at the first count above ``limit`` (and refuses
+    more than 10 x ``limit`` one-particle functions, whose list alone would be large)."""
+    count = 0
+    ops = _one_particle_basis(nspecies, order, degrees, wL, None if limit is None else 10 * limit)
+    for *_, C in _coupled_tuples(*ops, order, degrees):
+        count += len(C)
+        if limit is not None and count > limit:
+            break
+    return count
+
+
+def build_manybody_spec(nspecies: int, order: int, degrees: list[float], wL: float) -> ManyBodySpec:
+    """All many-body functions (orders 2..order) for one centre species.
+
+    ``degrees[nu-1]`` is the total degree of correlation order nu.
+    """
+    op, levels = _one_particle_basis(nspecies, order, degrees, wL)
+    a_offset = np.concatenate([[0], np.cumsum(2 * op[:, 1] + 1)[:-1]]).astype(np.int64)
+
+    records = []  # (order, level, factors, coupling, coef rows, mtuple data)
+    for nu, tup, ls, runs, C in _coupled_tuples(op, levels, order, degrees):
+        flat, ms, mult = _canonical_mtuples(ls, runs)
+        coefs = C[:, flat] * mult
+        aidx = a_offset[list(tup)] + np.array(ls) + ms  # (n_canon, nu)
+        lev = float(levels[list(tup)].sum())
+        for c in range(len(C)):
+            records.append((nu, lev, tup, c, coefs[c], aidx))
     # order within the block: by correlation order, then level, then factors
     records.sort(key=lambda rec: (rec[0], round(rec[1], 9), rec[2], rec[3]))
     # keep only the one-particle functions some tuple uses, and renumber A accordingly

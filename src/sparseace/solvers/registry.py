@@ -65,10 +65,41 @@ class PathTooShortError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Option:
+    """A solver option: what it is (stated in errors), its check, default and whether a fit
+    must give it."""
+
+    description: str
+    valid: Callable[[object], bool]
+    default: object = None
+    required: bool = False
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _positive(value) -> bool:
+    return _number(value) and value > 0
+
+
+def _positive_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _positive_list(value) -> bool:
+    return isinstance(value, list) and len(value) > 0 and all(map(_positive, value))
+
+
+DEBIAS = Option("'tsvd' or 'none' (least squares on the active set after the path)",
+                lambda v: v in ("tsvd", "none"))
+
+
+@dataclass(frozen=True)
 class Solver:
     """A registry entry.  kind: "path" (sparse path: every size along one run), "curve" (a
     dense solver on growing prefixes of the level-ordered basis) or "thresholded" (one fit per
-    sparsity threshold)."""
+    sparsity threshold).  options: name -> ``Option`` (None: the solver takes any options)."""
 
     name: str
     label: str
@@ -78,6 +109,7 @@ class Solver:
     use: str
     colour: str | None = None
     marker: str = "."
+    options: dict[str, Option] | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -109,6 +141,32 @@ def get_solver(name: str) -> Solver:
         return SOLVERS[name]
     except KeyError:
         raise ValueError(f"unknown solver {name!r}: one of {sorted(SOLVERS)}") from None
+
+
+def check_options(name: str, options: dict) -> dict:
+    """``options`` of solver ``name`` with the defaults of absent ones filled in; ValueError
+    naming the option and listing the solver's options when one is unknown, invalid or
+    missing."""
+    solver = get_solver(name)
+    if solver.options is None:
+        return dict(options)
+    known = "; ".join(f"{key}: {o.description}" for key, o in solver.options.items())
+    if not isinstance(options, dict):
+        raise ValueError(f"solver {name}: options must be a mapping (the options of {name}: "
+                         f"{known})")
+    for key, value in options.items():
+        if key not in solver.options:
+            raise ValueError(f"solver {name}: unknown option {key!r} (the options of {name}: "
+                             f"{known})")
+        if not solver.options[key].valid(value):
+            raise ValueError(f"solver {name}: option {key}={value!r} is invalid: must be "
+                             f"{solver.options[key].description}")
+    missing = [key for key, o in solver.options.items() if o.required and key not in options]
+    if missing:
+        raise ValueError(f"solver {name}: option(s) {missing} missing (the options of {name}: "
+                         f"{known})")
+    return {**{key: o.default for key, o in solver.options.items()
+               if o.default is not None and key not in options}, **options}
 
 
 def require_sizes(cp: Checkpoints, sizes, solver: str) -> None:
@@ -158,19 +216,29 @@ def _ard(train, val, fit, options):
 
 register(Solver("rrqr", "RRQR", "curve", _rrqr,
                 "rank-revealing (pivoted) QR least squares on the preconditioned system",
-                "dense baseline; level-ordered basis of a given size", "C2", "^"))
+                "dense baseline; level-ordered basis of a given size", "C2", "^",
+                {"rtol": Option("a positive number, the relative tolerance of the pivots kept",
+                                _positive)}))
 register(Solver("blr", "BLR", "curve", _blr,
                 "Bayesian linear regression: evidence maximisation over prior and noise variances",
-                "dense baseline; level-ordered basis of a given size", "C3", "v"))
+                "dense baseline; level-ordered basis of a given size", "C3", "v",
+                {"variance_floor": Option("a positive number, the smallest prior variance",
+                                          _positive)}))
 register(Solver("ard", "ARD", "thresholded", _ard,
                 "automatic relevance determination (scikit-learn ARDRegression)",
-                "sparse baseline; sparsity from threshold_lambda", "C4", "D"))
+                "sparse baseline; sparsity from threshold_lambda", "C4", "D",
+                {"threshold_lambdas": Option("a non-empty list of positive numbers (one fit "
+                                             "each)", _positive_list, required=True),
+                 "max_iter": Option("a positive integer", _positive_integer, 500),
+                 "tol": Option("a positive number", _positive, 0.1)}))
 register(Solver("asp", "ASP", "path", _sparse_path(asp_path),
                 "homotopy LASSO path by the dual active-set method (BPdual), TSVD-debiased",
-                "sparse basis selection: a whole path of models", "C0", "o"))
+                "sparse basis selection: a whole path of models", "C0", "o",
+                {"debias": DEBIAS}))
 register(Solver("omp", "OMP", "path", _sparse_path(omp_path),
                 "orthogonal matching pursuit with the same QR updating",
-                "sparse basis selection: a whole path of models", "C1", "s"))
+                "sparse basis selection: a whole path of models", "C1", "s",
+                {"debias": DEBIAS}))
 
 #: the solvers this package provides (plugins add to SOLVERS, not to this tuple)
 BUILTIN = tuple(SOLVERS)
