@@ -31,7 +31,7 @@ def streamed(A, y, prior, chunks=4):
     combined, then divided by the prior."""
     parts = []
     for rows in np.array_split(np.arange(len(y)), chunks):
-        acc = TriangularAccumulator(A.shape[1], batch_rows=17)
+        acc = TriangularAccumulator(A.shape[1])
         acc.add(A[rows], y[rows])
         parts.append(DesignFactor(acc.factor(), acc.nrows, {}, acc.ones()))
     return LstsqSystem.from_factor(combine(parts), prior)

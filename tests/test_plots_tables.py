@@ -145,3 +145,31 @@ def test_collapsed_properties_are_blank_and_named(tmp_path):
     fig = study.make("fig5", spec, RUN, properties=properties, literature=lit)
     y = fig.axes[0].lines[0].get_ydata()
     assert np.isnan(y[0]) and y[1] == pytest.approx(100 * (3.5 - 3.67) / 3.67)
+
+
+def test_table2_states_every_model_size_and_why_an_ard_model_is_smaller():
+    """Table II has a 'functions' row per model; the caption gives each ARD model's threshold
+    and size, and why one has fewer than 0.95 n functions."""
+    from sparseace import study
+    from sparseace.solvers import Checkpoints
+
+    lit = {"zuo2020_other_potentials": {
+        "energy_mae_meV_per_atom": {"MTP": {"Mo": 2.83}, "GAP": {"Mo": 2.24}},
+        "force_mae_eV_per_A": {"MTP": {"Mo": 0.09}, "GAP": {"Mo": 0.09}}}}
+    errors = {f"zuo_Mo/{s}-{n}": pd.DataFrame({"active": [k], "E_MAE_meV_per_atom": [1.0],
+                                               "F_MAE_eV_per_A": [0.1]}, index=["all"])
+              for s, n, k in (("asp", 10, 10), ("asp", 20, 20), ("ard", 10, 10), ("ard", 20, 15))}
+    search = {"10": {"size": 10, "threshold": 1.5, "next_threshold": 2.0, "next_size": 12},
+              "20": {"size": 15, "threshold": 2.5, "next_threshold": 2.5000000001,
+                     "next_size": 30, "note": "the model size jumps from 15 to 30 between "
+                                              "thresholds 2.5 and 2.5000000001"}}
+    cp = Checkpoints.from_models("ard", [1.0], [[0]], [[1.0]], [0.1], {"size_search": search})
+    spec = {"datasets": ["zuo_Mo"], "solvers": ["asp", "ard"], "small": 10, "large": 20}
+    asp = Checkpoints.from_models("asp", [1.0], [[0]], [[1.0]], [0.1])
+    t2, caption = study.make("table2", spec, RUN, errors=errors, literature=lit,
+                             checkpoints={"zuo_Mo/asp": asp, "zuo_Mo/ard": cp})
+    sizes = t2[t2["quantity"] == "functions"].set_index("model")["Mo"]
+    assert sizes.to_dict() == {"ASP (small)": 10, "ASP (large)": 20, "ARD (small)": 10,
+                               "ARD (large)": 15}
+    assert "zuo_Mo ARD small: threshold_lambda 1.5, 10 functions;" in caption
+    assert "zuo_Mo ARD large: threshold_lambda 2.5, 15 functions (the model size jumps" in caption

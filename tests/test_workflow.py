@@ -109,7 +109,7 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
     assert list(t1["solver"]) == ["RRQR", "BLR", "ARD", "ASP", "OMP", "Lasso (CD)"]
     t2 = table("table2")
     assert list(t2.columns) == ["model", "quantity", "Ni", "Mo", "Si"]
-    assert len(t2) == 2 * (4 * 2 + 2)
+    assert len(t2) == 3 * 4 * 2 + 2 * 2  # energy, force, functions per model; MTP, GAP
     t3 = table("table3")
     assert len(t3) == 13 and list(t3.columns)[3:5] == ["blr-all", "blr-all err %"]
     assert t3.shape[1] == 3 + 2 * 4

@@ -38,14 +38,16 @@ def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
     """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
     models of each solver, next to the published MTP and GAP values.
 
-    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae."""
+    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae, and
+    optionally active (the model's number of functions, a row of its own)."""
     rows = []
+    quantities = [("energy MAE (meV/atom)", "energy_mae"), ("force MAE (eV/A)", "force_mae")]
+    if "active" in errors:
+        quantities.append(("functions", "active"))
     for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
         d = d.set_index("element")
         rows += [{"model": f"{solver.upper()} ({model})", "quantity": q,
-                  **{el: d.at[el, col] for el in d.index}}
-                 for q, col in (("energy MAE (meV/atom)", "energy_mae"),
-                                ("force MAE (eV/A)", "force_mae"))]
+                  **{el: d.at[el, col] for el in d.index}} for q, col in quantities]
     for name in ("MTP", "GAP"):
         rows.append({"model": name, "quantity": "energy MAE (meV/atom)",
                      **literature["energy_mae_meV_per_atom"][name]})
