@@ -9,7 +9,7 @@ import pytest
 from scipy.linalg import pinvh
 from sklearn.linear_model import ARDRegression
 
-from sparseace.design import DesignFactor, TriangularAccumulator, combine
+from sparseace.design import FACTOR_FORMAT, DesignFactor, TriangularAccumulator, combine
 from sparseace.solvers import LstsqSystem, ard_checkpoints, ard_fit
 from sparseace.solvers.ard import _posterior
 
@@ -163,6 +163,8 @@ def test_centred_system_and_factor_files(tmp_path):
     factor.save(tmp_path / "f.npz")
     again = DesignFactor.load(tmp_path / "f.npz")
     np.testing.assert_array_equal(again.ones, factor.ones)
+    with np.load(tmp_path / "f.npz") as data:
+        assert int(data["format"]) == FACTOR_FORMAT == 2
     c = LstsqSystem.from_factor(again).centred()
     Ac, yc = A - A.mean(0), y - y.mean()
     assert np.allclose(c.R.T @ c.R, Ac.T @ Ac, rtol=0, atol=1e-12 * np.abs(Ac.T @ Ac).max())

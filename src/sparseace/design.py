@@ -82,6 +82,11 @@ def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = No
     return np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), counts
 
 
+#: design factor files: 1 (R_aug, nrows, meta), 2 (also ``ones``, the last column of the
+#: factor of [A | y | 1], and ``format``); sparseace reads both, ARD needs 2
+FACTOR_FORMAT = 2
+
+
 def _savez_atomic(path, **arrays) -> None:
     with atomic_path(path, ".npz") as tmp:
         np.savez(tmp, **arrays)
@@ -201,7 +206,7 @@ class DesignFactor:
         return float(self.R_aug[-1, -1] ** 2)
 
     def save(self, path) -> None:
-        ones = {} if self.ones is None else {"ones": self.ones}
+        ones = {} if self.ones is None else {"ones": self.ones, "format": FACTOR_FORMAT}
         _savez_atomic(path, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta),
                       **ones)
 

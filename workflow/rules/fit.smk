@@ -8,6 +8,8 @@
 # results/fits/{dataset}/models/{solver}-{size}.json   (the model of <size> functions; -all: the last)
 # results/fits/{dataset}/errors/{solver}-{size}.csv    (test errors per config_type and overall)
 
+from sparseace.design import FACTOR_FORMAT
+
 
 rule basis:
     output:
@@ -58,6 +60,8 @@ rule design_gather:
         "results/fits/{dataset}/design/{split}.npz",
     wildcard_constraints:
         split="train|val",
+    params:
+        format=FACTOR_FORMAT,  # a new format rebuilds older factors (Snakemake's params trigger)
     log:
         "logs/design_gather/{dataset}.{split}.log",
     resources:

@@ -3,9 +3,9 @@
 The study's ARD is ACEfit's ``SKLEARN_ARD(max_iter, tol, threshold_lambda)``: scikit-learn's
 ``ARDRegression(max_iter, threshold_lambda, tol, fit_intercept=True, compute_score=True)``
 fitted once, from its own start, on the weighted preconditioned system (W A) P^-1, W y, of
-which only ``coef_`` is kept (ACEfit.jl ext/ACEfit_PythonCall_ext.jl, lines 23-36, unchanged
-from 0.1.5 to 0.2.5; ACEpotentials 0.8.6 src/fit_model.jl lines 141-161 forms the system and
-turns ``coef_`` into c = P^-1 coef_).  ``fit_intercept=True`` centres the columns and the
+which only ``coef_`` is kept (ACEfit.jl ext/ACEfit_PythonCall_ext.jl lines 23-36, the same
+from 0.2.0 to 0.2.5, the newest version at hand; the study pinned 0.2.6.  ACEpotentials 0.8.6
+src/fit_model.jl lines 141-161 forms the system and turns ``coef_`` into c = P^-1 coef_).  ``fit_intercept=True`` centres the columns and the
 target before the iterations; the intercept is then dropped.  ``compute_score`` only records
 the objective.
 
