@@ -86,21 +86,25 @@ class CentredSystem:
 def _posterior(G, h, K, lam_k, alpha):
     """Posterior mean and covariance diagonal of the kept coefficients K: Sigma =
     pinvh(diag(lam_k) + alpha G_KK) with scipy's default cutoff (k eps max |eigenvalue|), as
-    scikit-learn computes it.  Cholesky when the smallest eigenvalue is certainly above 20
-    times the cutoff (bounded below by min(lam_k) and by 1 / trace(Sigma), the largest above
-    by the Frobenius norm); an empty K gives empty arrays (no LAPACK call on an empty block)."""
+    scikit-learn computes it.  Cholesky M = L L^T when the smallest eigenvalue is certainly
+    above 20 times the cutoff: bounded below by min(lam_k) and by 1 / ||L^-1||_2^2 (||L^-1||_2^2
+    <= trace(Sigma) and <= ||L^-1||_1 ||L^-1||_inf), the largest above by ||M||_F and ||M||_1;
+    otherwise pinvh's eigendecomposition.  An empty K gives empty arrays (no LAPACK call on an
+    empty block)."""
     k = len(K)
     if k == 0:
         return np.zeros(0), np.zeros(0)
     M = alpha * G[np.ix_(K, K)]
     M[np.diag_indices(k)] += lam_k
-    cutoff = k * EPS * np.linalg.norm(M)
+    cutoff = k * EPS * min(np.linalg.norm(M), np.abs(M).sum(axis=0).max())
     try:
         L = cholesky(M, lower=True, check_finite=False)
         Linv, info = lapack.dtrtri(L, lower=1)
         if info == 0:
             diag = np.einsum("ij,ij->j", Linv, Linv)
-            if max(lam_k.min(), 1.0 / diag.sum()) > 20.0 * cutoff:
+            absL = np.abs(Linv)
+            sigma_norm = min(diag.sum(), absL.sum(axis=0).max() * absL.sum(axis=1).max())
+            if max(lam_k.min(), 1.0 / sigma_norm) > 20.0 * cutoff:
                 return alpha * cho_solve((L, True), h[K], check_finite=False), diag
     except LinAlgError:
         pass
