@@ -161,21 +161,20 @@ class TriangularAccumulator:
             raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
         self._filled = 0
 
-    def _full(self) -> np.ndarray:
+    def _signs(self) -> np.ndarray:
+        """Row signs that make the factor's diagonal non-negative (after folding the rest)."""
         self._fold()
-        signs = np.where(np.diag(self._R)[:-1] < 0, -1.0, 1.0)
-        return self._R[:-1] * signs[:, None]
+        return np.where(np.diag(self._R)[:-1] < 0, -1.0, 1.0)
 
     def factor(self) -> np.ndarray:
         """The (n+1) x (n+1) factor [[R, z], [0, rho]] of [A | y]."""
-        return self._full()[:, :-1]
+        return self._R[:-1, :-1] * self._signs()[:, None]
 
     def ones(self) -> np.ndarray | None:
         """Q^T 1 in the factor's basis and the norm of the rest of 1 (n+2,), or None."""
         if not self._has_ones:
             return None
-        full = self._full()
-        return np.append(full[:, -1], abs(self._R[-1, -1]))
+        return np.append(self._R[:-1, -1] * self._signs(), abs(self._R[-1, -1]))
 
 
 @dataclass
