@@ -89,7 +89,7 @@ def _posterior(G, h, K, lam_k, alpha):
     scikit-learn computes it.  Cholesky M = L L^T when the smallest eigenvalue is certainly
     above 20 times the cutoff: bounded below by min(lam_k) and by 1 / ||L^-1||_2^2 (||L^-1||_2^2
     <= trace(Sigma) and <= ||L^-1||_1 ||L^-1||_inf), the largest above by ||M||_F and ||M||_1;
-    otherwise pinvh's eigendecomposition.  An empty K gives empty arrays (no LAPACK call on an
+    otherwise an eigendecomposition with pinvh's cutoff.  An empty K gives empty arrays (no LAPACK call on an
     empty block)."""
     k = len(K)
     if k == 0:
@@ -108,7 +108,8 @@ def _posterior(G, h, K, lam_k, alpha):
                 return alpha * cho_solve((L, True), h[K], check_finite=False), diag
     except LinAlgError:
         pass
-    s, U = eigh(M, lower=True, driver="ev", check_finite=False)  # pinvh's decomposition
+    # pinvh's cutoff; divide and conquer ("evd") is ~3x faster than pinvh's "ev" at k ~ 1500
+    s, U = eigh(M, lower=True, driver="evd", check_finite=False)
     above = np.abs(s) > k * EPS * np.abs(s).max()
     U, inv = U[:, above], 1.0 / s[above]
     return alpha * ((U * inv) @ (U.T @ h[K])), (U * U) @ inv
