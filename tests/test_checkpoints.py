@@ -10,7 +10,7 @@ from sparseace.config import SCHEMA_PATH
 from sparseace.solvers import (SOLVERS, Checkpoints, FitSpec, LstsqSystem, ModelPath,
                                PathTooShortError, Solver, ard_checkpoints, asp_path, get_solver,
                                path_checkpoints, register, tsvd_debias)
-from sparseace.solvers.ard import _ard
+from sparseace.solvers.ard import CentredSystem, _ard, first_update
 from sparseace.solvers.registry import BUILTIN
 from test_solvers import problem
 
@@ -70,16 +70,16 @@ def test_ard_matches_scikit_learn_with_cholesky_updates():
     x0 = np.zeros(30)
     x0[:6] = [3, -2, 1.5, 1, -1, 0.5]
     b = A @ x0 + 0.05 * b
-    s = LstsqSystem.from_dense(A, b)
+    c = CentredSystem(LstsqSystem.from_dense(A, b))
     for threshold in (10.0, 1e3):
-        state = _ard(s, s.R.T @ s.R, s.R.T @ s.z, threshold, 500, 1e-10)
-        ref = ARDRegression(fit_intercept=False, max_iter=500, tol=1e-10,
-                            threshold_lambda=threshold).fit(A, b)
+        state = _ard(c, first_update(c), threshold, 500, 1e-10)
+        ref = ARDRegression(max_iter=500, tol=1e-10, threshold_lambda=threshold).fit(A, b)
         assert set(state.support) == set(np.flatnonzero(ref.coef_))
         assert np.allclose(state.coef, ref.coef_[state.support], rtol=1e-6)
         assert state.alpha == pytest.approx(ref.alpha_, rel=1e-6)
+        assert state.iterations == ref.n_iter_
     with pytest.raises(ValueError, match=r"unknown ARD hyper-parameters \['alpha1'\]"):
-        _ard(s, s.R.T @ s.R, s.R.T @ s.z, 10.0, 500, 1e-10, hyper={"alpha1": 1.0})
+        _ard(c, first_update(c), 10.0, 500, 1e-10, hyper={"alpha1": 1.0})
 
 
 def test_ard_finds_a_model_at_each_requested_size():

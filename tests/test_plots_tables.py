@@ -130,6 +130,7 @@ def test_table2_over_split_seeds(tmp_path):
     seeds beside the study's published value and whether that lies in our range; one seed:
     the one-column-per-element layout."""
     from sparseace import study
+    from sparseace.solvers import Checkpoints
 
     lit = {"zuo2020_other_potentials": {
         "energy_mae_meV_per_atom": {"MTP": {"Mo": 2.24, "Ni": 0.42}, "GAP": {"Mo": 2.83, "Ni": 0.48}},
@@ -147,7 +148,9 @@ def test_table2_over_split_seeds(tmp_path):
                 ("zuo_Mo", "asp-8"): [2.0, 3.0, 2.2], ("zuo_Mo", "asp-24"): [2.0, 2.1, 2.2]}
     seeds = {f"{d}/{m}/{seed}": errors(e, force=0.01 * seed)
              for (d, m), values in energies.items() for seed, e in zip((1, 2, 3), values)}
-    table, caption = study.table2(spec, RUN, seeds, lit)
+    no_search = {f"{d}/asp": Checkpoints.from_models("asp", [1.0], [[0]], [[1.0]], [0.1])
+                 for d in spec["datasets"]}
+    table, caption = study.table2(spec, RUN, seeds, lit, no_search)
     assert list(table.columns) == [
         "element", "model", "quantity", "test_mae_mean", "test_mae_sd", "test_mae_min",
         "test_mae_max", "n_seeds", "published", "published_in_range"]
@@ -161,15 +164,16 @@ def test_table2_over_split_seeds(tmp_path):
     assert force["test_mae_max"] == pytest.approx(0.03) and pd.isna(force["published_in_range"])
     assert row.loc[("Ni", "GAP", "energy MAE (meV/atom)"), "published"] == 0.48
     assert pd.isna(row.loc[("Ni", "GAP", "energy MAE (meV/atom)"), "test_mae_mean"])
-    assert list(table["element"]) == ["Ni"] * 8 + ["Mo"] * 8
-    assert list(table["model"].iloc[:8:2]) == ["ASP (small)", "ASP (large)", "MTP", "GAP"]
+    assert list(table["element"]) == ["Ni"] * 10 + ["Mo"] * 10  # ours: energy, force, functions
+    assert list(dict.fromkeys(table["model"].iloc[:10])) == ["ASP (small)", "ASP (large)", "MTP",
+                                                             "GAP"]
     assert "split seeds [1, 2, 3]" in caption and "Ni 0 of 1, Mo 1 of 2" in caption
     paths = tables.write_table(table, tmp_path / "table2", caption)
     back = pd.read_csv(paths[0], comment="#")
     assert back["published_in_range"].iloc[0] == False  # noqa: E712  (CSV: True/False/empty)
     assert back["published_in_range"].isna().sum() == table["published_in_range"].isna().sum()
     one = {k: v for k, v in seeds.items() if k.endswith("/1")}
-    wide, caption = study.table2(spec, RUN, one, lit)
+    wide, caption = study.table2(spec, RUN, one, lit, no_search)
     assert list(wide.columns) == ["model", "quantity", "Ni", "Mo"] and "seeds" not in caption
     assert wide.iloc[0].tolist() == ["ASP (small)", "energy MAE (meV/atom)", 0.3, 2.0]
 
@@ -194,3 +198,31 @@ def test_collapsed_properties_are_blank_and_named(tmp_path):
     fig = study.make("fig5", spec, RUN, properties=properties, literature=lit)
     y = fig.axes[0].lines[0].get_ydata()
     assert np.isnan(y[0]) and y[1] == pytest.approx(100 * (3.5 - 3.67) / 3.67)
+
+
+def test_table2_states_every_model_size_and_why_an_ard_model_is_smaller():
+    """Table II has a 'functions' row per model; the caption gives each ARD model's threshold
+    and size, and why one has fewer than 0.95 n functions."""
+    from sparseace import study
+    from sparseace.solvers import Checkpoints
+
+    lit = {"zuo2020_other_potentials": {
+        "energy_mae_meV_per_atom": {"MTP": {"Mo": 2.83}, "GAP": {"Mo": 2.24}},
+        "force_mae_eV_per_A": {"MTP": {"Mo": 0.09}, "GAP": {"Mo": 0.09}}}}
+    errors = {f"zuo_Mo/{s}-{n}/1": pd.DataFrame({"active": [k], "E_MAE_meV_per_atom": [1.0],
+                                                 "F_MAE_eV_per_A": [0.1]}, index=["all"])
+              for s, n, k in (("asp", 10, 10), ("asp", 20, 20), ("ard", 10, 10), ("ard", 20, 15))}
+    search = {"10": {"size": 10, "threshold": 1.5, "next_threshold": 2.0, "next_size": 12},
+              "20": {"size": 15, "threshold": 2.5, "next_threshold": 2.5000000001,
+                     "next_size": 30, "note": "the model size jumps from 15 to 30 between "
+                                              "thresholds 2.5 and 2.5000000001"}}
+    cp = Checkpoints.from_models("ard", [1.0], [[0]], [[1.0]], [0.1], {"size_search": search})
+    spec = {"datasets": ["zuo_Mo"], "solvers": ["asp", "ard"], "small": 10, "large": 20}
+    asp = Checkpoints.from_models("asp", [1.0], [[0]], [[1.0]], [0.1])
+    t2, caption = study.make("table2", spec, RUN, seed_errors=errors, literature=lit,
+                             checkpoints={"zuo_Mo/asp": asp, "zuo_Mo/ard": cp})
+    sizes = t2[t2["quantity"] == "functions"].set_index("model")["Mo"]
+    assert sizes.to_dict() == {"ASP (small)": 10, "ASP (large)": 20, "ARD (small)": 10,
+                               "ARD (large)": 15}
+    assert "zuo_Mo ARD small: threshold_lambda 1.5, 10 functions;" in caption
+    assert "zuo_Mo ARD large: threshold_lambda 2.5, 15 functions (the model size jumps" in caption

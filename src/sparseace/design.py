@@ -86,6 +86,11 @@ def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = No
     return np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), counts
 
 
+#: design factor files: 1 (R_aug, nrows, meta), 2 (also ``ones``, the last column of the
+#: factor of [A | y | 1], and ``format``); sparseace reads both, ARD needs 2
+FACTOR_FORMAT = 2
+
+
 def _savez_atomic(path, **arrays) -> None:
     with atomic_path(path, ".npz") as tmp:
         np.savez(tmp, **arrays)
@@ -96,14 +101,19 @@ class TriangularAccumulator:
 
     ``add`` buffers rows and folds them into the (n+1) x (n+1) factor when ``batch_rows`` are
     buffered; ``factor`` folds the rest and returns the factor with a non-negative diagonal.
+    A column of ones rides along as a last column (the QR of [A | y | 1], whose leading block is
+    the factor): ``ones()`` is that column, Q^T 1 (n+2,), from which the centred system (what
+    scikit-learn's ``fit_intercept=True`` fits) follows stably (``LstsqSystem.centred``); None
+    once a factor without it was folded in.
     """
 
     def __init__(self, ncols: int, batch_rows: int | None = None):
         self.n = int(ncols)
         self.batch_rows = int(batch_rows or self.n + 1)
-        self._R = np.zeros((self.n + 1, self.n + 1), order="F")
-        self._buffer = np.zeros((self.batch_rows, self.n + 1), order="F")
+        self._R = np.zeros((self.n + 2, self.n + 2), order="F")
+        self._buffer = np.zeros((self.batch_rows, self.n + 2), order="F")
         self._filled = 0
+        self._has_ones = True
         self.nrows = 0
 
     def add(self, A: np.ndarray, y: np.ndarray) -> None:
@@ -118,18 +128,26 @@ class TriangularAccumulator:
             take = min(len(A) - start, self.batch_rows - self._filled)
             self._buffer[self._filled:self._filled + take, :self.n] = A[start:start + take]
             self._buffer[self._filled:self._filled + take, self.n] = y[start:start + take]
+            self._buffer[self._filled:self._filled + take, self.n + 1] = 1.0
             self._filled += take
             start += take
             if self._filled == self.batch_rows:
                 self._fold()
         self.nrows += len(A)
 
-    def add_factor(self, R_aug: np.ndarray, nrows: int) -> None:
-        """Fold in the factor of another set of rows (a gather of chunk factors)."""
+    def add_factor(self, R_aug: np.ndarray, nrows: int, ones: np.ndarray | None = None) -> None:
+        """Fold in the factor of another set of rows (a gather of chunk factors) with its
+        ``ones`` column (None: unknown, and so is the result's)."""
         if R_aug.shape != (self.n + 1, self.n + 1):
             raise ValueError(f"factor must be ({self.n + 1}, {self.n + 1}), got {R_aug.shape}")
+        block = np.zeros((self.n + 2, self.n + 2), order="F")
+        block[:-1, :-1] = R_aug
+        if ones is None:
+            self._has_ones = False
+        else:
+            block[:, -1] = ones
         self._fold()
-        self._fold(np.asfortranarray(R_aug), triangular=True)
+        self._fold(block, triangular=True)
         self.nrows += int(nrows)
 
     def _fold(self, rows: np.ndarray | None = None, triangular: bool = False) -> None:
@@ -139,19 +157,28 @@ class TriangularAccumulator:
                 return
             full = self._filled == self.batch_rows
             rows = self._buffer if full else np.asfortranarray(self._buffer[:self._filled])
-        nb = max(1, min(64, self.n + 1))
+        nb = max(1, min(64, self.n + 2))
         # in place: R stays upper triangular (LAPACK leaves the strict lower part untouched)
-        self._R, _, _, info = lapack.dtpqrt(self.n + 1 if triangular else 0, nb, self._R, rows,
+        self._R, _, _, info = lapack.dtpqrt(self.n + 2 if triangular else 0, nb, self._R, rows,
                                             overwrite_a=1, overwrite_b=1)
         if info != 0:  # pragma: no cover - LAPACK argument errors
             raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
         self._filled = 0
 
-    def factor(self) -> np.ndarray:
+    def _signs(self) -> np.ndarray:
+        """Row signs that make the factor's diagonal non-negative (after folding the rest)."""
         self._fold()
-        R = self._R.copy()
-        signs = np.where(np.diag(R) < 0, -1.0, 1.0)
-        return R * signs[:, None]
+        return np.where(np.diag(self._R)[:-1] < 0, -1.0, 1.0)
+
+    def factor(self) -> np.ndarray:
+        """The (n+1) x (n+1) factor [[R, z], [0, rho]] of [A | y]."""
+        return self._R[:-1, :-1] * self._signs()[:, None]
+
+    def ones(self) -> np.ndarray | None:
+        """Q^T 1 in the factor's basis and the norm of the rest of 1 (n+2,), or None."""
+        if not self._has_ones:
+            return None
+        return np.append(self._R[:-1, -1] * self._signs(), abs(self._R[-1, -1]))
 
 
 @dataclass
@@ -159,12 +186,15 @@ class DesignFactor:
     """Triangular factor of a weighted design system and what it was built from.
 
     R_aug (n+1, n+1): [[R, z], [0, rho]].  ``meta`` records rows per kind, configurations,
-    atoms, the basis fingerprint, weights, Eref and input provenance.
+    atoms, the basis fingerprint, weights, Eref and input provenance.  ``ones`` (n+2,): the
+    last column of the factor of [A | y | 1] (``TriangularAccumulator.ones``), what centring
+    needs (ARD); None for files written before sparseace kept it (no ``ones`` array).
     """
 
     R_aug: np.ndarray
     nrows: int
     meta: dict = field(default_factory=dict)
+    ones: np.ndarray | None = None
 
     @property
     def R(self) -> np.ndarray:
@@ -179,12 +209,15 @@ class DesignFactor:
         return float(self.R_aug[-1, -1] ** 2)
 
     def save(self, path) -> None:
-        _savez_atomic(path, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta))
+        ones = {} if self.ones is None else {"ones": self.ones, "format": FACTOR_FORMAT}
+        _savez_atomic(path, R_aug=self.R_aug, nrows=self.nrows, meta=json.dumps(self.meta),
+                      **ones)
 
     @classmethod
     def load(cls, path) -> "DesignFactor":
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["R_aug"], int(data["nrows"]), json.loads(str(data["meta"])))
+            ones = data["ones"] if "ones" in data.files else None
+            return cls(data["R_aug"], int(data["nrows"]), json.loads(str(data["meta"])), ones)
 
 
 def chunk_bounds(nconfigs: int, nchunks: int) -> list[tuple[int, int]]:
@@ -226,7 +259,8 @@ def assemble(basis: ACEBasis, frames, eref: dict, weights: dict | None = None,
         ct = config_type(atoms)
         config_types[ct] = config_types.get(ct, 0) + 1
     return DesignFactor(acc.factor(), acc.nrows,
-                        _design_meta(basis, eref, weights, counts, natoms, config_types, meta))
+                        _design_meta(basis, eref, weights, counts, natoms, config_types, meta),
+                        acc.ones())
 
 
 @dataclass
@@ -332,7 +366,7 @@ def reduce_rows(rows, ids, batch_rows: int | None = None, meta: dict | None = No
                          f"{' ...' if len(missing) > 10 else ''} ({len(missing)} of {len(wanted)})")
     return DesignFactor(acc.factor(), acc.nrows,
                         _design_meta(record["basis"], record["eref"], record["weights"], counts,
-                                     natoms, config_types, meta))
+                                     natoms, config_types, meta), acc.ones())
 
 
 def combine(factors) -> DesignFactor:
@@ -349,7 +383,7 @@ def combine(factors) -> DesignFactor:
                         chunks=[])
         elif f.meta.get("basis", {}).get("fingerprint") != meta.get("basis", {}).get("fingerprint"):
             raise ValueError("cannot combine factors of different bases")
-        acc.add_factor(f.R_aug, f.nrows)
+        acc.add_factor(f.R_aug, f.nrows, f.ones)
         for k in ("E", "F", "V"):
             meta["rows"][k] += f.meta.get("rows", {}).get(k, 0)
         meta["configs"] += f.meta.get("configs", 0)
@@ -359,7 +393,7 @@ def combine(factors) -> DesignFactor:
         meta["chunks"].append(f.meta.get("chunk"))
     if acc is None:
         raise ValueError("no factors to combine")
-    return DesignFactor(acc.factor(), acc.nrows, meta)
+    return DesignFactor(acc.factor(), acc.nrows, meta, acc.ones())
 
 
 @dataclass

@@ -171,27 +171,35 @@ def table1(spec, label):
     return tables.solver_table(names), "Table I: the solvers compared"
 
 
-@table("table2", "seed_errors", "literature")
-def table2(spec, label, seed_errors, literature):
-    rows = []
+@table("table2", "seed_errors", "literature", "checkpoints")
+def table2(spec, label, seed_errors, literature, checkpoints):
+    rows, notes = [], {}  # notes: of the checkpoints of the first split seed
     for key, errors in seed_errors.items():
         ds, m, seed = key.split("/")
         solver, size = parse_model_id(m)
         err = _overall(errors)
+        model = "small" if int(size) == spec["small"] else "large"
         rows.append({"element": ds.split("_")[-1], "solver": SOLVERS[solver].label,
-                     "model": "small" if int(size) == spec["small"] else "large",
-                     "seed": int(seed), "energy_mae": err["E_MAE_meV_per_atom"],
-                     "force_mae": err["F_MAE_eV_per_A"]})
+                     "model": model, "seed": int(seed), "energy_mae": err["E_MAE_meV_per_atom"],
+                     "force_mae": err["F_MAE_eV_per_A"], "active": err["active"]})
+        search = checkpoints[f"{ds}/{solver}"].meta.get("size_search", {}).get(size)
+        if search:
+            notes[ds, solver, model] = (f"{ds} {SOLVERS[solver].label} {model}: threshold_lambda "
+                                        f"{search['threshold']:.10g}, {search['size']} functions"
+                                        + (f" ({search['note']})" if "note" in search else ""))
     rows = pd.DataFrame(rows)
     caption = (f"Table II: Zuo test MAE, small ({spec['small']} functions) and large "
-               f"({spec['large']} functions) models")
+               f"({spec['large']} functions) models; row 'functions': each model's size")
+    if notes:
+        caption += ("; a thresholded model of n functions has between 0.95 n and n unless "
+                    "noted (first split seed): " + "; ".join(notes.values()))
     other = literature["zuo2020_other_potentials"]
     if rows.groupby(["element", "solver", "model"])["seed"].nunique().max() == 1:
         return tables.zuo_table(rows, other), caption
     table = tables.zuo_seed_table(rows, other, literature["this_study"]["table2"])
     inside = table.dropna(subset=["published_in_range"]).groupby("element", sort=False)
     seeds = sorted(set(rows["seed"].tolist()))
-    caption += (f", over split seeds {seeds}: mean, sd, min, max beside the study's published "
+    caption += (f"; over split seeds {seeds}: mean, sd, min, max beside the study's published "
                 "value; published value inside our min-max: "
                 + ", ".join(f"{el} {int(d['published_in_range'].sum())} of {len(d)}"
                             for el, d in inside))

@@ -40,17 +40,23 @@ ZUO_QUANTITIES = (("energy MAE (meV/atom)", "energy_mae", "energy_mae_meV_per_at
 ZUO_ELEMENTS = ("Ni", "Cu", "Li", "Mo", "Si", "Ge")
 
 
+def _quantities(errors: pd.DataFrame) -> list[tuple]:
+    """Table II's quantities of our models: ``ZUO_QUANTITIES``, then the number of functions
+    (nothing published) when ``errors`` has the models' sizes (column active)."""
+    return [*ZUO_QUANTITIES, *([("functions", "active", None)] if "active" in errors else [])]
+
+
 def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
     """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
     models of each solver, next to the published MTP and GAP values.
 
-    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae."""
+    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae, and
+    optionally active (the model's number of functions, a row of its own)."""
     rows = []
     for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
         d = d.set_index("element")
         rows += [{"model": f"{solver.upper()} ({model})", "quantity": q,
-                  **{el: d.at[el, col] for el in d.index}}
-                 for q, col, _ in ZUO_QUANTITIES]
+                  **{el: d.at[el, col] for el in d.index}} for q, col, _ in _quantities(errors)]
     for name in ("MTP", "GAP"):
         rows += [{"model": name, "quantity": q, **literature[key][name]}
                  for q, _, key in ZUO_QUANTITIES]
@@ -66,13 +72,14 @@ def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> p
     published MTP and GAP values (``published`` only).
 
     ``errors``: columns element, solver (label), model ("small"/"large"), seed, energy_mae,
-    force_mae; ``published``: the study's Table II, quantity key -> model -> solver label ->
+    force_mae, and optionally active (the model's number of functions, a row of its own);
+    ``published``: the study's Table II, quantity key -> model -> solver label ->
     element -> value (literature_values.yaml, this_study/table2)."""
     order = {e: i for i, e in enumerate(ZUO_ELEMENTS)}
     rows = []
     for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
         for element, e in d.groupby("element"):
-            for q, col, key in ZUO_QUANTITIES:
+            for q, col, key in _quantities(errors):
                 v = e[col].to_numpy(dtype=float)
                 ref = published.get(key, {}).get(model, {}).get(solver, {}).get(element, np.nan)
                 rows.append({"element": element, "model": f"{solver.upper()} ({model})",

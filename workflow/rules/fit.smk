@@ -15,6 +15,8 @@
 # results/fits/{dataset}/seed{seed}/errors/{solver}-{size}.csv    (test errors per
 #                                                             config_type and overall)
 
+from sparseace.design import FACTOR_FORMAT
+
 
 rule basis:
     output:
@@ -68,6 +70,8 @@ rule design_gather:
         dataset=r"[^/]+",
         seed=SEED,
         split="train|val",
+    params:
+        format=FACTOR_FORMAT,  # a new format rebuilds older factors (Snakemake's params trigger)
     log:
         "logs/design_gather/{dataset}.seed{seed}.{split}.log",
     benchmark:
