@@ -416,6 +416,9 @@ def cmd_export_lammps(args) -> None:
     print(f"plugin load {plugin}")
     print("pair_style sparseace")
     print(f"pair_coeff * * {out.resolve()} {' '.join(model.species)}")
+    print(f"# in your own LAMMPS (2022 or newer, PLUGIN package): cmake -S "
+          f"{Path(__file__).parent / 'lammps_plugin'} -B build -DCMAKE_PREFIX_PATH=<its prefix> "
+          "&& cmake --build build; plugin load build/sparseaceplugin.so")
 
 
 def cmd_md(args) -> None:
