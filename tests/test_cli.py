@@ -132,6 +132,9 @@ def test_export_lammps_and_short_md(fitted, data):
     plugin = next(shlex.split(line)[2] for line in lines if line.startswith("plugin load"))
     assert Path(plugin).exists()
     assert "pair_style sparseace" in lines and f'pair_coeff * * "{sace}" Cu' in lines
+    source = shlex.split(next(line for line in lines if "cmake -S" in line)
+                         .split("cmake -S ")[1])[0]
+    assert (Path(source) / "CMakeLists.txt").exists()  # the plugin source ships in the package
     out = sparseace("md", d / "Cu.json", data / "start.xyz", "--time-ps", "0.02",
                     "--timestep-fs", "2", "--chunk-steps", "5", "--thermo-every", "5",
                     "--min-distance", "1.5", "--thermo", d / "thermo.csv",

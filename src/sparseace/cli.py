@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -497,6 +498,10 @@ def cmd_export_lammps(args) -> None:
     print(f"plugin load {lammps_quote(plugin)}")
     print("pair_style sparseace")
     print(f"pair_coeff * * {lammps_quote(out.resolve())} {' '.join(model.species)}")
+    print(f"# in your own LAMMPS (2022 or newer, PLUGIN package): cmake -S "
+          f"{shlex.quote(str(Path(__file__).parent / 'lammps_plugin'))} -B build "
+          "-DCMAKE_PREFIX_PATH=<its prefix> && cmake --build build; plugin load "
+          "build/sparseaceplugin.so")
 
 
 #: the command-line option of each MD setting (``sparseace.md.DEFAULTS``)
