@@ -30,7 +30,7 @@ DEFAULT_OPTIONS = {
     "rcut_factor": 2.5,
     "rin": 0.0,  # Å
     "wL": 1.5,  # level weight of l
-    "pair_degree": None,  # pair functions per neighbour species; None: ceil(total degree of order 1)
+    "pair_degree": None,  # pair functions per neighbour species; None: ceil(max total degree)
     "transform": [2, 4],  # Agnesi (p, q) of the many-body radial basis
     "pair_transform": [1, 3],  # Agnesi (p, q) of the pair basis
 }
@@ -53,7 +53,7 @@ class ACEBasis:
     Parameters
     ----------
     elements : element symbols (stored sorted by atomic number).
-    order : maximal correlation order (2..4); order-1 radial terms are the pair basis.
+    order : maximal correlation order (2..4); the many-body block holds orders 1..order.
     totaldegree : maximal level sum, a number or one number per correlation order 1..order.
     **options : see ``DEFAULT_OPTIONS``.
 
@@ -86,7 +86,7 @@ class ACEBasis:
         if opts["rcut"] is None:
             opts["rcut"] = float(opts["rcut_factor"] * self._pair_r0.max())
         if opts["pair_degree"] is None:
-            opts["pair_degree"] = int(math.ceil(degrees[0]))
+            opts["pair_degree"] = int(math.ceil(max(degrees)))
         self.options = opts
         self.cutoff = float(opts["rcut"])
         self.mb = build_manybody_spec(nz, self.order, degrees, float(opts["wL"]))

@@ -2,9 +2,15 @@
 
 One-particle functions are indexed by (n, l): n >= 1 interleaves neighbour species and radial
 degree (species = (n-1) mod NZ, degree = (n-1) div NZ + 1), l >= 0 the angular momentum; their
-level is n/NZ + wL*l.  A many-body function of correlation order nu couples a multiset of nu
-one-particle functions whose levels sum to at most the total degree of that order; each multiset
-carries as many functions as it has independent invariant couplings (see ``coupling``).
+level is n/NZ + wL*l.  A many-body function of correlation order nu (1..order) couples a
+multiset of nu one-particle functions whose levels sum to at most the total degree of that order;
+each multiset carries as many functions as it has independent invariant couplings (see
+``coupling``).  Order 1 (one factor, l = 0) is kept beside the pair basis.
+
+Normalisation: a function is sum_m T[m] prod_t A[v_t] over all m-tuples, with T a symmetric
+invariant tensor of norm sqrt(prod_i k_i!) (k_i: multiplicities of identical one-particle
+functions in the multiset); the functions of one multiset have orthogonal T.  Both rules are those
+of the reference (ACEpotentials 0.8.6 / EquivariantModels 0.0.5): docs/conventions.md.
 
 Each function is stored as a list of product terms ``coef * prod_t A[v_t]`` over entries of the
 atomic base A (index v of (n, l, m)); symmetric m-tuples of identical factors are merged.
@@ -15,7 +21,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from math import factorial
+from math import factorial, prod, sqrt
 
 import numpy as np
 
@@ -111,21 +117,21 @@ def _canonical_mtuples(ls: tuple[int, ...], runs: tuple[int, ...]):
 
 
 def build_manybody_spec(nspecies: int, order: int, degrees: list[float], wL: float) -> ManyBodySpec:
-    """All many-body functions (orders 2..order) for one centre species.
+    """All many-body functions (orders 1..order) for one centre species.
 
     ``degrees[nu-1]`` is the total degree of correlation order nu.
     """
     if not 2 <= order <= MAX_ORDER:
         raise ValueError(f"correlation order must be between 2 and {MAX_ORDER}, got {order}")
     minlev = 1.0 / nspecies
-    maxlev = max(degrees[nu - 1] - (nu - 1) * minlev for nu in range(2, order + 1))
+    maxlev = max(degrees[nu - 1] - (nu - 1) * minlev for nu in range(1, order + 1))
     ops = one_particle_functions(nspecies, maxlev, wL)
     op = np.array(ops, dtype=np.int64).reshape(-1, 2)
     levels = np.array([factor_level(n, l, nspecies, wL) for n, l in ops])
     a_offset = np.concatenate([[0], np.cumsum(2 * op[:, 1] + 1)[:-1]]).astype(np.int64)
 
     records = []  # (order, level, factors, coupling, coef rows, mtuple data)
-    for nu in range(2, order + 1):
+    for nu in range(1, order + 1):
         for tup in admissible_tuples(levels, op[:, 1], nu, degrees[nu - 1]):
             ls = tuple(int(op[i, 1]) for i in tup)
             runs = tuple(len(list(g)) for _, g in itertools.groupby(tup))
@@ -133,7 +139,8 @@ def build_manybody_spec(nspecies: int, order: int, degrees: list[float], wL: flo
             if len(C) == 0:
                 continue
             flat, ms, mult = _canonical_mtuples(ls, runs)
-            coefs = C[:, flat] * mult
+            # unit-norm couplings scaled to norm sqrt(prod k_i!), the reference's (module doc)
+            coefs = C[:, flat] * mult * sqrt(prod(factorial(k) for k in runs))
             aidx = a_offset[list(tup)] + np.array(ls) + ms  # (n_canon, nu)
             lev = float(levels[list(tup)].sum())
             for c in range(len(C)):
