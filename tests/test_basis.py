@@ -229,6 +229,31 @@ def test_coupling_normalisation_sqrt_factorial():
             assert abs(dot) < 1e-10
 
 
+@pytest.mark.parametrize("ls,runs", [((1, 1, 1, 1), (4,)), ((1, 1, 1, 1), (2, 2)),
+                                     ((2, 2, 2), (2, 1)), ((1, 1, 2, 2), (2, 2))])
+def test_reference_gramian_construction_gives_our_scaled_couplings(ls, runs):
+    """EquivariantModels 0.0.5 rpe_basis on orthonormal unsymmetrised couplings U: G = sum over
+    the permutations of identical factors of U P U^T, rows sqrt(s) w^T U, then symmetrised (the
+    A2B map sums a row over the m-tuples of one multiset).  Its rank is our count and its
+    symmetrised rows span our couplings with the same Gram matrix prod k! I."""
+    U = invariant_couplings(ls, (1,) * len(ls))
+    shape = [2 * l + 1 for l in ls]
+    starts = np.cumsum((0,) + runs)
+    perms = [sum((list(p) for p in combo), []) for combo in itertools.product(
+        *[itertools.permutations(range(a, b)) for a, b in zip(starts[:-1], starts[1:])])]
+    permuted = lambda rows, p: np.array([np.transpose(r.reshape(shape), p).ravel() for r in rows])
+    G = sum(U @ permuted(U, p).T for p in perms)
+    s, w = np.linalg.eigh(G)
+    keep = s > 1e-7 * s.max()
+    rows = np.sqrt(s[keep])[:, None] * (w[:, keep].T @ U)
+    ref = sum(permuted(rows, p) for p in perms) / len(perms)
+    ours = math.sqrt(math.prod(map(math.factorial, runs))) * invariant_couplings(ls, runs)
+    assert len(ref) == len(ours) > 0
+    np.testing.assert_allclose(s[keep], len(perms), rtol=1e-12)
+    np.testing.assert_allclose(ref @ ref.T, ours @ ours.T, atol=1e-10)
+    np.testing.assert_allclose(ref.T @ ref, ours.T @ ours, atol=1e-10)
+
+
 def test_coupling_normalisation_values_on_a_dimer():
     """One neighbour: A_nlm = R_n Y_lm, so (n,0)(n,0) = sqrt(2) A_n00^2, (n,1)(n,1) =
     +-sqrt(2/3) sum_m A_n1m^2 = +-sqrt(3) (n,0)(n,0), and order 1 is A_n00 itself."""
