@@ -1,5 +1,6 @@
 """ACE basis: symmetries, derivatives, cutoff behaviour, linear independence, sizes."""
 
+import itertools
 import json
 import math
 import re
@@ -166,20 +167,105 @@ def test_invariant_coupling_counts_small_cases():
 
 # ----------------------------------------------------------------------------- sizes
 def test_study_basis_sizes_si_order4_degree23():
+    """Reference rule (docs/conventions.md): pair + many-body orders 1..4 per centre species."""
     spec = build_manybody_spec(1, 4, [23.0] * 4, 1.5)
-    counts = [int((spec.fn_order == nu).sum()) for nu in (2, 3, 4)]
-    assert counts == [406, 3086, 10180]
+    counts = [int((spec.fn_order == nu).sum()) for nu in (1, 2, 3, 4)]
+    assert counts == [23, 406, 3086, 10180]
     basis = ACEBasis(["Si"], 4, 23)
     assert basis.n_pair == 23
-    assert len(basis) == 13695
+    assert len(basis) == 13718
 
 
 def test_size_command_prints_study_sizes():
     out = subprocess.run([sys.executable, "-m", "sparseace.basis", "--elements", "Si",
                           "--order", "4", "--totaldegree", "23"], capture_output=True,
                          text=True, check=True).stdout
-    for number in ("406", "3086", "10180", "23", "13695"):
+    for number in ("406", "3086", "10180", "23", "13718"):
         assert number in out
+
+
+def test_reference_counts_small_cases_by_hand():
+    """Counts of ACEpotentials 0.8.6's ace1_model rule, worked by hand (level n/NZ + 1.5 l).
+    Si, order 2, degree 3: one-particle (n, 0) n = 1..3 and (1, 1) (level 2.5); order 1: n = 1,
+    2, 3; order 2: (1,0)(1,0) and (1,0)(2,0) (l = 1 pairs have level 5); pair: 3 -> 8.
+    H/O, order 2, degree 2: levels n/2; order 1: n = 1..4; order 2 (l = 0): (1,1), (1,2), (1,3),
+    (2,2); (1,1) of l = 1 has level 4; pair: ceil(2) * 2 = 4 per centre -> 2 * (4 + 4 + 4)."""
+    si = ACEBasis(["Si"], 2, 3)
+    assert [int((si.mb.fn_order == nu).sum()) for nu in (1, 2)] == [3, 2]
+    assert (si.n_pair, len(si)) == (3, 8)
+    ho = ACEBasis(["H", "O"], 2, 2)
+    assert [int((ho.mb.fn_order == nu).sum()) for nu in (1, 2)] == [4, 4]
+    assert (ho.n_pair, len(ho)) == (4, 24)
+    assert [f for f in ho.functions.itertuples() if f.kind == "manybody" and f.order == 1
+            ][3].n == (4,)
+    # the pair degree is the largest total degree of the per-order vector
+    assert ACEBasis(["Si"], 3, [8, 10, 6]).n_pair == 10
+
+
+def test_coupling_normalisation_sqrt_factorial():
+    """Each function is sum_m T[m] prod A with T symmetric, |T|^2 = prod k_i! (k_i: repeats of a
+    one-particle function), and the functions of one multiset orthogonal (EquivariantModels
+    0.0.5 rpe_basis: docs/conventions.md)."""
+    spec = build_manybody_spec(1, 4, [9.0, 9.0, 9.0, 13.0], 1.5)
+    gram = {}
+    for k in range(len(spec)):
+        factors = tuple(int(i) for i in spec.fn_factors[k] if i >= 0)
+        runs = [factors.count(i) for i in sorted(set(factors))]
+        terms = slice(spec.term_ptr[k], spec.term_ptr[k + 1])
+        coef, a = spec.term_coef[terms], spec.term_a[terms][:, : len(factors)]
+        # coef = T[m] * (distinct orderings of the term's m-tuple) = T[m] * prod k! / prod c_A!
+        orbit = np.array([math.prod(math.factorial(k) for k in runs)
+                          / math.prod(math.factorial(list(row).count(v)) for v in set(row))
+                          for row in a.tolist()])
+        gram.setdefault(factors, []).append((coef, a, orbit))
+        assert np.sum(coef**2 / orbit) == pytest.approx(math.prod(map(math.factorial, runs)),
+                                                         rel=1e-10)
+    repeated = [f for f in gram if len(set(f)) < len(f)]
+    assert len(repeated) > 50 and any(len(gram[f]) > 1 for f in repeated)
+    for fns in gram.values():
+        for (c1, a1, o1), (c2, a2, _) in itertools.combinations(fns, 2):
+            d2 = {tuple(r): c for r, c in zip(a2.tolist(), c2)}
+            dot = sum(c / o * d2.get(tuple(r), 0.0) for r, c, o in zip(a1.tolist(), c1, o1))
+            assert abs(dot) < 1e-10
+
+
+@pytest.mark.parametrize("ls,runs", [((1, 1, 1, 1), (4,)), ((1, 1, 1, 1), (2, 2)),
+                                     ((2, 2, 2), (2, 1)), ((1, 1, 2, 2), (2, 2))])
+def test_reference_gramian_construction_gives_our_scaled_couplings(ls, runs):
+    """EquivariantModels 0.0.5 rpe_basis on orthonormal unsymmetrised couplings U: G = sum over
+    the permutations of identical factors of U P U^T, rows sqrt(s) w^T U, then symmetrised (the
+    A2B map sums a row over the m-tuples of one multiset).  Its rank is our count and its
+    symmetrised rows span our couplings with the same Gram matrix prod k! I."""
+    U = invariant_couplings(ls, (1,) * len(ls))
+    shape = [2 * l + 1 for l in ls]
+    starts = np.cumsum((0,) + runs)
+    perms = [sum((list(p) for p in combo), []) for combo in itertools.product(
+        *[itertools.permutations(range(a, b)) for a, b in zip(starts[:-1], starts[1:])])]
+    permuted = lambda rows, p: np.array([np.transpose(r.reshape(shape), p).ravel() for r in rows])
+    G = sum(U @ permuted(U, p).T for p in perms)
+    s, w = np.linalg.eigh(G)
+    keep = s > 1e-7 * s.max()
+    rows = np.sqrt(s[keep])[:, None] * (w[:, keep].T @ U)
+    ref = sum(permuted(rows, p) for p in perms) / len(perms)
+    ours = math.sqrt(math.prod(map(math.factorial, runs))) * invariant_couplings(ls, runs)
+    assert len(ref) == len(ours) > 0
+    np.testing.assert_allclose(s[keep], len(perms), rtol=1e-12)
+    np.testing.assert_allclose(ref @ ref.T, ours @ ours.T, atol=1e-10)
+    np.testing.assert_allclose(ref.T @ ref, ours.T @ ours, atol=1e-10)
+
+
+def test_coupling_normalisation_values_on_a_dimer():
+    """One neighbour: A_nlm = R_n Y_lm, so (n,0)(n,0) = sqrt(2) A_n00^2, (n,1)(n,1) =
+    +-sqrt(2/3) sum_m A_n1m^2 = +-sqrt(3) (n,0)(n,0), and order 1 is A_n00 itself."""
+    basis = ACEBasis(["Si"], 2, 7)
+    E = basis.evaluate(Atoms("Si2", positions=[[0, 0, 0], [2.1, 0.4, -0.3]]))[0]
+    f = basis.functions
+    index = {(row.n, row.l): k for k, row in enumerate(f.itertuples())
+             if row.kind == "manybody" and row.centre == "Si"}
+    for n in (1, 2):
+        one, ss, pp = E[index[(n,), (0,)]], E[index[(n, n), (0, 0)]], E[index[(n, n), (1, 1)]]
+        assert ss == pytest.approx(math.sqrt(2) / 2 * one**2, rel=1e-12)  # rows sum two atoms
+        assert abs(pp) == pytest.approx(math.sqrt(3) * ss, rel=1e-12)
 
 
 def test_per_order_degree_vector():
@@ -484,7 +570,7 @@ def test_manybody_functions_linearly_independent(elements, order, degree):
     t = basis.factor_table
     rng = np.random.default_rng(7)
     for centre in range(basis.nspecies):
-        for nu in range(2, order + 1):
+        for nu in range(1, order + 1):
             cols = np.flatnonzero((t["centre"] == centre) & (t["order"] == nu) & (t["kind"] == 0))
             rows = []
             while len(rows) < 3 * len(cols):
@@ -557,8 +643,8 @@ def test_basis_size_counts_what_the_basis_builds(elements, order, degree, option
     ((["Si"], 3, float("inf")), {}, "totaldegree must be finite and positive, got [inf, inf, inf]"),
     ((["Si"], 3, float("nan")), {}, "totaldegree must be finite and positive"),
     ((["Si"], 3, -3), {}, "totaldegree must be finite and positive, got [-3, -3, -3]"),
-    ((["Si"], 3, 1), {}, "totaldegree [1.0, 1.0, 1.0] admits no many-body function of orders "
-                         "2..3: the lowest level sum of order nu is nu/1 (2 for order 2)"),
+    ((["Si"], 3, 0.5), {}, "totaldegree [0.5, 0.5, 0.5] admits no many-body function: the "
+                           "lowest level of order nu is nu/1"),
     ((["Si"], 3, 8), {"rcut": -1.0}, "rcut (the cutoff, Å) must be a finite number above rin"),
     ((["Si"], 3, 8), {"rcut": float("nan")}, "rcut (the cutoff, Å) must be a finite number"),
     ((["Si"], 3, 8), {"r0": {"Si": -1.0}}, "r0 (bond lengths, Å) must be finite and positive"),

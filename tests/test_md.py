@@ -216,7 +216,7 @@ def diamond_si(seed):
 def test_native_engine_reproduces_the_external_engine():
     """The same ACE model through pair_style sparseace and through fix external: the same
     trajectory to 1e-10 (the forces agree to rounding)."""
-    model = random_model(["Si"], 3, 10, 80, seed=1, scale=0.002)
+    model = random_model(["Si"], 3, 10, 80, seed=1, scale=0.001)
     s = {**SETTINGS, "temperature": 300.0, "length_ps": 0.2, "timestep_fs": 2.0,
          "chunk_steps": 20, "min_distance": 1.5, "max_temperature_factor": 100.0}
     native = run_md(model, diamond_si(1), {**s, "engine": "native"})

@@ -30,7 +30,7 @@ DEFAULT_OPTIONS = {
     "rcut_factor": 2.5,
     "rin": 0.0,  # Å
     "wL": 1.5,  # level weight of l
-    "pair_degree": None,  # pair functions per neighbour species; None: ceil(total degree of order 1)
+    "pair_degree": None,  # pair functions per neighbour species; None: ceil(max total degree)
     "transform": [2, 4],  # Agnesi (p, q) of the many-body radial basis
     "pair_transform": [1, 3],  # Agnesi (p, q) of the pair basis
 }
@@ -98,7 +98,7 @@ def _settings(elements, order, totaldegree, options: dict):
         raise ValueError(f"rcut (the cutoff, Å) must be a finite number above rin = "
                          f"{opts['rin']:g} Å, got {opts['rcut']!r}")
     if opts["pair_degree"] is None:
-        opts["pair_degree"] = int(math.ceil(degrees[0]))
+        opts["pair_degree"] = int(math.ceil(max(degrees)))
     pair_degree = opts["pair_degree"]
     if isinstance(pair_degree, bool) or not isinstance(pair_degree, (int, np.integer)) \
             or pair_degree < 1:
@@ -123,7 +123,7 @@ class ACEBasis:
     Parameters
     ----------
     elements : element symbols (stored sorted by atomic number).
-    order : maximal correlation order (2..4); order-1 radial terms are the pair basis.
+    order : maximal correlation order (2..4); the many-body block holds orders 1..order.
     totaldegree : maximal level sum, a number or one number per correlation order 1..order.
     **options : see ``DEFAULT_OPTIONS``.
 

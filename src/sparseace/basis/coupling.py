@@ -139,10 +139,12 @@ def invariant_couplings(ls: tuple[int, ...], runs: tuple[int, ...]) -> np.ndarra
 
     ``ls``: angular momenta of the factors, identical factors adjacent; ``runs``: lengths of the
     runs of identical factors (sum(runs) == len(ls)).  Returns an empty (0, .) array when no
-    O(3)-invariant exists (e.g. odd sum of l).
+    O(3)-invariant exists (e.g. odd sum of l, or one factor with l > 0).
     """
     size = int(np.prod([2 * l + 1 for l in ls]))
-    if sum(ls) % 2 == 1 or len(ls) < 2:
+    if len(ls) == 1:  # a single factor is invariant only for l = 0
+        return np.ones((1, 1)) if ls == (0,) else np.zeros((0, size))
+    if sum(ls) % 2 == 1:
         return np.zeros((0, size))
     kept: list[np.ndarray] = []
     for T in _coupling_trees(ls):

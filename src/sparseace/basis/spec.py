@@ -2,9 +2,15 @@
 
 One-particle functions are indexed by (n, l): n >= 1 interleaves neighbour species and radial
 degree (species = (n-1) mod NZ, degree = (n-1) div NZ + 1), l >= 0 the angular momentum; their
-level is n/NZ + wL*l.  A many-body function of correlation order nu couples a multiset of nu
-one-particle functions whose levels sum to at most the total degree of that order; each multiset
-carries as many functions as it has independent invariant couplings (see ``coupling``).
+level is n/NZ + wL*l.  A many-body function of correlation order nu (1..order) couples a
+multiset of nu one-particle functions whose levels sum to at most the total degree of that order;
+each multiset carries as many functions as it has independent invariant couplings (see
+``coupling``).  Order 1 (one factor, l = 0) is kept beside the pair basis.
+
+Normalisation: a function is sum_m T[m] prod_t A[v_t] over all m-tuples, with T a symmetric
+invariant tensor of norm sqrt(prod_i k_i!) (k_i: multiplicities of identical one-particle
+functions in the multiset); the functions of one multiset have orthogonal T.  Both rules are those
+of the reference (ACEpotentials 0.8.6 / EquivariantModels 0.0.5): docs/conventions.md.
 
 Each function is stored as a list of product terms ``coef * prod_t A[v_t]`` over entries of the
 atomic base A (index v of (n, l, m)); symmetric m-tuples of identical factors are merged.
@@ -15,7 +21,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from math import factorial
+from math import factorial, prod, sqrt
 
 import numpy as np
 
@@ -118,16 +124,15 @@ def _canonical_mtuples(ls: tuple[int, ...], runs: tuple[int, ...]):
 def _one_particle_basis(nspecies: int, order: int, degrees: list[float], wL: float,
                         limit: int | None = None):
     """(op (n_op, 2) one-particle (n, l), their levels) that the many-body functions of
-    orders 2..order with total degrees ``degrees`` can use (at most ``limit`` of them)."""
+    orders 1..order with total degrees ``degrees`` can use (at most ``limit`` of them)."""
     if not 2 <= order <= MAX_ORDER:
         raise ValueError(f"correlation order must be between 2 and {MAX_ORDER}, got {order}")
     minlev = 1.0 / nspecies
-    maxlev = max(degrees[nu - 1] - (nu - 1) * minlev for nu in range(2, order + 1))
+    maxlev = max(degrees[nu - 1] - (nu - 1) * minlev for nu in range(1, order + 1))
     ops = one_particle_functions(nspecies, maxlev, wL, limit)
     if not ops:
-        raise ValueError(f"totaldegree {degrees} admits no many-body function of orders "
-                         f"2..{order}: the lowest level sum of order nu is nu/{nspecies} "
-                         f"({2 / nspecies:g} for order 2)")
+        raise ValueError(f"totaldegree {degrees} admits no many-body function: the lowest "
+                         f"level of order nu is nu/{nspecies}")
     op = np.array(ops, dtype=np.int64).reshape(-1, 2)
     return op, np.array([factor_level(n, l, nspecies, wL) for n, l in ops])
 
@@ -135,7 +140,7 @@ def _one_particle_basis(nspecies: int, order: int, degrees: list[float], wL: flo
 def _coupled_tuples(op: np.ndarray, levels: np.ndarray, order: int, degrees: list[float]):
     """Yield (nu, one-particle indices, their l, runs of identical factors, invariant couplings)
     of every admissible multiset with at least one coupling: one function per coupling."""
-    for nu in range(2, order + 1):
+    for nu in range(1, order + 1):
         for tup in admissible_tuples(levels, op[:, 1], nu, degrees[nu - 1]):
             ls = tuple(int(op[i, 1]) for i in tup)
             runs = tuple(len(list(g)) for _, g in itertools.groupby(tup))
@@ -159,7 +164,7 @@ def count_manybody_functions(nspecies: int, order: int, degrees: list[float], wL
 
 
 def build_manybody_spec(nspecies: int, order: int, degrees: list[float], wL: float) -> ManyBodySpec:
-    """All many-body functions (orders 2..order) for one centre species.
+    """All many-body functions (orders 1..order) for one centre species.
 
     ``degrees[nu-1]`` is the total degree of correlation order nu.
     """
@@ -169,7 +174,8 @@ def build_manybody_spec(nspecies: int, order: int, degrees: list[float], wL: flo
     records = []  # (order, level, factors, coupling, coef rows, mtuple data)
     for nu, tup, ls, runs, C in _coupled_tuples(op, levels, order, degrees):
         flat, ms, mult = _canonical_mtuples(ls, runs)
-        coefs = C[:, flat] * mult
+        # unit-norm couplings scaled to norm sqrt(prod k_i!), the reference's (module doc)
+        coefs = C[:, flat] * mult * sqrt(prod(factorial(k) for k in runs))
         aidx = a_offset[list(tup)] + np.array(ls) + ms  # (n_canon, nu)
         lev = float(levels[list(tup)].sum())
         for c in range(len(C)):
