@@ -34,18 +34,26 @@ def write_table(df: pd.DataFrame, stem, caption: str) -> list[str]:
     return paths
 
 
-def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
+def zuo_table(errors: pd.DataFrame, literature: dict, published: dict | None = None) -> pd.DataFrame:
     """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
     models of each solver, next to the published MTP and GAP values.
 
-    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae."""
+    ``errors``: columns element, solver (its label), model ("small"/"large"), energy_mae,
+    force_mae.  ``published``: row label -> block with ``energy_mae_meV_per_atom`` and
+    ``force_mae_eV_per_A``, each "small"/"large" -> element -> value (e.g. [52]'s models)."""
     rows = []
     for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
         d = d.set_index("element")
-        rows += [{"model": f"{solver.upper()} ({model})", "quantity": q,
+        rows += [{"model": f"{solver} ({model})", "quantity": q,
                   **{el: d.at[el, col] for el in d.index}}
                  for q, col in (("energy MAE (meV/atom)", "energy_mae"),
                                 ("force MAE (eV/A)", "force_mae"))]
+    for name, block in (published or {}).items():
+        for size in ("small", "large"):
+            rows.append({"model": f"{name} ({size})", "quantity": "energy MAE (meV/atom)",
+                         **block["energy_mae_meV_per_atom"][size]})
+            rows.append({"model": f"{name} ({size})", "quantity": "force MAE (eV/A)",
+                         **block["force_mae_eV_per_A"][size]})
     for name in ("MTP", "GAP"):
         rows.append({"model": name, "quantity": "energy MAE (meV/atom)",
                      **literature["energy_mae_meV_per_atom"][name]})
@@ -75,15 +83,16 @@ SI_PROPERTY_ROWS = (
 
 
 def si_properties_table(models: dict[str, dict], literature: dict) -> pd.DataFrame:
-    """Table III: silicon properties of DFT, GAP and the fitted models, with % error vs DFT.
+    """Table III: silicon properties of DFT, GAP, any other published model of ``literature``
+    (e.g. [52]'s BLR) and the fitted models, with % error vs DFT.
 
     ``models``: column label (a model id) -> property dict (eV, GPa, J/m^2); one column pair
     per label, so two models never share a column."""
-    dft, gap = literature["DFT"], literature["GAP"]
     keys = [k for k, _ in SI_PROPERTY_ROWS]
+    published = ["DFT", "GAP", *[k for k in literature if k not in ("DFT", "GAP", "units")]]
     table = pd.DataFrame({"property": [label for _, label in SI_PROPERTY_ROWS],
-                          "DFT": [dft.get(k, np.nan) for k in keys],
-                          "GAP": [gap.get(k, np.nan) for k in keys]})
+                          **{name: [literature[name].get(k, np.nan) for k in keys]
+                             for name in published}})
     for label, values in models.items():
         mine = np.array([values.get(k, np.nan) for k in keys], dtype=float)
         table[label] = mine

@@ -19,8 +19,10 @@ def input_files(kind, spec):
     if kind == "properties":
         return {m: f"results/properties/{ds[0]}/{m}.json" for m in study.model_ids(spec)}
     if kind == "errors":
-        return {f"{d}/{m}": f"results/fits/{d}/errors/{m}.csv" for d in ds
-                for m in study.model_ids(spec)}
+        return {**{f"{d}/{m}": f"results/fits/{d}/errors/{m}.csv" for d in ds
+                   for m in study.model_ids(spec)},
+                **{f"{r}/{m}": f"results/fits/{r}/errors/{m}.csv"
+                   for _, _, r, m in study.refit_models(spec)}}
     if kind == "literature":
         return LITERATURE
     raise ValueError(f"unknown input kind {kind!r}")
