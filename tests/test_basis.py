@@ -540,3 +540,17 @@ def test_no_private_reach_through():
             if not str(path.relative_to(REPO)).startswith(f"src/sparseace/{owner}"):
                 offences += [f"{path.relative_to(REPO)}: {n}" for n in sorted(used & names)]
     assert not offences
+
+
+@pytest.mark.parametrize("degrees,about", [([20, 16, 12], 300), ([25, 21, 17], 1000)])
+def test_per_order_degrees_of_52s_zuo_models(degrees, about):
+    """[52]'s Zuo models (ACEworkflows Zuo2020Benchmark/ACEpotentials_paper.jl: totaldegree
+    [20, 16, 12], "~ 300 basis functions", and [25, 21, 17], "~ 1000"): order nu's functions
+    are those of a one-degree basis at degrees[nu-1]; the pair basis has degrees[0] functions."""
+    basis = ACEBasis(["Ni"], 3, degrees)
+    sizes = basis.size_table().set_index(["kind", "order"])["functions"]
+    assert sizes[("pair", 1)] == degrees[0]
+    for nu in (2, 3):
+        alone = ACEBasis(["Ni"], 3, degrees[nu - 1]).size_table().set_index(["kind", "order"])
+        assert sizes[("manybody", nu)] == alone["functions"][("manybody", nu)]
+    assert abs(len(basis) - about) <= 0.05 * about

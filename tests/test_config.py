@@ -70,6 +70,21 @@ def test_shipped_configs_validate_with_defaults():
     (lambda c: c["figures"]["fig5"].update(dataset="zuo_Si"),
      r"at figures/fig5/dataset: zuo_Si is not properties/dataset \(si_tiny\)"),
     (lambda c: c["fits"].update(zuo_Fe=c["fits"]["zuo_Li"]), "at fits/zuo_Fe: no dataset 'zuo_Fe'"),
+    # per-order degrees, [52]'s refits in Table II, the property protocol
+    (lambda c: c["fits"].update(zuo_Mo={**c["fits"]["zuo_Mo"], "totaldegree": [14, 10]}),
+     r"at fits/zuo_Mo/totaldegree: 2 degrees \[14, 10\] for correlation order 3: give one per "
+     r"order 1..3"),
+    (lambda c: c["fits"].update(zuo_Mo={**c["fits"]["zuo_Mo"], "train_on": "all"}),
+     "at fits/zuo_Mo/train_on"),
+    (lambda c: c["figures"]["table2"].update(refits={"models": ["rrqr-all"], "small": ["zuo_Mo"]}),
+     r"at figures/table2/refits/small: 1 datasets for the 6 of figures/table2/datasets"),
+    (lambda c: c["figures"]["table2"].update(refits={"models": ["rrqr-all"],
+                                                     "small": ["zuo_Fe"] * 6}),
+     "at figures/table2/refits/small/0: dataset 'zuo_Fe' is not fitted"),
+    (lambda c: c["figures"]["table2"].update(refits={"models": ["blr-all"],
+                                                     "small": ["zuo_Mo"] * 6}),
+     "at figures/table2/refits/small/0: no fit produces model 'blr-all' for zuo_Mo"),
+    (lambda c: c["properties"].update(protocol="mine"), "at properties/protocol"),
 ])
 def test_bad_config_rejected(default, edit, message):
     config = copy.deepcopy(default)
@@ -125,3 +140,19 @@ def test_literature_values_are_the_corrected_study_values():
     theirs = yaml.safe_load(shared.read_text())
     assert ours["zuo2020_other_potentials"] == theirs["zuo2020_other_potentials"]
     assert ours["water_other_models"] == theirs["water_other_models"]
+
+
+def test_published_52_values_are_the_study_materials():
+    """[52]'s Zuo values (Table II) and its BLR silicon row (Table III) as the study prints them."""
+    shared = REPO.parent / "shared" / "reference" / "literature_values.yaml"
+    if not shared.exists():
+        pytest.skip(f"study materials not found at {shared}")
+    ours = yaml.safe_load((REPO / "config/literature_values.yaml").read_text())
+    study = yaml.safe_load(shared.read_text())["this_study"]
+    for quantity, block in ours["acepotentials2023_zuo"].items():
+        for size in ("small", "large"):
+            assert block[size] == study["table2"][quantity][size]["RRQR"]
+    blr = ours["si_properties"]["BLR [52]"]
+    renamed = {"bulk_modulus": "bulk_modulus_eos", "C44": "C44_unrelaxed"}
+    assert {renamed.get(k, k): v for k, v in zip(study["table3"]["columns"],
+                                                  study["table3"]["rows"]["BLR"])} == blr

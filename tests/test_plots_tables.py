@@ -145,3 +145,52 @@ def test_collapsed_properties_are_blank_and_named(tmp_path):
     fig = study.make("fig5", spec, RUN, properties=properties, literature=lit)
     y = fig.axes[0].lines[0].get_ydata()
     assert np.isnan(y[0]) and y[1] == pytest.approx(100 * (3.5 - 3.67) / 3.67)
+
+
+def test_table2_shows_refits_of_52_beside_its_published_values():
+    """Table II's refits of [52]'s protocol (other datasets, models rrqr-all / blr-all) are rows
+    of their own, labelled, with their function counts in the caption, next to [52]'s
+    published values; the study's sparse models keep theirs."""
+    from sparseace import study
+
+    def err(e, f, active):
+        return pd.DataFrame({"E_MAE_meV_per_atom": [e], "F_MAE_eV_per_A": [f],
+                             "active": [active]}, index=pd.Index(["all"], name="config_type"))
+
+    spec = {"datasets": ["zuo_Mo", "zuo_Ni"], "solvers": ["asp"], "small": 300, "large": 1000,
+            "refits": {"models": ["rrqr-all"], "small": ["zuo_Mo_52s", "zuo_Ni_52s"],
+                       "large": ["zuo_Mo_52l", "zuo_Ni_52l"]}}
+    errors = {f"{ds}/asp-{n}": err(1.0, 0.1, n) for ds in spec["datasets"] for n in (300, 1000)}
+    errors.update({"zuo_Mo_52s/rrqr-all": err(2.5, 0.12, 299),
+                   "zuo_Ni_52s/rrqr-all": err(0.4, 0.02, 299),
+                   "zuo_Mo_52l/rrqr-all": err(2.9, 0.09, 1016),
+                   "zuo_Ni_52l/rrqr-all": err(0.3, 0.01, 1016)})
+    published = {q: {"small": {"Mo": 2.597, "Ni": 0.416}, "large": {"Mo": 2.911, "Ni": 0.34}}
+                 for q in ("energy_mae_meV_per_atom", "force_mae_eV_per_A")}
+    lit = {"zuo2020_other_potentials": {q: {"MTP": {"Mo": 1, "Ni": 1}, "GAP": {"Mo": 1, "Ni": 1}}
+                                        for q in published},
+           "acepotentials2023_zuo": published}
+    t2, caption = study.make("table2", spec, RUN, errors=errors, literature=lit)
+    energy = t2[t2.quantity.str.startswith("energy")].set_index("model")
+    assert energy.at["RRQR refit of [52] (small)", "Mo"] == 2.5
+    assert energy.at["RRQR refit of [52] (large)", "Ni"] == 0.3
+    assert energy.at["[52] published (small)", "Ni"] == 0.416
+    assert energy.at["ASP (small)", "Mo"] == 1.0
+    assert "small 299 functions" in caption and "large 1016 functions" in caption
+    assert sorted(study.refit_models(spec))[0] == ("zuo_Mo", "large", "zuo_Mo_52l", "rrqr-all")
+
+
+def test_table3_names_its_protocol_and_published_models():
+    """Table III names the property protocol its models were computed by and shows every
+    published model of the literature block (e.g. [52]'s BLR) as a column."""
+    from sparseace import study
+
+    lit = {"si_properties": {"units": {"defects": "eV"}, "DFT": {"vacancy": 3.67},
+                             "GAP": {"vacancy": 3.53}, "BLR [52]": {"vacancy": 3.52}}}
+    properties = {"asp-20": {"active": 20, "values": {"vacancy": 3.5}, "failures": {},
+                             "protocol": "study_notebook"}}
+    t3, caption = study.make("table3", {"models": ["asp-20"]}, RUN, properties=properties,
+                             literature=lit)
+    assert t3.set_index("property").at["vacancy (eV)", "BLR [52]"] == 3.52
+    assert "units" not in t3.columns
+    assert "property protocol: study_notebook" in caption
