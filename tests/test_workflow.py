@@ -111,8 +111,9 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
     assert list(t2.columns) == ["model", "quantity", "Ni", "Mo", "Si"]
     assert len(t2) == 2 * (4 * 2 + 2)
     t3 = table("table3")
-    assert len(t3) == 13 and list(t3.columns)[3:5] == ["blr-all", "blr-all err %"]
-    assert t3.shape[1] == 3 + 2 * 4
+    assert len(t3) == 13 and list(t3.columns)[1:6] == ["DFT", "GAP", "BLR [52]", "blr-all",
+                                                       "blr-all err %"]
+    assert t3.shape[1] == 4 + 2 * 4
     t4 = table("table4")
     assert len(t4) == 3 + 3 and list(t4.columns)[:2] == ["model", "energy_mae_meV_per_atom"]
     md = table("md_stability")
