@@ -655,3 +655,20 @@ def test_impossible_basis_parameters_are_named(args, options, message):
         with pytest.raises(ValueError) as err:
             make(*args, **options)
         assert message in str(err.value)
+
+
+@pytest.mark.parametrize("degrees,about,size", [([20, 16, 12], 300, 319),
+                                                ([25, 21, 17], 1000, 1041)])
+def test_per_order_degrees_of_52s_zuo_models(degrees, about, size):
+    """[52]'s Zuo models (ACEworkflows Zuo2020Benchmark/ACEpotentials_paper.jl: totaldegree
+    [20, 16, 12], "~ 300 basis functions", and [25, 21, 17], "~ 1000"): order nu's functions
+    are those of a one-degree basis at degrees[nu-1]; the pair basis has degrees[0] functions."""
+    basis = ACEBasis(["Ni"], 3, degrees)
+    sizes = basis.size_table().set_index(["kind", "order"])["functions"]
+    assert sizes[("pair", 1)] == degrees[0]
+    for nu in (2, 3):
+        alone = ACEBasis(["Ni"], 3, degrees[nu - 1]).size_table().set_index(["kind", "order"])
+        assert sizes[("manybody", nu)] == alone["functions"][("manybody", nu)]
+    # the script's "~ 300" / "~ 1000"; exactly: pair degrees[0] + orders 1..3 (order 1 counts
+    # degrees[0] functions too, as ACEpotentials 0.8.6 keeps them: docs/conventions.md)
+    assert len(basis) == size and abs(size - about) <= 0.07 * about

@@ -246,3 +246,20 @@ def test_bad_training_frames_name_file_frame_and_field(basis, frames, rows, defe
             assemble(basis, given, EREF, source="train.xyz")
         else:
             energy_rows(basis, given, EREF, source="train.xyz")
+
+
+def test_training_factor_of_train_and_val_is_the_whole_file(basis, frames):
+    """train_on "train+val" ([52]'s protocol: the whole training file) fits the factor of both
+    splits together; "train" the training split's."""
+    from sparseace.fitting import training_factor
+
+    train = assemble(basis, frames[:6], EREF, WEIGHTS)
+    val = assemble(basis, frames[6:], EREF, WEIGHTS)
+    whole = assemble(basis, frames, EREF, WEIGHTS)
+    assert training_factor(train, val) is train
+    both = training_factor(train, val, "train+val")
+    assert both.nrows == whole.nrows and both.meta["configs"] == len(frames)
+    gram = lambda f: f.R_aug.T @ f.R_aug
+    assert np.abs(gram(both) - gram(whole)).max() <= 1e-10 * np.abs(gram(whole)).max()
+    with pytest.raises(ValueError, match="train_on must be 'train' or 'train\\+val', got 'all'"):
+        training_factor(train, val, "all")

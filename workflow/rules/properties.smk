@@ -8,6 +8,7 @@ rule si_properties:
         "results/properties/{dataset}/{model}.json",
     params:
         settings=config["properties"]["settings"],
+        protocol=config["properties"]["protocol"],
     log:
         "logs/si_properties/{dataset}.{model}.log",
     benchmark:

@@ -7,9 +7,9 @@ from sparseace.provenance import inputs_record, package_versions, setup_logging,
 setup_logging(snakemake.log[0])
 calc = SparseACECalculator(snakemake.input.model)
 failures = {}  # defects and surfaces the model collapses: None in values, the reason here
-values = silicon_properties(calc, snakemake.params.settings, failures)
+values = silicon_properties(calc, snakemake.params.settings, failures, snakemake.params.protocol)
 write_json_atomic(snakemake.output[0], {
     "model": snakemake.wildcards.model, "dataset": snakemake.wildcards.dataset,
     "active": len(calc.model), "values": values, "failures": failures,
-    "settings": snakemake.params.settings,
+    "settings": snakemake.params.settings, "protocol": snakemake.params.protocol,
     "inputs": inputs_record(snakemake.input), "versions": package_versions()})

@@ -3,7 +3,7 @@
 
 from sparseace.basis import ACEBasis
 from sparseace.design import DesignFactor
-from sparseace.fitting import solve
+from sparseace.fitting import solve, training_factor
 from sparseace.provenance import inputs_record, setup_logging
 from sparseace.solvers import FitSpec, load_plugins
 
@@ -11,11 +11,12 @@ setup_logging(snakemake.log[0])
 load_plugins(snakemake.config.get("solver_plugins"))
 fit = snakemake.params.fit
 basis = ACEBasis.load(snakemake.input.basis)
-checkpoints = solve(basis, DesignFactor.load(snakemake.input.train),
-                    DesignFactor.load(snakemake.input.val), fit["prior"],
+val = DesignFactor.load(snakemake.input.val)
+train = training_factor(DesignFactor.load(snakemake.input.train), val, fit["train_on"])
+checkpoints = solve(basis, train, val, fit["prior"],
                     snakemake.wildcards.solver, FitSpec.from_settings(fit, basis.level_order()),
                     snakemake.params.options)
-checkpoints.meta.update(dataset=snakemake.wildcards.dataset,
+checkpoints.meta.update(dataset=snakemake.wildcards.dataset, train_on=fit["train_on"],
                         split_seed=int(snakemake.wildcards.seed),
                         inputs=inputs_record(snakemake.input))
 checkpoints.save(snakemake.output[0])
