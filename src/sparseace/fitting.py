@@ -32,7 +32,7 @@ from .solvers import Checkpoints, FitSpec, LstsqSystem, get_solver
 log = logging.getLogger(__name__)
 
 #: refusal limits of a fit's size (``sparseace fit --max-functions/--max-memory-gb``, a workflow
-#: configuration's ``limits``); the study's largest basis has 17,578 functions
+#: configuration's ``limits``); the study's largest basis has 17,634 functions
 MAX_FUNCTIONS = 25_000
 MAX_MEMORY_GB = 32.0
 #: (n+1) x (n+1) float64 matrices a workflow job holds at once (workflow/rules/fit.smk): a

@@ -89,15 +89,15 @@ def basis_size(path) -> int:
 def factor_mb(input, copies: int, extra_mb: int = 500) -> int:
     """Memory (MB) of a job holding ``copies`` (n+1) x (n+1) float64 matrices (design factors,
     Gram matrices), n = functions of the job's basis (input ``basis``): the one place where
-    memory is sized (8 (n+1)^2 bytes: 224 MB for Zuo's 5,292 functions, 1.5 GB for GAP-Si's
-    13,695, 2.5 GB for water's 17,578)."""
+    memory is sized (8 (n+1)^2 bytes: 226 MB for Zuo's 5,317 functions, 1.5 GB for GAP-Si's
+    13,718, 2.5 GB for water's 17,634)."""
     return int(matrices_gb(basis_size(input.basis), copies) * 1e3 + extra_mb)
 
 
 def solve_minutes(input) -> int:
-    """Run time (min) of a solver job: 4 h at Zuo's 5,292 functions, growing as n^2.5 (about
-    2 days at GAP-Si's 13,695, 3.5 days at water's 17,578)."""
-    return max(240, int(240 * (basis_size(input.basis) / 5292) ** 2.5))
+    """Run time (min) of a solver job: 4 h at Zuo's 5,317 functions, growing as n^2.5 (about
+    2 days at GAP-Si's 13,718, 3.5 days at water's 17,634)."""
+    return max(240, int(240 * (basis_size(input.basis) / 5317) ** 2.5))
 
 
 def md_runs():
