@@ -271,6 +271,10 @@ def test_bad_weights_file_is_named(tmp_path, capsys):
     status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, "--weights-file",
                            tmp_path / "w.yaml", "-o", tmp_path / "m.json")
     assert status == 2 and "w.yaml (option --weights-file): weights of 'liq'" in err
+    (tmp_path / "w.yaml").write_text("default: {E: 30}\n", encoding="utf-16")
+    status, err = run_main(capsys, "fit", tmp_path / "absent.xyz", *FIT, "--weights-file",
+                           tmp_path / "w.yaml", "-o", tmp_path / "m.json")
+    assert status == 2 and "w.yaml (option --weights-file): cannot read ('utf-8' codec" in err
 
 
 def test_selection_no_checkpoint_satisfies_is_named(tmp_path):

@@ -83,7 +83,7 @@ def parse_weights(text: str | None, path: str | None) -> dict | None:
         where = f"{path} (option --weights-file)"
         try:
             table = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as err:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
             raise UsageError(f"{where}: cannot read ({err})") from None
         if not isinstance(table, dict):
             raise UsageError(f"{where}: expected a mapping config_type -> {{E, F, V}}")
