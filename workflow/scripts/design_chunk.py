@@ -20,6 +20,7 @@ logging.info("chunk %d/%d: configurations %d..%d of %d, %d functions", index + 1
              first, last, len(frames), len(basis))
 rows = design_rows(basis, frames[first:last], ids[first:last], snakemake.params.eref,
                    snakemake.params.weights, source=snakemake.input.structures, progress=True,
+                   first_frame=first,
                    meta={"chunk": [index, nchunks, first, last],
                          "inputs": inputs_record([snakemake.input.structures])})
 rows.save(snakemake.output[0])
