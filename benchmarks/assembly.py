@@ -3,7 +3,7 @@
     python benchmarks/assembly.py [--structures N] [--skip-full] [--skip-scaling]
 
 1. Full run: the Zuo Cu training set (262 configurations, 27,416 atoms, 82,510 rows) at the
-   study's Zuo settings (order 3, total degree 25: 5,292 functions), split into 4 chunks, each
+   study's Zuo settings (order 3, total degree 25: 5,317 functions), split into 4 chunks, each
    reduced by its own process, then a gather process combines the chunk files (as the
    workflow's jobs do).  Reports wall time and peak resident memory per job, next to the
    memory of the dense weighted design matrix (the baseline: the reference implementation

@@ -2,7 +2,7 @@
 
     python benchmarks/basis.py [--structures N] [--acejax-structures M] [--skip-acejax]
 
-Produces all rows at the study's Zuo settings (order 3, total degree 25: 5,292 functions) and
+Produces all rows at the study's Zuo settings (order 3, total degree 25: 5,317 functions) and
 reports wall time, peak resident memory and throughput in (atoms x functions) per second, next
 to two baselines on the same structures:
   * ace-jax (PyPI, `pip install -e '.[bench]'`): an ACE basis of the same order and degree

@@ -4,13 +4,13 @@ orthogonal_mp_gram on the same reduced systems.
     python benchmarks/solvers.py [--quick] [--skip-zuo] [--skip-synthetic] [--skip-lars]
                                  [--water] [--timeout S]
 
-1. Zuo Mo at the study's settings (order 3, total degree 25: 5,292 functions; prior p = 4):
+1. Zuo Mo at the study's settings (order 3, total degree 25: 5,317 functions; prior p = 4):
    the training factor is assembled from the mirror (cached in benchmarks/out/), paths to
    1000 active functions.
 2. Synthetic: an upper-triangular R (n x n, from the QR of a Gaussian matrix with column scales
-   decaying over 4 decades) with n = 13,695 columns (GAP-Si), paths to 5000 active (--quick:
+   decaying over 4 decades) with n = 13,718 columns (GAP-Si), paths to 5000 active (--quick:
    n = 3000 to 1000).
-3. --water: ours only, on a synthetic 17,578-column system to 12,000 active (the study's water
+3. --water: ours only, on a synthetic 17,634-column system to 12,000 active (the study's water
    size).
 Each side starts from R and z and forms what it needs inside the timing (scikit-learn: the Gram
 matrix R^T R and R^T z); lars_path_gram runs for the same number of iterations as ASP.  Each
@@ -170,7 +170,7 @@ def main():
     parser.add_argument("--skip-lars", action="store_true",
                         help="leave scikit-learn's lars_path_gram out")
     parser.add_argument("--water", action="store_true",
-                        help="also ours on a 17,578-column system to 12,000 active")
+                        help="also ours on a 17,634-column system to 12,000 active")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="stop a method after this many seconds (default 3600)")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
@@ -181,13 +181,13 @@ def main():
         return
     methods = tuple(m for m in METHODS if not (args.skip_lars and m == "lars_path_gram"))
     if not args.skip_zuo:
-        compare("Zuo Mo, order 3, total degree 25 (5,292 functions)", zuo_mo_system(), 5292,
+        compare("Zuo Mo, order 3, total degree 25 (5,317 functions)", zuo_mo_system(), 5317,
                 1000, args.timeout, methods)
     if not args.skip_synthetic:
-        n, k = (3000, 1000) if args.quick else (13695, 5000)
+        n, k = (3000, 1000) if args.quick else (13718, 5000)
         compare(f"synthetic, {n} columns", synthetic_system(n), n, k, args.timeout, methods)
     if args.water:
-        compare("synthetic, 17,578 columns (water)", synthetic_system(17578), 17578, 12000,
+        compare("synthetic, 17,634 columns (water)", synthetic_system(17634), 17634, 12000,
                 args.timeout, methods=("asp", "omp"))
 
 

@@ -328,3 +328,34 @@ def test_published_52_values_are_the_study_materials():
     renamed = {"bulk_modulus": "bulk_modulus_eos", "C44": "C44_unrelaxed"}
     assert {renamed.get(k, k): v for k, v in zip(study["table3"]["columns"],
                                                   study["table3"]["rows"]["BLR"])} == blr
+
+
+def test_only_restricts_the_study_to_the_datasets_named():
+    """`only` keeps the datasets named (and the refit datasets of their Table II rows), the
+    figures over them (a figure over several datasets keeps the ones named) and their MD runs;
+    the plan of the paper config's Zuo part names no other dataset and no silicon properties.
+    A pattern that names no dataset is refused."""
+    from sparseace.config import restrict
+
+    config = load_config(REPO / "config/paper.yaml")
+    config["only"] = ["zuo_Ni"]
+    restrict(config)
+    assert set(config["datasets"]) == set(config["fits"]) == {
+        "zuo_Ni", "zuo_Ni_52small", "zuo_Ni_52large"}
+    table2 = config["figures"]["table2"]
+    assert table2["datasets"] == ["zuo_Ni"]
+    assert (table2["refits"]["small"], table2["refits"]["large"]) == (["zuo_Ni_52small"],
+                                                                     ["zuo_Ni_52large"])
+    assert set(config["figures"]) == {"table2", "fig1"}
+    assert config["figures"]["fig1"]["datasets"] == ["zuo_Ni"]
+    assert set(config["md"]["runs"]) == {"zuo_Ni"} and "properties" not in config
+    config = load_config(REPO / "config/paper.yaml")
+    config["only"] = ["zuo_*", "nothing*"]
+    with pytest.raises(ValueError, match=r"at only: \['nothing\*'\] name\(s\) no dataset"):
+        restrict(config)
+    text = plan("--configfile", "config/paper.yaml", "--config", "only=[zuo_*]")
+    planned = set(re.findall(r"results/(?:data|fits|md|properties)/([A-Za-z0-9_]+)/", text))
+    assert planned == {d for d in load_config(REPO / "config/paper.yaml")["datasets"]
+                       if d.startswith("zuo_")}
+    assert "rule reproduction:" in text and "rule si_properties:" not in text
+    assert "rule table_table4:" not in text and "rule figure_fig1:" in text

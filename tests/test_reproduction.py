@@ -200,3 +200,12 @@ def test_table3_table4_and_their_claims_from_a_constructed_run():
     frame = rp.build(specs, SETTINGS, LITERATURE, errors=errors, properties=properties,
                      curves=curves)
     assert [claim(frame, k)["verdict"] for k in (4, 5, 7)] == [rp.NOT_REPRODUCED] * 3
+
+
+def test_a_run_of_part_of_the_study_says_so_at_the_top():
+    from sparseace.reproduction import banner
+
+    assert banner("full") is None
+    text = banner("full", ["zuo_*"])
+    assert "part of the study: the datasets zuo_* (config only)" in text
+    assert "reduced run" in banner("reduced", ["zuo_*"]) and "zuo_*" in banner("reduced", ["zuo_*"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -86,8 +87,45 @@ def validate_config(config: dict, source: str = "<config>") -> dict:
         except ValueError as err:
             raise ValueError(f"{source}: invalid configuration at solvers/{name}: {err}") from None
     _raise_invalid(source, consistency_errors(config))
+    restrict(config, source)
     fit_plan(config, source)
     return config
+
+
+def restrict(config: dict, source: str = "<config>") -> None:
+    """Restrict a validated config in place to the datasets that its ``only`` names (names or
+    shell patterns, e.g. ``zuo_*``) and the refit datasets of their Table II rows: the fits, MD
+    runs, figures and tables of other datasets are left out (a figure over several datasets
+    keeps the ones named), and the reproduction report lists their numbers as not run."""
+    patterns = config.get("only")
+    if not patterns:
+        return
+    unmatched = [p for p in patterns if not fnmatch.filter(config["datasets"], p)]
+    if unmatched:
+        raise ValueError(f"{source}: invalid configuration at only: {unmatched} name(s) no "
+                         f"dataset (datasets: {sorted(config['datasets'])})")
+    keep = {d for p in patterns for d in fnmatch.filter(config["datasets"], p)}
+    figures = {}
+    for name, spec in config.get("figures", {}).items():
+        if "datasets" in spec:
+            kept = [i for i, d in enumerate(spec["datasets"]) if d in keep]
+            refits = spec.get("refits", {})
+            spec = {**spec, "datasets": [spec["datasets"][i] for i in kept]}
+            if refits:
+                spec["refits"] = {**refits, **{size: [refits[size][i] for i in kept]
+                                               for size in ("small", "large") if size in refits}}
+                keep |= {d for size in ("small", "large") for d in spec["refits"].get(size, [])}
+            if kept:
+                figures[name] = spec
+        elif spec.get("dataset") in keep:
+            figures[name] = spec
+    config["figures"] = figures
+    config["datasets"] = {k: v for k, v in config["datasets"].items() if k in keep}
+    config["fits"] = {k: v for k, v in config.get("fits", {}).items() if k in keep}
+    config["md"]["runs"] = {k: v for k, v in config["md"].get("runs", {}).items() if k in keep}
+    if config.get("properties", {}).get("dataset") not in keep:
+        config.pop("properties", None)
+    _raise_invalid(source, consistency_errors(config))
 
 
 def _raise_invalid(source: str, errors: list[tuple[str, str]]) -> None:

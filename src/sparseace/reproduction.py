@@ -57,14 +57,20 @@ DEFECTS = ("vacancy", "interstitial_tetrahedral", "interstitial_hexagonal",
 TABLE3_KEYS = {"bulk_modulus": "bulk_modulus_eos", "C44": "C44_unrelaxed"}
 
 
-def banner(study: str) -> str | None:
-    """The warning heading the report of a run other than the full study (config ``study``)."""
-    if study == "full":
-        return None
-    return (f"**This is a {study} run (config study={study}): its datasets, basis sizes and MD "
-            "lengths are reduced, so its numbers are not comparable to the published ones.** "
-            "Its verdicts against published numbers say only how far this run is from them; "
-            "its claim checks run on what it has.")
+def banner(study: str, only: list | None = None) -> str | None:
+    """The warning heading the report of a run other than the full study (config ``study``)
+    or of part of it (config ``only``)."""
+    lines = []
+    if study != "full":
+        lines.append(f"**This is a {study} run (config study={study}): its datasets, basis "
+                     "sizes and MD lengths are reduced, so its numbers are not comparable to the "
+                     "published ones.** Its verdicts against published numbers say only how far "
+                     "this run is from them; its claim checks run on what it has.")
+    if only:
+        lines.append(f"**This run covers part of the study: the datasets {', '.join(only)} "
+                     "(config only).** The published numbers and claims of the other datasets "
+                     "are not run.")
+    return "\n\n".join(lines) or None
 
 
 # ---------------------------------------------------------------------- number rows
@@ -496,13 +502,13 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def markdown(frame: pd.DataFrame, study: str, title: str) -> str:
+def markdown(frame: pd.DataFrame, study: str, title: str, only: list | None = None) -> str:
     """The report in Markdown: banner (runs other than the full study), verdict counts, the
     published numbers, then the claims."""
     numbers = frame[~frame["section"].str.startswith("Claim")]
     claims = frame[frame["section"].str.startswith("Claim")]
     lines = [f"# {title}", ""]
-    warning = banner(study)
+    warning = banner(study, only)
     if warning:
         lines += [warning, ""]
     counts = numbers["verdict"].value_counts()

@@ -35,6 +35,7 @@ rule reproduction:
     params:
         files=reproduction_files(),
         study=config["study"],
+        only=config.get("only"),
         figures=config["figures"],
         settings=config["reproduction"],
     log:

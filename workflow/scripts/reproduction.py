@@ -18,6 +18,7 @@ frame = reproduction.build(
 title = f"Reproduction of the study ({snakemake.params.study} run)"
 md_path, csv_path = snakemake.output
 with atomic_path(md_path, ".md") as tmp:
-    tmp.write_text(reproduction.markdown(frame, snakemake.params.study, title))
+    tmp.write_text(reproduction.markdown(frame, snakemake.params.study, title,
+                                         snakemake.params.only))
 with atomic_path(csv_path, ".csv") as tmp:
     tmp.write_text(f"# {title}\n" + frame.to_csv(index=False))
