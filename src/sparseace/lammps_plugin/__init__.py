@@ -12,7 +12,9 @@ Units metal (eV, Å); needs ``newton pair on`` (the default).  Energy, forces, g
 per-atom energy and virial agree with ``ACEPotential.evaluate``: the C++ evaluates the model's
 contraction (``ACEPotential.contraction``: atomic base in runs, products through a DAG, forces
 by its reverse sweep) as ``basis.kernels.site_energies`` does.  ``export.py`` documents the
-model file, ``build.py`` the compilation.
+model file, ``build.py`` the compilation.  ``CMakeLists.txt`` builds it against another installed
+LAMMPS: the plugin if that LAMMPS has the PLUGIN package, and always ``lmp_sparseace``, its lmp
+with the pair style added (``lmp_sparseace.cpp``).
 """
 
 from .build import build_plugin

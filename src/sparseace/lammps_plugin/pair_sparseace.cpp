@@ -10,6 +10,9 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#ifdef SPARSEACE_LEGACY_NEIGHBOR_REQUEST
+#include "legacy_request.h"
+#endif
 
 #include <cmath>
 #include <cstring>
@@ -497,9 +500,12 @@ void PairSparseACE::allocate()
     for (int j = 0; j <= n; j++) setflag[i][j] = 0;
 }
 
+/* Messages go to error->all as std::string: the overload that needs no fmt (see
+   compat/fmt/format.h). */
 void PairSparseACE::settings(int narg, char **)
 {
-  if (narg != 0) error->all(FLERR, "Illegal pair_style sparseace command: it takes no arguments");
+  if (narg != 0)
+    error->all(FLERR, std::string("Illegal pair_style sparseace command: it takes no arguments"));
 }
 
 void PairSparseACE::coeff(int narg, char **arg)
@@ -509,7 +515,7 @@ void PairSparseACE::coeff(int narg, char **arg)
     error->all(FLERR, "pair_coeff for sparseace needs: * * <model file> followed by one element "
                       "name (or NULL) per atom type (" + std::to_string(ntypes) + " types)");
   if (std::strcmp(arg[0], "*") != 0 || std::strcmp(arg[1], "*") != 0)
-    error->all(FLERR, "pair_coeff for sparseace must start with * *");
+    error->all(FLERR, std::string("pair_coeff for sparseace must start with * *"));
   if (!allocated) allocate();
   try {
     model.read(arg[2]);
@@ -537,7 +543,8 @@ void PairSparseACE::coeff(int narg, char **arg)
       setflag[i][j] = (type_species[i] >= 0 && type_species[j] >= 0) ? 1 : 0;
       count += setflag[i][j];
     }
-  if (count == 0) error->all(FLERR, "Incorrect args for pair coefficients: no element mapped");
+  if (count == 0)
+    error->all(FLERR, std::string("Incorrect args for pair coefficients: no element mapped"));
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
@@ -551,9 +558,15 @@ void PairSparseACE::coeff(int narg, char **arg)
 
 void PairSparseACE::init_style()
 {
-  if (!have_model) error->all(FLERR, "pair sparseace: no model read (pair_coeff missing)");
-  if (force->newton_pair == 0) error->all(FLERR, "Pair style sparseace requires newton pair on");
+  if (!have_model)
+    error->all(FLERR, std::string("pair sparseace: no model read (pair_coeff missing)"));
+  if (force->newton_pair == 0)
+    error->all(FLERR, std::string("Pair style sparseace requires newton pair on"));
+#ifdef SPARSEACE_LEGACY_NEIGHBOR_REQUEST    // set by CMakeLists.txt for LAMMPS before 2022
+  request_full_list_legacy(lmp, this, instance_me);
+#else
   neighbor->add_request(this, NeighConst::REQ_FULL);
+#endif
 }
 
 double PairSparseACE::init_one(int, int)
