@@ -2,6 +2,7 @@
 SNAP baseline's descriptor fit (checked against LAMMPS' own pair_style snap) and its config."""
 
 import copy
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +85,12 @@ def test_snap_fit_recovers_the_coefficients_of_lammps_own_snap(tmp_path):
 
 def test_cost_timer_gives_positive_finite_costs_per_repeat(tmp_path):
     frames, pair = _frames(tmp_path)
-    costs = time_pair_style(pair, frames[0].repeat(2), ["Si", "Ge"], steps=2, repeats=3)
-    assert len(costs) == 3 and all(np.isfinite(costs)) and min(costs) > 0
+    for seconds in (0.0, 0.05):  # 2 steps of 64 atoms take about 1 ms
+        start = time.perf_counter()
+        costs = time_pair_style(pair, frames[0].repeat(2), ["Si", "Ge"], steps=2, repeats=3,
+                                seconds=seconds)
+        assert len(costs) == 3 and all(np.isfinite(costs)) and min(costs) > 0
+        assert time.perf_counter() - start > seconds  # longer runs (an estimate: not 3 x)
     with pytest.raises(ValueError, match="must be positive"):
         time_pair_style(pair, frames[0], ["Si", "Ge"], steps=0)
 

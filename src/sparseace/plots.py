@@ -202,8 +202,9 @@ def accuracy_cost(table: pd.DataFrame, title: str, run_label: str):
         for _, r in snap.iterrows():
             ax.annotate(f"2J={int(r['twojmax'])}", (r[x], r[y]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
-    for _, r in table[table["kind"] == "published"].iterrows():
-        ax.plot(r[x], r[y], "*", ms=10, label=r["model"])
+    published = table[table["kind"] == "published"]
+    for (_, r), colour in zip(published.iterrows(), ("tab:red", "tab:brown", "tab:pink")):
+        ax.plot(r[x], r[y], "*", ms=11, color=colour, label=r["model"])
     front = table[table["pareto"]].sort_values(x)
     ax.step(front[x], front[y], where="post", color="k", ls="--", lw=0.8, label="Pareto front")
     ax.plot(front[x], front[y], "o", mfc="none", mec="k", ms=10)

@@ -43,6 +43,6 @@ rule accuracy_cost:
         "logs/benchmarks/accuracy_cost/{dataset}.tsv"
     resources:
         mem_mb=2000,
-        runtime=240,
+        runtime=720,  # the paper config times every checkpoint, up to 12,000 functions
     script:
         "../scripts/accuracy_cost.py"
