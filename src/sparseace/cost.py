@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._lammps import lammps_quote, new_lammps
+from .io import reference_data
 from .md import create_structure, start_configurations, supercell
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,10 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
     in this process on one structure (``cost_structure``; ``settings``: the config's
     ``accuracy_cost`` section): sparseace models of the checkpoints ``cost_checkpoints`` picks
     from each solver (``checkpoints``: solver -> Checkpoints; their MAE from the solver's curve
-    in ``curves``, the curve rule's rows of every solver: not refitted), linear SNAP fitted to ``train_frames`` for
-    each of ``settings["snap"]["twojmax"]`` (cutoff ``snap_rcut``, default the ACE basis'),
-    and ``published`` SNAP files (name -> (snapcoeff, snapparam)); with the Pareto front."""
+    in ``curves``, the curve rule's rows of every solver: not refitted), linear SNAP fitted to
+    ``train_frames`` for each of ``settings["snap"]["twojmax"]`` (cutoff ``snap_rcut``, default
+    the ACE basis'), and ``published`` SNAP files (name -> (snapcoeff, snapparam)); a row per
+    model, with the Pareto front over all of them."""
     from .lammps_plugin import export_model
     from .model import ACEPotential
     from .snap import fit_snap, snap_file_sizes, snap_pair
@@ -149,7 +151,8 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
     log.info("%s: cost structure: test frame %d repeated %s, %d atoms", dataset, frame, repeats,
              len(atoms))
     timing = {k: settings[k] for k in ("steps", "repeats", "seconds")}
-    reference = np.array([a.info["REF_energy"] for a in test_frames])
+    reference = np.array([reference_data(a, f"{dataset} test set, frame {i}")[0]
+                          for i, a in enumerate(test_frames)])
     natoms = np.array([len(a) for a in test_frames])
     rows = []
 
@@ -170,7 +173,7 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
             model = ACEPotential(basis, cp.support(i), cp.coef(i), eref)
             path = export_model(model, Path(workdir) / f"{solver}-{i}.sace")
             add(sparseace_pair(path, species), model=f"{solver}@{i}", kind="sparseace",
-                solver=solver, n_functions=len(model), twojmax=np.nan,
+                solver=solver, checkpoint=i, n_functions=len(model), twojmax=np.nan,
                 test_energy_mae=float(curve.loc[i, "test_energy_mae"]))
     snap = settings["snap"]
     rcut = float(snap_rcut if snap_rcut is not None else basis.cutoff)
@@ -178,12 +181,13 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
         model = fit_snap(train_frames, species, eref, twojmax, rcut, weights, snap["solver"],
                          snap_options, f"{dataset} training set")
         pair = snap_pair(*model.write(Path(workdir) / f"snap-2J{twojmax}"), species)
-        add(pair, model=f"snap-2J{twojmax}", kind="snap", solver=snap["solver"],
+        add(pair, model=f"snap-2J{twojmax}", kind="snap", solver=snap["solver"], checkpoint=np.nan,
             n_functions=model.coefficients.size, twojmax=twojmax, test_energy_mae=test_mae(pair))
     for name, (coeff, param) in dict(published).items():
         pair = snap_pair(coeff, param, species)
         n_functions, twojmax = snap_file_sizes(coeff, param)
-        add(pair, model=name, kind="published", solver="", n_functions=n_functions,
+        add(pair, model=name, kind="published", solver="", checkpoint=np.nan,
+            n_functions=n_functions,
             twojmax=twojmax, test_energy_mae=test_mae(pair))
     table = pd.DataFrame(rows)
     table.insert(0, "dataset", dataset)

@@ -96,7 +96,8 @@ def snap_rows(frames, species, twojmax: int, rcut: float, rfac0: float = RFAC0,
             lmp.commands_string(f"""
 pair_style zero {rcut!r}
 pair_coeff * *
-compute snap all snap {rcut!r} {rfac0!r} {twojmax} {radii} {weights} rmin0 {rmin0!r} bzeroflag 0 switchflag 1
+compute snap all snap {rcut!r} {rfac0!r} {twojmax} {radii} {weights} &
+    rmin0 {rmin0!r} bzeroflag 0 switchflag 1
 thermo_style custom step pe
 run 0
 """)

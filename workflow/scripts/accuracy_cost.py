@@ -19,7 +19,8 @@ from sparseace.study import load  # noqa: E402
 
 setup_logging(snakemake.log[0])
 load_plugins(snakemake.config.get("solver_plugins"))  # labels and colours of plugin solvers
-dataset, files, settings = snakemake.wildcards.dataset, snakemake.params.files, snakemake.params.settings
+dataset, files = snakemake.wildcards.dataset, snakemake.params.files
+settings = snakemake.params.settings
 published = {}
 for name in settings["published"].get(dataset, []):  # checked before anything is measured
     stem = lammps_potentials_dir() / name
