@@ -22,6 +22,7 @@ include: "workflow/rules/md.smk"
 include: "workflow/rules/properties.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/reproduction.smk"
+include: "workflow/rules/cost.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -31,5 +32,6 @@ rule all:
     input:
         expand("results/data/{dataset}/split.json", dataset=config["datasets"]),
         figure_and_table_files(),
+        accuracy_cost_targets(),
         multiext("results/reproduction", ".md", ".csv"),
     default_target: True

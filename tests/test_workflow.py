@@ -187,6 +187,26 @@ def test_a_plugin_solver_runs_through_the_workflow(run):
 
 
 @pytest.mark.slow
+def test_accuracy_cost_figure_and_csv_come_out_of_the_default_target(run):
+    for dataset, species in (("zuo_Si", 1), ("water_partial", 2)):
+        with Image.open(run / f"results/figures/accuracy_cost_{dataset}.png") as im:
+            im.verify()
+        t = pd.read_csv(run / f"results/figures/accuracy_cost_{dataset}.csv")
+        solvers = ["asp", "omp", "rrqr", "ard", "lasso_cd"] if dataset == "zuo_Si" \
+            else ["asp", "omp", "blr"]
+        ours = t[t["kind"] == "sparseace"]
+        assert sorted(ours["solver"].unique()) == sorted(solvers)
+        assert ours.groupby("solver").size().max() <= 2  # models_per_solver: 2
+        snap = t[t["kind"] == "snap"]  # twojmax 2: 5 components and a constant per species
+        assert list(snap["twojmax"]) == [2] and list(snap["n_functions"]) == [6 * species]
+        assert list(t.loc[t["kind"] == "published", "model"]) == (
+            ["Si_Zuo_JPCA2020 (published)"] if dataset == "zuo_Si" else [])
+        assert np.all(np.isfinite(t[["test_energy_mae", "cost_us_per_atom_step"]]))
+        assert (t["cost_us_per_atom_step"] > 0).all() and t["pareto"].any()
+        assert (t["structure_atoms"] >= 32).all()
+
+
+@pytest.mark.slow
 def test_report_has_every_figure_and_table_with_captions(run):
     report = run / "results/report.html"
     out = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory",
@@ -197,8 +217,9 @@ def test_report_has_every_figure_and_table_with_captions(run):
     html = report.read_text()
     for name in [f"fig{n}.png" for n in range(1, 8)] + [
             f"{t}.csv" for t in ("table1", "table2", "table3", "table4", "md_stability")] + [
-            "reproduction.md", "reproduction.csv"]:
+            "reproduction.md", "reproduction.csv", "accuracy_cost_zuo_Si.png"]:
         assert name in html, name
     for caption in ("Figure 1: energy test MAE (meV/atom) against the number of active basis",
+                    "Accuracy against cost: energy test MAE (meV/atom) of each timed model",
                     (REPO / "workflow/report/table3.rst").read_text().split(".")[0]):
         assert caption in html, caption

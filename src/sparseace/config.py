@@ -282,7 +282,7 @@ def _figure_references(name: str, spec: dict):
 def consistency_errors(config: dict) -> list[tuple[str, str]]:
     """(key path, what is wrong) for every setting that contradicts another section: split
     fractions that leave no training data, model sizes beyond a sparse path, fits of unknown
-    datasets, figures, tables, MD runs and properties naming datasets that are not fitted or
+    datasets, figures, tables, MD runs, accuracy-cost figures and properties naming datasets that are not fitted or
     models that no fit produces, silicon properties of a dataset that is not silicon, split seeds
     other than the dataset's for a test set drawn from a pool.  Sparse
     solvers (registry kind "path") end their paths at max_active."""
@@ -349,6 +349,14 @@ def consistency_errors(config: dict) -> list[tuple[str, str]]:
     for dataset, model_ids in config.get("md", {}).get("runs", {}).items():
         if fitted(f"md/runs/{dataset}", dataset):
             check_models(dataset, [(f"md/runs/{dataset}/{i}", m) for i, m in enumerate(model_ids)])
+    cost = config.get("accuracy_cost", {})
+    for i, dataset in enumerate(cost.get("datasets", [])):
+        fitted(f"accuracy_cost/datasets/{i}", dataset)
+    for key in ("rcut", "published"):
+        section = cost.get("snap", {}) if key == "rcut" else cost
+        prefix = "accuracy_cost/snap" if key == "rcut" else "accuracy_cost"
+        errors += [(f"{prefix}/{key}/{d}", f"{d} is not in accuracy_cost/datasets")
+                   for d in section.get(key, {}) if d not in cost["datasets"]]
     if "properties" in config:
         dataset = config["properties"]["dataset"]
         if dataset not in datasets:

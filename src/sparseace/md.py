@@ -209,10 +209,10 @@ class _Callback:
             self.lmp.set_internal_variable("sparseace_failed", 1.0)
 
 
-def _setup(lmp, forces, atoms, species, numbers_by_type, s) -> _Callback | None:
-    """Cell, atoms, forces, seeded velocities and thermostat.  ``forces``: the (plugin, model
-    file) of the native engine, or the model the external engine calls from its fix external
-    callback (returned)."""
+def create_structure(lmp, atoms: Atoms, species) -> None:
+    """Units metal, the periodic cell and atoms of ``atoms`` (rotated rigidly to LAMMPS'
+    lower-triangular cell; LAMMPS ids in ``atoms``' order, no spatial sorting), atom type i + 1
+    for ``species[i]``, and their masses."""
     atoms = atoms.copy()  # rotate rigidly to LAMMPS' lower-triangular cell
     atoms.set_cell(cellpar_to_cell(cell_to_cellpar(atoms.cell)), scale_atoms=True)
     atoms.wrap()
@@ -232,6 +232,13 @@ create_box {len(species)} box
     lmp.create_atoms(len(atoms), ids, types.tolist(), atoms.positions.ravel().tolist())
     for t, e in enumerate(species, start=1):
         lmp.command(f"mass {t} {atomic_masses[atomic_numbers[e]]}")
+
+
+def _setup(lmp, forces, atoms, species, numbers_by_type, s) -> _Callback | None:
+    """Cell, atoms, forces, seeded velocities and thermostat.  ``forces``: the (plugin, model
+    file) of the native engine, or the model the external engine calls from its fix external
+    callback (returned)."""
+    create_structure(lmp, atoms, species)
     if s["engine"] == "native":
         plugin, model_file = forces
         lmp.commands_string(f"""

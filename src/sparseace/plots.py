@@ -182,3 +182,39 @@ def defect_errors(values: pd.DataFrame, reference: dict, gap: dict, run_label: s
     stamp(fig, run_label)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+def accuracy_cost(table: pd.DataFrame, title: str, run_label: str):
+    """Test energy MAE against LAMMPS cost (µs/atom/step, log-log): a line per solver through
+    its timed checkpoints, SNAP fits (squares, labelled 2J), published potentials (stars), the
+    Pareto front (dashed staircase, ringed points).  ``table``: ``sparseace.cost.accuracy_cost``."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    x, y = "cost_us_per_atom_step", "test_energy_mae"
+    for solver, d in table[table["kind"] == "sparseace"].groupby("solver", sort=False):
+        entry = SOLVERS.get(solver)
+        d = d.sort_values("n_functions")
+        ax.plot(d[x], d[y], marker=entry.marker if entry else ".", ms=5, lw=1,
+                color=entry.colour if entry else None, label=entry.label if entry else solver)
+    snap = table[table["kind"] == "snap"].sort_values("twojmax")
+    if len(snap):
+        ax.plot(snap[x], snap[y], "s-", color="0.2", ms=5, lw=1,
+                label=f"SNAP (our fit, {snap['solver'].iloc[0].upper()})")
+        for _, r in snap.iterrows():
+            ax.annotate(f"2J={int(r['twojmax'])}", (r[x], r[y]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    published = table[table["kind"] == "published"]
+    for (_, r), colour in zip(published.iterrows(), ("tab:red", "tab:brown", "tab:pink")):
+        ax.plot(r[x], r[y], "*", ms=11, color=colour, label=r["model"])
+    front = table[table["pareto"]].sort_values(x)
+    ax.step(front[x], front[y], where="post", color="k", ls="--", lw=0.8, label="Pareto front")
+    ax.plot(front[x], front[y], "o", mfc="none", mec="k", ms=10)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("cost in LAMMPS (µs per atom per step, one core)")
+    ax.set_ylabel("energy test MAE (meV/atom)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    stamp(fig, run_label)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
