@@ -349,6 +349,9 @@ def test_only_restricts_the_study_to_the_datasets_named():
     assert set(config["figures"]) == {"table2", "fig1"}
     assert config["figures"]["fig1"]["datasets"] == ["zuo_Ni"]
     assert set(config["md"]["runs"]) == {"zuo_Ni"} and "properties" not in config
+    cost = config["accuracy_cost"]
+    assert cost["datasets"] == ["zuo_Ni"] and set(cost["published"]) == {"zuo_Ni"}
+    assert set(cost["snap"]["rcut"]) == {"zuo_Ni"}
     config = load_config(REPO / "config/paper.yaml")
     config["only"] = ["zuo_*", "nothing*"]
     with pytest.raises(ValueError, match=r"at only: \['nothing\*'\] name\(s\) no dataset"):
@@ -359,3 +362,5 @@ def test_only_restricts_the_study_to_the_datasets_named():
                        if d.startswith("zuo_")}
     assert "rule reproduction:" in text and "rule si_properties:" not in text
     assert "rule table_table4:" not in text and "rule figure_fig1:" in text
+    assert "results/figures/accuracy_cost_zuo_Ni.png" in text
+    assert "accuracy_cost_gap_si" not in text

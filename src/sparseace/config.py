@@ -96,7 +96,8 @@ def restrict(config: dict, source: str = "<config>") -> None:
     """Restrict a validated config in place to the datasets that its ``only`` names (names or
     shell patterns, e.g. ``zuo_*``) and the refit datasets of their Table II rows: the fits, MD
     runs, figures and tables of other datasets are left out (a figure over several datasets
-    keeps the ones named), and the reproduction report lists their numbers as not run."""
+    keeps the ones named; so do the accuracy-cost figures), and the reproduction report lists
+    their numbers as not run."""
     patterns = config.get("only")
     if not patterns:
         return
@@ -125,6 +126,13 @@ def restrict(config: dict, source: str = "<config>") -> None:
     config["md"]["runs"] = {k: v for k, v in config["md"].get("runs", {}).items() if k in keep}
     if config.get("properties", {}).get("dataset") not in keep:
         config.pop("properties", None)
+    cost = config.get("accuracy_cost")
+    if cost:
+        cost["datasets"] = [d for d in cost.get("datasets", []) if d in keep]
+        for part in (cost.get("snap", {}), cost):
+            for key in ("rcut", "published"):
+                if key in part:
+                    part[key] = {d: v for d, v in part[key].items() if d in keep}
     _raise_invalid(source, consistency_errors(config))
 
 
