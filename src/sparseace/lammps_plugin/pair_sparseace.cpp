@@ -11,7 +11,9 @@
 #include "neigh_list.h"
 #include "neighbor.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <fstream>
@@ -469,8 +471,20 @@ static void add_row_sums(int z, const SparseACERowBlocks &m, const double *__res
   }
 }
 
+/* Phases of compute() timed with $SPARSEACE_PROFILE (the file gets one line "name seconds" each,
+   then "centres N": the atoms evaluated). */
+static const char *const PROFILE_PHASES[] = {
+    "distances+transforms", "radial+pair", "harmonics", "atomic_base", "products",
+    "reverse_sweep", "force_projection", "harmonics_gradient", "force_scatter"};
+static const int N_PHASES = sizeof(PROFILE_PHASES) / sizeof(PROFILE_PHASES[0]);
+
 PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
 {
+  const char *profile = std::getenv("SPARSEACE_PROFILE");
+  if (profile && *profile) {
+    profile_path = profile;
+    profile_seconds.assign(N_PHASES + 1, 0.0);    // + 1: the count of centres
+  }
   single_enable = 0;
   restartinfo = 0;
   one_coeff = 1;
@@ -481,6 +495,11 @@ PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
 
 PairSparseACE::~PairSparseACE()
 {
+  if (!profile_path.empty()) {
+    std::ofstream out(profile_path);
+    for (int k = 0; k < N_PHASES; k++) out << PROFILE_PHASES[k] << " " << profile_seconds[k] << "\n";
+    out << "centres " << profile_seconds[N_PHASES] << "\n";
+  }
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -793,11 +812,20 @@ void PairSparseACE::compute(int eflag, int vflag)
   const int nlm = (M.lmax + 1) * (M.lmax + 1);
   const double rcutsq = M.rcut * M.rcut;
   const int *run = M.run_start.data();
+  const bool prof = !profile_seconds.empty();
+  auto clock = std::chrono::steady_clock::now();
+  auto tick = [&](int phase) {    // the time since the last tick into a phase of the profile
+    if (!prof) return;
+    const auto now = std::chrono::steady_clock::now();
+    profile_seconds[phase] += std::chrono::duration<double>(now - clock).count();
+    clock = now;
+  };
 
   for (int ii = 0; ii < inum; ii++) {
     const int i = ilist[ii];
     const int zi = type_species[type[i]];
     if (zi < 0) continue;
+    if (prof) clock = std::chrono::steady_clock::now();
     const int *jlist = firstneigh[i];
     const int jnum = numneigh[i];
     grow(jnum);
@@ -834,6 +862,7 @@ void PairSparseACE::compute(int eflag, int vflag)
       xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
       inv_r[p] = 1.0 / M.rcut;
     }
+    tick(0);
 
     // radial functions, pair terms and harmonics of every neighbour
     radial(n);
@@ -845,7 +874,9 @@ void PairSparseACE::compute(int eflag, int vflag)
     } else {
       for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
     }
+    tick(1);
     harmonics(n);
+    tick(2);
 
     // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
     // four lm at a time (each R_d load serves four sums)
@@ -882,6 +913,8 @@ void PairSparseACE::compute(int eflag, int vflag)
       }
     }
 
+    tick(3);
+
     // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
     // reverse sweep as sums of gathered terms (rows of the sparse matrices of the header)
     const int *ip = &M.inner_ptr[3 * zi];
@@ -901,6 +934,7 @@ void PairSparseACE::compute(int eflag, int vflag)
 #pragma omp simd reduction(+ : e)
       for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
     }
+    tick(4);
     std::copy(cf + lo, cf + hi, ad + lo);
     // leaves: dE/d(parent) += sum_leaf coef A[factor] (their energy: below, by factor)
     add_row_sums(zi, M.leaves_by_parent, Av, ad);
@@ -927,6 +961,7 @@ void PairSparseACE::compute(int eflag, int vflag)
       for (int t = ifr.start[r]; t < ifr.start[r + 1]; t++) s += adp[ifr.col[t]];
       g[ifr.key[r]] += s;
     }
+    tick(5);
 
     // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
     // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and
@@ -959,7 +994,9 @@ void PairSparseACE::compute(int eflag, int vflag)
         for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
       }
     }
+    tick(6);
     harmonics_gradient(n);
+    tick(7);
 
     // forces and virial
     double fi[3] = {0.0, 0.0, 0.0};
@@ -988,6 +1025,8 @@ void PairSparseACE::compute(int eflag, int vflag)
     f[i][2] += fi[2];
     if (eflag_global) eng_vdwl += e;
     if (eflag_atom) eatom[i] += e;
+    tick(8);
+    if (prof) profile_seconds[N_PHASES] += 1.0;
   }
 
   if (vflag_fdotr) virial_fdotr_compute();

@@ -111,6 +111,11 @@ class PairSparseACE : public Pair {
   bool have_model = false;
   std::vector<int> type_species;    // atom type -> model species, -1 for NULL
 
+  // $SPARSEACE_PROFILE=<file>: wall seconds of the phases of compute() (PROFILE_PHASES), summed
+  // over the run and written to <file> by the destructor (empty: no timing)
+  std::string profile_path;
+  std::vector<double> profile_seconds;
+
   static const int NV = 4, BLOCK = 4 * NV;    // neighbours per register block of the force projection
 
   // work arrays of the neighbours of the current centre, neighbour index fastest with stride
