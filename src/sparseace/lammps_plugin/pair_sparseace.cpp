@@ -185,26 +185,6 @@ void SparseACERows::add_species(const std::vector<int> &keys, const std::vector<
   species_ptr.push_back(static_cast<int>(key.size()));
 }
 
-void SparseACERowBlocks::add_species(const SparseACERows &rows, int z, int scratch)
-{
-  const int r0 = rows.species_ptr[z], r1 = rows.species_ptr[z + 1];
-  for (int rb = r0; rb < r1; rb += 4) {
-    int length = 0;
-    for (int r = rb; r < std::min(rb + 4, r1); r++)
-      length = std::max(length, rows.start[r + 1] - rows.start[r]);
-    for (int lane = 0; lane < 4; lane++) key.push_back(rb + lane < r1 ? rows.key[rb + lane] : scratch);
-    for (int t = 0; t < length; t++)
-      for (int lane = 0; lane < 4; lane++) {
-        const int r = rb + lane, e = r < r1 ? rows.start[r] + t : -1;
-        const bool real = r < r1 && e < rows.start[r + 1];
-        col.push_back(real ? rows.col[e] : 0);
-        coef.push_back(real ? rows.coef[e] : 0.0);
-      }
-    start.push_back(start.back() + length);
-  }
-  species_ptr.push_back(static_cast<int>(start.size()) - 1);
-}
-
 void SparseACEModel::read(const std::string &path)
 {
   std::ifstream in(path);
@@ -321,8 +301,7 @@ void SparseACEModel::read(const std::string &path)
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
   leaves_by_factor = inner_by_parent = inner_by_factor = SparseACERows();
-  leaves_by_parent = SparseACERowBlocks();
-  SparseACERows leaf_rows;    // by parent
+  leaves_by_parent = SparseACERows();
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
     std::vector<int> leaf_parent, leaf_factor;
@@ -351,7 +330,7 @@ void SparseACEModel::read(const std::string &path)
       if (k == 1) inner_ptr[3 * z + 1] = static_cast<int>(ifac.size());
     }
     inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
-    leaf_rows.add_species(leaf_parent, leaf_factor, leaf_coef);
+    leaves_by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
     leaves_by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
     std::vector<int> child, child_parent, child_factor, phase(iorder.size());
     for (int n = inner_ptr[3 * z + 1]; n < inner_ptr[3 * z + 2]; n++) {
@@ -366,8 +345,6 @@ void SparseACEModel::read(const std::string &path)
   parent.swap(ipar);
   factor.swap(ifac);
   coef.swap(icoef);
-  for (int z = 0; z < nz; z++)
-    leaves_by_parent.add_species(leaf_rows, z, static_cast<int>(factor.size()));
 
   tr_mb.resize(nz * nz);
   tr_pair.resize(nz * nz);
@@ -418,57 +395,6 @@ static inline vec4 load4(const double *p)
 static inline void store4(double *p, vec4 v)
 {
   std::memcpy(p, &v, sizeof v);
-}
-
-/* Two doubles (GCC/Clang vector extension): x[col[0]], x[col[1]]. */
-typedef double vec2 __attribute__((vector_size(16)));
-static inline vec2 gather2(const int *__restrict col, const double *__restrict x)
-{
-  const int c0 = col[0], c1 = col[1];
-  return vec2{x[c0], x[c1]};
-}
-
-/* sum_t coef[t] x[col[t]] over t in [t0, t1): pairs of terms, two partial sums in flight. */
-static inline double gathered_sum(int t0, int t1, const int *__restrict col,
-                                  const double *__restrict coef, const double *__restrict x)
-{
-  vec2 s0 = {0.0, 0.0}, s1 = {0.0, 0.0}, c;
-  int t = t0;
-  for (; t + 4 <= t1; t += 4) {
-    std::memcpy(&c, coef + t, sizeof c);
-    s0 += c * gather2(col + t, x);
-    std::memcpy(&c, coef + t + 2, sizeof c);
-    s1 += c * gather2(col + t + 2, x);
-  }
-  if (t + 2 <= t1) {
-    std::memcpy(&c, coef + t, sizeof c);
-    s0 += c * gather2(col + t, x);
-    t += 2;
-  }
-  s0 += s1;
-  double s = s0[0] + s0[1];
-  if (t < t1) s += coef[t] * x[col[t]];
-  return s;
-}
-
-/* y[key] += sum_t coef_t x[col_t] over the rows of centre species z, four rows at a time. */
-static void add_row_sums(int z, const SparseACERowBlocks &m, const double *__restrict x,
-                         double *__restrict y)
-{
-  const int *__restrict col = m.col.data();
-  const double *__restrict cf = m.coef.data();
-  for (int b = m.species_ptr[z]; b < m.species_ptr[z + 1]; b++) {
-    vec4 s = {0.0, 0.0, 0.0, 0.0};
-    for (int t = m.start[b]; t < m.start[b + 1]; t++) {
-      const int *c = col + 4 * t;
-      s += load4(cf + 4 * t) * vec4{x[c[0]], x[c[1]], x[c[2]], x[c[3]]};
-    }
-    const int *k = &m.key[4 * b];
-    y[k[0]] += s[0];
-    y[k[1]] += s[1];
-    y[k[2]] += s[2];
-    y[k[3]] += s[3];
-  }
 }
 
 /* Phases of compute() timed with $SPARSEACE_PROFILE (the file gets one line "name seconds" each,
@@ -560,10 +486,13 @@ void PairSparseACE::coeff(int narg, char **arg)
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  AA.assign(model.factor.size(), 0.0);
-  adj.assign(model.factor.size() + 1, 0.0);    // + 1: the scratch node of leaves_by_parent
-  adj_parent.assign(model.factor.size(), 0.0);
+  A4.assign(LANES * model.num_a, 0.0);
+  gA4.assign(LANES * model.num_a, 0.0);
+  AA4.assign(LANES * model.factor.size(), 0.0);
+  adj4.assign(LANES * model.factor.size(), 0.0);
+  adjp4.assign(LANES * model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
+  for (auto &c : lane_arrays) c.nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);
 }
@@ -589,8 +518,13 @@ double PairSparseACE::memory_usage()
 
 std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
 {
-  return {&rx, &ry, &rz, &ux, &uy, &uz, &dist, &inv_r, &xm, &dxm, &xp, &dxp, &pair_e, &pair_g,
-          &gu, &t0, &t1, &t2, &t3, &w0, &w1, &w2};
+  return {&dist, &xm, &dxm, &xp, &dxp, &pair_e, &gu, &w0, &w1, &w2};
+}
+
+/* The arrays of one neighbour per entry that centre_forces reads (kept per lane). */
+std::vector<std::vector<double> *> PairSparseACE::kept_arrays()
+{
+  return {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g};
 }
 
 /* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
@@ -607,22 +541,28 @@ static inline void recurrence_step(double a, double b, vec4 x, vec4 &p1, vec4 &p
   d1 = dP;
 }
 
-/* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh). */
+/* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh): the
+   shared ones and those of every lane. */
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
   max_neigh = nneigh + nneigh / 2 + BLOCK;    // rows padded for a block past the last neighbour
   const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1, ntri = L1 * (L1 + 1) / 2;
-  nb_j.resize(n);
   for (auto *v : neighbour_arrays()) v->resize(n);
-  R.resize(n * model.n_radial);
-  dR.resize(n * model.n_radial);
-  hC.resize(n * L1);
-  hS.resize(n * L1);
-  fq.resize(n * ntri);
-  fqz.resize(n * ntri);
-  Y.resize(n * nlm);
   gb.resize(n * nlm);
+  for (int lane = 0; lane < LANES; lane++) {
+    swap_lane(lane);
+    nb_j.resize(n);
+    for (auto *v : kept_arrays()) v->resize(n);
+    R.resize(n * model.n_radial);
+    dR.resize(n * model.n_radial);
+    hC.resize(n * L1);
+    hS.resize(n * L1);
+    fq.resize(n * ntri);
+    fqz.resize(n * ntri);
+    Y.resize(n * nlm);
+    swap_lane(lane);
+  }
 }
 
 /* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
@@ -795,238 +735,328 @@ void PairSparseACE::harmonics_gradient(int n)
   }
 }
 
+/* The time since the last tick into a phase of the profile ($SPARSEACE_PROFILE). */
+void PairSparseACE::tick(int phase)
+{
+  if (profile_seconds.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  profile_seconds[phase] += std::chrono::duration<double>(now - profile_clock).count();
+  profile_clock = now;
+}
+
+/* Exchange the arrays of the centre in lane `lane` of a batch with the working arrays (swapping
+   again puts them back). */
+void PairSparseACE::swap_lane(int lane)
+{
+  CentreArrays &c = lane_arrays[lane];
+  nb_j.swap(c.nb_j);
+  nb_ptr.swap(c.nb_ptr);
+  std::vector<double> *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y,
+                                 &hC, &hS, &fq, &fqz};
+  for (size_t k = 0; k < c.v.size(); k++) mine[k]->swap(c.v[k]);
+}
+
+/* Neighbours within the cutoff of centre i (species zi) and their geometry, radial functions,
+   pair terms, harmonics and the atomic base A; returns Eref plus the pair energy. */
+double PairSparseACE::centre_base(int i, int zi)
+{
+  double **x = atom->x;
+  const int *type = atom->type;
+  const int *jlist = list->firstneigh[i];
+  const int jnum = list->numneigh[i];
+  const SparseACEModel &M = model;
+  const int nz = M.nz, nr = M.n_radial, npd = M.pair_degree, ld = max_neigh;
+  const double rcutsq = M.rcut * M.rcut;
+  const int *run = M.run_start.data();
+
+  // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
+  int n = 0;
+  for (int z = 0; z < nz; z++) {
+    nb_ptr[z] = n;
+    for (int jj = 0; jj < jnum; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      if (type_species[type[j]] != z) continue;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq >= rcutsq) continue;
+      const double d = std::sqrt(rsq), inv = 1.0 / d;
+      nb_j[n] = j;
+      rx[n] = dx;
+      ry[n] = dy;
+      rz[n] = dz;
+      ux[n] = dx * inv;
+      uy[n] = dy * inv;
+      uz[n] = dz * inv;
+      dist[n] = d;
+      inv_r[n] = inv;
+      n++;
+    }
+    M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
+    M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
+  }
+  nb_ptr[nz] = n;
+  for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
+    dist[p] = M.rcut;
+    xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
+    inv_r[p] = 1.0 / M.rcut;
+  }
+  tick(0);
+
+  // radial functions, pair terms and harmonics of every neighbour
+  radial(n);
+  double e = M.eref[zi];
+  if (npd > 0) {
+    for (int z = 0; z < nz; z++)
+      pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], M.r0[zi * nz + z]);
+    for (int p = 0; p < n; p++) e += pair_e[p];
+  } else {
+    for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
+  }
+  tick(1);
+  harmonics(n);
+  tick(2);
+
+  // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
+  // four lm at a time (each R_d load serves four sums)
+  double *__restrict Av = A.data();
+  for (int z = 0; z < nz; z++) {
+    const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
+    for (int d = 0; d < nr; d++) {
+      const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
+      const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
+      int lm = 0;
+      for (; lm + 4 <= nv; lm += 4) {
+        const double *__restrict Y0 = &Y[static_cast<size_t>(lm) * ld], *__restrict Y1 = Y0 + ld,
+                                 *__restrict Y2 = Y1 + ld, *__restrict Y3 = Y2 + ld;
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        for (int p = p0; p < p1; p++) {
+          s0 += Rd[p] * Y0[p];
+          s1 += Rd[p] * Y1[p];
+          s2 += Rd[p] * Y2[p];
+          s3 += Rd[p] * Y3[p];
+        }
+        Av[v0 + lm] = s0;
+        Av[v0 + lm + 1] = s1;
+        Av[v0 + lm + 2] = s2;
+        Av[v0 + lm + 3] = s3;
+      }
+      for (; lm < nv; lm++) {
+        const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
+        double s = 0.0;
+#pragma omp simd reduction(+ : s)
+        for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
+        Av[v0 + lm] = s;
+      }
+    }
+  }
+  tick(3);
+  return e;
+}
+
+/* x4[col[t]] (four lanes) summed over t in [t0, t1), times coef[t] when coef is given. */
+static inline vec4 lane_sum(int t0, int t1, const int *__restrict col,
+                            const double *__restrict coef, const double *__restrict x4)
+{
+  vec4 s0 = {0.0, 0.0, 0.0, 0.0}, s1 = s0;
+  int t = t0;
+  if (coef) {
+    for (; t + 2 <= t1; t += 2) {
+      s0 += coef[t] * load4(x4 + 4 * col[t]);
+      s1 += coef[t + 1] * load4(x4 + 4 * col[t + 1]);
+    }
+    if (t < t1) s0 += coef[t] * load4(x4 + 4 * col[t]);
+  } else {
+    for (; t + 2 <= t1; t += 2) {
+      s0 += load4(x4 + 4 * col[t]);
+      s1 += load4(x4 + 4 * col[t + 1]);
+    }
+    if (t < t1) s0 += load4(x4 + 4 * col[t]);
+  }
+  return s0 + s1;
+}
+
+/* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
+   AA4, adj4, adjp4, gA4: entry k of lane c at 4 k + c): forward over the inner nodes; the
+   adjoint dE/dA (into gA4) by the reverse sweep as sums of gathered terms (rows of the sparse
+   matrices of the header).  e_lane: the lanes' energies of the products. */
+void PairSparseACE::products(int zi, double *e_lane)
+{
+  const SparseACEModel &M = model;
+  const int *ip = &M.inner_ptr[3 * zi];
+  const int lo = ip[0], n1 = ip[1], hi = ip[2];
+  const int *fac = M.factor.data();
+  const double *cf = M.coef.data();
+  const double *__restrict Av = A4.data();
+  double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
+  double *__restrict adp = adjp4.data();
+  const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
+  for (int k = lo; k < n1; k++) store4(P2 + 4 * k, load4(Av + 4 * fac[k]));
+  for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
+    const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
+    const vec4 Pq = load4(P2 + 4 * ipr.key[r]);
+    for (int c = c0; c < c1; c++) store4(P2 + 4 * c, Pq * load4(Av + 4 * fac[c]));    // children
+  }
+  vec4 e = {0.0, 0.0, 0.0, 0.0};
+  if (eflag_either)
+    for (int k = lo; k < hi; k++) e += cf[k] * load4(P2 + 4 * k);
+  tick(4);
+  for (int k = lo; k < hi; k++) store4(ad + 4 * k, vec4{cf[k], cf[k], cf[k], cf[k]});
+  // leaves: dE/d(parent) += sum_leaf coef A[factor] (their energy: below, by factor)
+  const SparseACERows &lp = M.leaves_by_parent;
+  for (int r = lp.species_ptr[zi]; r < lp.species_ptr[zi + 1]; r++) {
+    double *a = ad + 4 * lp.key[r];
+    store4(a, load4(a) + lane_sum(lp.start[r], lp.start[r + 1], lp.col.data(), lp.coef.data(), Av));
+  }
+  // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
+  // (and adp = dE/d(node) AA[parent] of the children)
+  for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
+    const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
+    vec4 s = {0.0, 0.0, 0.0, 0.0};
+    for (int c = c0; c < c1; c++) s += load4(ad + 4 * c) * load4(Av + 4 * fac[c]);
+    store4(ad + 4 * q, load4(ad + 4 * q) + s);
+    const vec4 Pq = load4(P2 + 4 * q);
+    for (int c = c0; c < c1; c++) store4(adp + 4 * c, load4(ad + 4 * c) * Pq);
+  }
+  // dE/dA[v]: order-1 nodes, plus sum over the nodes with factor v of dE/d(node) AA[parent]
+  std::fill(gA4.begin(), gA4.end(), 0.0);
+  for (int k = lo; k < n1; k++) store4(g + 4 * fac[k], load4(ad + 4 * k));
+  const SparseACERows &lf = M.leaves_by_factor;
+  for (int r = lf.species_ptr[zi]; r < lf.species_ptr[zi + 1]; r++) {
+    const vec4 s = lane_sum(lf.start[r], lf.start[r + 1], lf.col.data(), lf.coef.data(), P2);
+    double *gv = g + 4 * lf.key[r];
+    store4(gv, load4(gv) + s);
+    if (eflag_either) e += s * load4(Av + 4 * lf.key[r]);    // the leaves' energy
+  }
+  const SparseACERows &ifr = M.inner_by_factor;
+  for (int r = ifr.species_ptr[zi]; r < ifr.species_ptr[zi + 1]; r++) {
+    double *gv = g + 4 * ifr.key[r];
+    store4(gv, load4(gv) + lane_sum(ifr.start[r], ifr.start[r + 1], ifr.col.data(), nullptr, adp));
+  }
+  for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
+  tick(5);
+}
+
+/* Forces of centre i on itself and its neighbours (and its energy e and virial) from dE/dA in
+   gA and the arrays of centre_base. */
+void PairSparseACE::centre_forces(int i, double e)
+{
+  double **f = atom->f;
+  const SparseACEModel &M = model;
+  const int nz = M.nz, ld = max_neigh, n = nb_ptr[nz];
+  const int nlm = (M.lmax + 1) * (M.lmax + 1);
+  const double *__restrict g = gA.data();
+
+  // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
+  // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and
+  // times R (gb, for the angular part).  A block may run past its species' neighbours (into
+  // the next species', rewritten after, or the padding of the rows).
+  const int *pptr = M.proj_ptr.data(), *pd = M.proj_d.data(), *pv = M.proj_v.data();
+  for (int z = 0; z < nz; z++) {
+    const int p1 = nb_ptr[z + 1];
+    for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
+      vec4 su[NV], sa[NV], sb[NV];
+      for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
+      for (int lm = 0; lm < nlm; lm++) {
+        for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
+        for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
+          const double gv = g[pv[t]];
+          const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
+                       *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
+          for (int c = 0; c < NV; c++) {
+            sa[c] += gv * load4(dRd + 4 * c);
+            sb[c] += gv * load4(Rd + 4 * c);
+          }
+        }
+        const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
+        double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
+        for (int c = 0; c < NV; c++) {
+          su[c] += sa[c] * load4(Ylm + 4 * c);
+          store4(gbl + 4 * c, sb[c]);
+        }
+      }
+      for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
+    }
+  }
+  tick(6);
+  harmonics_gradient(n);
+  tick(7);
+
+  // forces and virial
+  double fi[3] = {0.0, 0.0, 0.0};
+  for (int p = 0; p < n; p++) {
+    const int j = nb_j[p];
+    const double gv[3] = {gu[p] * ux[p] + w0[p], gu[p] * uy[p] + w1[p], gu[p] * uz[p] + w2[p]};
+    fi[0] += gv[0];
+    fi[1] += gv[1];
+    fi[2] += gv[2];
+    f[j][0] -= gv[0];
+    f[j][1] -= gv[1];
+    f[j][2] -= gv[2];
+    if (vflag_atom) {
+      const double r[3] = {rx[p], ry[p], rz[p]};
+      const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
+                           -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
+                           -0.5 * (r[1] * gv[2] + r[2] * gv[1])};
+      for (int c = 0; c < 6; c++) {
+        vatom[i][c] += 0.5 * v[c];
+        vatom[j][c] += 0.5 * v[c];
+      }
+    }
+  }
+  f[i][0] += fi[0];
+  f[i][1] += fi[1];
+  f[i][2] += fi[2];
+  if (eflag_global) eng_vdwl += e;
+  if (eflag_atom) eatom[i] += e;
+  tick(8);
+}
+
+/* Centres in batches of up to LANES of one species: each its atomic base (centre_base), the
+   batch's products and adjoint together (products, one centre per vector lane), then each its
+   forces (centre_forces); a centre's arrays are kept in its lane between the two. */
 void PairSparseACE::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
 
-  double **x = atom->x;
-  double **f = atom->f;
   const int *type = atom->type;
   const int inum = list->inum;
   const int *ilist = list->ilist;
   const int *numneigh = list->numneigh;
-  int **firstneigh = list->firstneigh;
+  const int num_a = model.num_a;
+  int centre[LANES];
+  double e_base[LANES];
 
-  const SparseACEModel &M = model;
-  const int nz = M.nz, nr = M.n_radial, npd = M.pair_degree;
-  const int nlm = (M.lmax + 1) * (M.lmax + 1);
-  const double rcutsq = M.rcut * M.rcut;
-  const int *run = M.run_start.data();
-  const bool prof = !profile_seconds.empty();
-  auto clock = std::chrono::steady_clock::now();
-  auto tick = [&](int phase) {    // the time since the last tick into a phase of the profile
-    if (!prof) return;
-    const auto now = std::chrono::steady_clock::now();
-    profile_seconds[phase] += std::chrono::duration<double>(now - clock).count();
-    clock = now;
-  };
-
-  for (int ii = 0; ii < inum; ii++) {
-    const int i = ilist[ii];
-    const int zi = type_species[type[i]];
-    if (zi < 0) continue;
-    if (prof) clock = std::chrono::steady_clock::now();
-    const int *jlist = firstneigh[i];
-    const int jnum = numneigh[i];
-    grow(jnum);
-    const int ld = max_neigh;
-
-    // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
-    int n = 0;
-    for (int z = 0; z < nz; z++) {
-      nb_ptr[z] = n;
-      for (int jj = 0; jj < jnum; jj++) {
-        const int j = jlist[jj] & NEIGHMASK;
-        if (type_species[type[j]] != z) continue;
-        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-        const double rsq = dx * dx + dy * dy + dz * dz;
-        if (rsq >= rcutsq) continue;
-        const double d = std::sqrt(rsq), inv = 1.0 / d;
-        nb_j[n] = j;
-        rx[n] = dx;
-        ry[n] = dy;
-        rz[n] = dz;
-        ux[n] = dx * inv;
-        uy[n] = dy * inv;
-        uz[n] = dz * inv;
-        dist[n] = d;
-        inv_r[n] = inv;
-        n++;
+  for (int ii = 0; ii < inum;) {
+    int nl = 0, zi = -1, need = 0;
+    for (; ii < inum && nl < LANES; ii++) {
+      const int i = ilist[ii], z = type_species[type[i]];
+      if (z < 0) continue;
+      if (nl > 0 && z != zi) break;    // the next batch starts at this centre
+      zi = z;
+      need = std::max(need, numneigh[i]);
+      centre[nl++] = i;
+    }
+    if (nl == 0) continue;
+    grow(need);
+    if (!profile_seconds.empty()) profile_clock = std::chrono::steady_clock::now();
+    for (int c = 0; c < LANES; c++) {
+      if (c < nl) {
+        swap_lane(c);
+        e_base[c] = centre_base(centre[c], zi);
+        swap_lane(c);
       }
-      M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
-      M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
+      for (int v = 0; v < num_a; v++) A4[4 * v + c] = c < nl ? A[v] : 0.0;
     }
-    nb_ptr[nz] = n;
-    for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
-      dist[p] = M.rcut;
-      xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
-      inv_r[p] = 1.0 / M.rcut;
+    double e[LANES];
+    products(zi, e);
+    for (int c = 0; c < nl; c++) {
+      swap_lane(c);
+      for (int v = 0; v < num_a; v++) gA[v] = gA4[4 * v + c];
+      centre_forces(centre[c], e_base[c] + e[c]);
+      swap_lane(c);
+      if (!profile_seconds.empty()) profile_seconds[N_PHASES] += 1.0;
     }
-    tick(0);
-
-    // radial functions, pair terms and harmonics of every neighbour
-    radial(n);
-    double e = M.eref[zi];
-    if (npd > 0) {
-      for (int z = 0; z < nz; z++)
-        pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], M.r0[zi * nz + z]);
-      for (int p = 0; p < n; p++) e += pair_e[p];
-    } else {
-      for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
-    }
-    tick(1);
-    harmonics(n);
-    tick(2);
-
-    // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
-    // four lm at a time (each R_d load serves four sums)
-    double *__restrict Av = A.data();
-    for (int z = 0; z < nz; z++) {
-      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
-      for (int d = 0; d < nr; d++) {
-        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
-        const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
-        int lm = 0;
-        for (; lm + 4 <= nv; lm += 4) {
-          const double *__restrict Y0 = &Y[static_cast<size_t>(lm) * ld], *__restrict Y1 = Y0 + ld,
-                                   *__restrict Y2 = Y1 + ld, *__restrict Y3 = Y2 + ld;
-          double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-          for (int p = p0; p < p1; p++) {
-            s0 += Rd[p] * Y0[p];
-            s1 += Rd[p] * Y1[p];
-            s2 += Rd[p] * Y2[p];
-            s3 += Rd[p] * Y3[p];
-          }
-          Av[v0 + lm] = s0;
-          Av[v0 + lm + 1] = s1;
-          Av[v0 + lm + 2] = s2;
-          Av[v0 + lm + 3] = s3;
-        }
-        for (; lm < nv; lm++) {
-          const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
-          double s = 0.0;
-#pragma omp simd reduction(+ : s)
-          for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
-          Av[v0 + lm] = s;
-        }
-      }
-    }
-
-    tick(3);
-
-    // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
-    // reverse sweep as sums of gathered terms (rows of the sparse matrices of the header)
-    const int *ip = &M.inner_ptr[3 * zi];
-    const int lo = ip[0], n1 = ip[1], hi = ip[2];
-    const int *fac = M.factor.data();
-    const double *cf = M.coef.data();
-    double *__restrict P2 = AA.data(), *__restrict ad = adj.data(), *__restrict g = gA.data();
-    double *__restrict adp = adj_parent.data();
-    const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
-    for (int k = lo; k < n1; k++) P2[k] = Av[fac[k]];
-    for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
-      const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-      const double Pq = P2[ipr.key[r]];
-      for (int c = c0; c < c1; c++) P2[c] = Pq * Av[fac[c]];    // the children of node key[r]
-    }
-    if (eflag_either) {
-#pragma omp simd reduction(+ : e)
-      for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
-    }
-    tick(4);
-    std::copy(cf + lo, cf + hi, ad + lo);
-    // leaves: dE/d(parent) += sum_leaf coef A[factor] (their energy: below, by factor)
-    add_row_sums(zi, M.leaves_by_parent, Av, ad);
-    // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
-    // (and adp = dE/d(node) AA[parent] of the children)
-    for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
-      const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-      ad[q] += gathered_sum(c0, c1, fac, ad, Av);
-      const double Pq = P2[q];
-      for (int c = c0; c < c1; c++) adp[c] = ad[c] * Pq;
-    }
-    // dE/dA[v]: order-1 nodes, plus sum over the nodes with factor v of dE/d(node) AA[parent]
-    for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
-    for (int k = lo; k < n1; k++) g[fac[k]] = ad[k];
-    const SparseACERows &lf = M.leaves_by_factor;
-    for (int r = lf.species_ptr[zi]; r < lf.species_ptr[zi + 1]; r++) {
-      const double s = gathered_sum(lf.start[r], lf.start[r + 1], lf.col.data(), lf.coef.data(), P2);
-      g[lf.key[r]] += s;
-      if (eflag_either) e += s * Av[lf.key[r]];    // the leaves' energy
-    }
-    const SparseACERows &ifr = M.inner_by_factor;
-    for (int r = ifr.species_ptr[zi]; r < ifr.species_ptr[zi + 1]; r++) {
-      double s = 0.0;
-      for (int t = ifr.start[r]; t < ifr.start[r + 1]; t++) s += adp[ifr.col[t]];
-      g[ifr.key[r]] += s;
-    }
-    tick(5);
-
-    // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
-    // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and
-    // times R (gb, for the angular part).  A block may run past its species' neighbours (into
-    // the next species', rewritten after, or the padding of the rows).
-    const int *pptr = M.proj_ptr.data(), *pd = M.proj_d.data(), *pv = M.proj_v.data();
-    for (int z = 0; z < nz; z++) {
-      const int p1 = nb_ptr[z + 1];
-      for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
-        vec4 su[NV], sa[NV], sb[NV];
-        for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
-        for (int lm = 0; lm < nlm; lm++) {
-          for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
-          for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
-            const double gv = g[pv[t]];
-            const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
-                         *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
-            for (int c = 0; c < NV; c++) {
-              sa[c] += gv * load4(dRd + 4 * c);
-              sb[c] += gv * load4(Rd + 4 * c);
-            }
-          }
-          const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
-          double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
-          for (int c = 0; c < NV; c++) {
-            su[c] += sa[c] * load4(Ylm + 4 * c);
-            store4(gbl + 4 * c, sb[c]);
-          }
-        }
-        for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
-      }
-    }
-    tick(6);
-    harmonics_gradient(n);
-    tick(7);
-
-    // forces and virial
-    double fi[3] = {0.0, 0.0, 0.0};
-    for (int p = 0; p < n; p++) {
-      const int j = nb_j[p];
-      const double gv[3] = {gu[p] * ux[p] + w0[p], gu[p] * uy[p] + w1[p], gu[p] * uz[p] + w2[p]};
-      fi[0] += gv[0];
-      fi[1] += gv[1];
-      fi[2] += gv[2];
-      f[j][0] -= gv[0];
-      f[j][1] -= gv[1];
-      f[j][2] -= gv[2];
-      if (vflag_atom) {
-        const double r[3] = {rx[p], ry[p], rz[p]};
-        const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
-                             -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
-                             -0.5 * (r[1] * gv[2] + r[2] * gv[1])};
-        for (int c = 0; c < 6; c++) {
-          vatom[i][c] += 0.5 * v[c];
-          vatom[j][c] += 0.5 * v[c];
-        }
-      }
-    }
-    f[i][0] += fi[0];
-    f[i][1] += fi[1];
-    f[i][2] += fi[2];
-    if (eflag_global) eng_vdwl += e;
-    if (eflag_atom) eatom[i] += e;
-    tick(8);
-    if (prof) profile_seconds[N_PHASES] += 1.0;
   }
 
   if (vflag_fdotr) virial_fdotr_compute();

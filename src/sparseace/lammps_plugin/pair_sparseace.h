@@ -15,6 +15,8 @@
 
 #include "pair.h"
 
+#include <array>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -44,17 +46,6 @@ struct SparseACERows {
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
-// The rows of a SparseACERows in blocks of four, one per lane of a 4-wide vector, each block
-// padded to its longest row with zero entries (short rows: one sum per lane, not per row).
-// Block b has the slots start[b] : start[b + 1]; slot t holds the entries (col, coef)[4t + lane]
-// of the rows key[4b + lane] (padding lanes: the key `scratch`).  The blocks of centre species z
-// are species_ptr[z] : species_ptr[z + 1].
-struct SparseACERowBlocks {
-  std::vector<int> species_ptr{0}, key, start{0}, col;
-  std::vector<double> coef;
-  void add_species(const SparseACERows &rows, int z, int scratch);
-};
-
 struct SparseACEModel {
   int nz = 0, n_radial = 0, pair_degree = 0, lmax = 0, num_a = 0;
   std::vector<std::string> elements;
@@ -80,8 +71,7 @@ struct SparseACEModel {
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACERows leaves_by_factor, inner_by_parent, inner_by_factor;
-  SparseACERowBlocks leaves_by_parent;    // scratch key: the node after the last
+  SparseACERows leaves_by_parent, leaves_by_factor, inner_by_parent, inner_by_factor;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
@@ -115,6 +105,8 @@ class PairSparseACE : public Pair {
   // over the run and written to <file> by the destructor (empty: no timing)
   std::string profile_path;
   std::vector<double> profile_seconds;
+  std::chrono::steady_clock::time_point profile_clock;
+  void tick(int phase);
 
   static const int NV = 4, BLOCK = 4 * NV;    // neighbours per register block of the force projection
 
@@ -128,11 +120,28 @@ class PairSparseACE : public Pair {
   std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
   std::vector<double> hC, hS, fq, fqz, Y;      // harmonics: lmax + 1, ntri, ntri, nlm rows
   std::vector<double> gb, gu;                  // forces: nlm rows; radial coefficient
-  std::vector<double> t0, t1, t2, t3, w0, w1, w2;    // scratch rows
-  std::vector<double> A, gA, AA, adj;          // atomic base, its adjoint; DAG nodes, adjoint
-  std::vector<double> adj_parent;              // adjoint of a node times its parent's product
+  std::vector<double> w0, w1, w2;              // forces: angular part
+  std::vector<double> A, gA;                   // atomic base of the current centre, dE/dA
+
+  // Centres are evaluated in batches of LANES of one species: the product DAG of a batch at once,
+  // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes), adj4
+  // (their adjoint) and adjp4 (adjoint of a node times its parent's product).  Between its
+  // atomic base and its forces a centre's arrays (nb_j, nb_ptr and those of swap_lane) wait in
+  // lane_arrays, exchanged with the working arrays by swap_lane.
+  static const int LANES = 4;
+  std::vector<double> A4, gA4, AA4, adj4, adjp4;
+  struct CentreArrays {
+    std::vector<int> nb_j, nb_ptr;
+    std::array<std::vector<double>, 15> v;
+  };
+  CentreArrays lane_arrays[LANES];
+  void swap_lane(int lane);
+  double centre_base(int i, int zi);
+  void products(int zi, double *e_lane);
+  void centre_forces(int i, double e);
 
   std::vector<std::vector<double> *> neighbour_arrays();
+  std::vector<std::vector<double> *> kept_arrays();
   void allocate();
   void grow(int nneigh);
   void radial(int n);
