@@ -300,7 +300,7 @@ void SparseACEModel::read(const std::string &path)
   std::vector<int> ipar, ifac, iorder;
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
-  leaves_by_factor = inner_by_parent = inner_by_factor = SparseACERows();
+  inner_by_parent = inner_by_factor = SparseACERows();
   leaves_by_parent = SparseACERows();
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
@@ -331,7 +331,6 @@ void SparseACEModel::read(const std::string &path)
     }
     inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
     leaves_by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
-    leaves_by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
     std::vector<int> child, child_parent, child_factor, phase(iorder.size());
     for (int n = inner_ptr[3 * z + 1]; n < inner_ptr[3 * z + 2]; n++) {
       child.push_back(n);
@@ -854,30 +853,35 @@ double PairSparseACE::centre_base(int i, int zi)
   return e;
 }
 
-/* x4[col[t]] (four lanes) summed over t in [t0, t1), times coef[t] when coef is given. */
-static inline vec4 lane_sum(int t0, int t1, const int *__restrict col,
-                            const double *__restrict coef, const double *__restrict x4)
+/* LANES doubles (GCC/Clang vector extension): one entry of the centres of a batch. */
+static const int LANES = SPARSEACE_LANES;
+typedef double vlane __attribute__((vector_size(sizeof(double) * LANES)));
+static inline vlane loadl(const double *p)
 {
-  vec4 s0 = {0.0, 0.0, 0.0, 0.0}, s1 = s0;
+  vlane v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void storel(double *p, vlane v)
+{
+  std::memcpy(p, &v, sizeof v);
+}
+
+/* x[col[t]] (LANES lanes) summed over t in [t0, t1). */
+static inline vlane lane_sum(int t0, int t1, const int *__restrict col, const double *__restrict x)
+{
+  vlane s0 = {}, s1 = {};
   int t = t0;
-  if (coef) {
-    for (; t + 2 <= t1; t += 2) {
-      s0 += coef[t] * load4(x4 + 4 * col[t]);
-      s1 += coef[t + 1] * load4(x4 + 4 * col[t + 1]);
-    }
-    if (t < t1) s0 += coef[t] * load4(x4 + 4 * col[t]);
-  } else {
-    for (; t + 2 <= t1; t += 2) {
-      s0 += load4(x4 + 4 * col[t]);
-      s1 += load4(x4 + 4 * col[t + 1]);
-    }
-    if (t < t1) s0 += load4(x4 + 4 * col[t]);
+  for (; t + 2 <= t1; t += 2) {
+    s0 += loadl(x + LANES * col[t]);
+    s1 += loadl(x + LANES * col[t + 1]);
   }
+  if (t < t1) s0 += loadl(x + LANES * col[t]);
   return s0 + s1;
 }
 
 /* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
-   AA4, adj4, adjp4, gA4: entry k of lane c at 4 k + c): forward over the inner nodes; the
+   AA4, adj4, adjp4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
    adjoint dE/dA (into gA4) by the reverse sweep as sums of gathered terms (rows of the sparse
    matrices of the header).  e_lane: the lanes' energies of the products. */
 void PairSparseACE::products(int zi, double *e_lane)
@@ -891,47 +895,51 @@ void PairSparseACE::products(int zi, double *e_lane)
   double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
   double *__restrict adp = adjp4.data();
   const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
-  for (int k = lo; k < n1; k++) store4(P2 + 4 * k, load4(Av + 4 * fac[k]));
+  for (int k = lo; k < n1; k++) storel(P2 + LANES * k, loadl(Av + LANES * fac[k]));
   for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
     const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vec4 Pq = load4(P2 + 4 * ipr.key[r]);
-    for (int c = c0; c < c1; c++) store4(P2 + 4 * c, Pq * load4(Av + 4 * fac[c]));    // children
+    const vlane Pq = loadl(P2 + LANES * ipr.key[r]);
+    for (int c = c0; c < c1; c++) storel(P2 + LANES * c, Pq * loadl(Av + LANES * fac[c]));    // children
   }
-  vec4 e = {0.0, 0.0, 0.0, 0.0};
+  vlane e = {};
   if (eflag_either)
-    for (int k = lo; k < hi; k++) e += cf[k] * load4(P2 + 4 * k);
+    for (int k = lo; k < hi; k++) e += cf[k] * loadl(P2 + LANES * k);
   tick(4);
-  for (int k = lo; k < hi; k++) store4(ad + 4 * k, vec4{cf[k], cf[k], cf[k], cf[k]});
-  // leaves: dE/d(parent) += sum_leaf coef A[factor] (their energy: below, by factor)
+  for (int k = lo; k < hi; k++) storel(ad + LANES * k, cf[k] + vlane{});
+  std::fill(gA4.begin(), gA4.end(), 0.0);
+  // leaves, by parent q: dE/d(AA_q) += sum_leaf coef A[factor], dE/dA[factor] += coef AA_q;
+  // their energy AA_q sum_leaf coef A[factor]
   const SparseACERows &lp = M.leaves_by_parent;
+  const int *__restrict lcol = lp.col.data();
+  const double *__restrict lcoef = lp.coef.data();
   for (int r = lp.species_ptr[zi]; r < lp.species_ptr[zi + 1]; r++) {
-    double *a = ad + 4 * lp.key[r];
-    store4(a, load4(a) + lane_sum(lp.start[r], lp.start[r + 1], lp.col.data(), lp.coef.data(), Av));
+    const int q = lp.key[r];
+    const vlane Pq = loadl(P2 + LANES * q);
+    vlane s = {};
+    for (int t = lp.start[r]; t < lp.start[r + 1]; t++) {
+      const int v = lcol[t];
+      s += lcoef[t] * loadl(Av + LANES * v);
+      storel(g + LANES * v, loadl(g + LANES * v) + lcoef[t] * Pq);
+    }
+    storel(ad + LANES * q, loadl(ad + LANES * q) + s);
+    if (eflag_either) e += s * Pq;
   }
   // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
   // (and adp = dE/d(node) AA[parent] of the children)
   for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
     const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    vec4 s = {0.0, 0.0, 0.0, 0.0};
-    for (int c = c0; c < c1; c++) s += load4(ad + 4 * c) * load4(Av + 4 * fac[c]);
-    store4(ad + 4 * q, load4(ad + 4 * q) + s);
-    const vec4 Pq = load4(P2 + 4 * q);
-    for (int c = c0; c < c1; c++) store4(adp + 4 * c, load4(ad + 4 * c) * Pq);
+    vlane s = {};
+    for (int c = c0; c < c1; c++) s += loadl(ad + LANES * c) * loadl(Av + LANES * fac[c]);
+    storel(ad + LANES * q, loadl(ad + LANES * q) + s);
+    const vlane Pq = loadl(P2 + LANES * q);
+    for (int c = c0; c < c1; c++) storel(adp + LANES * c, loadl(ad + LANES * c) * Pq);
   }
   // dE/dA[v]: order-1 nodes, plus sum over the nodes with factor v of dE/d(node) AA[parent]
-  std::fill(gA4.begin(), gA4.end(), 0.0);
-  for (int k = lo; k < n1; k++) store4(g + 4 * fac[k], load4(ad + 4 * k));
-  const SparseACERows &lf = M.leaves_by_factor;
-  for (int r = lf.species_ptr[zi]; r < lf.species_ptr[zi + 1]; r++) {
-    const vec4 s = lane_sum(lf.start[r], lf.start[r + 1], lf.col.data(), lf.coef.data(), P2);
-    double *gv = g + 4 * lf.key[r];
-    store4(gv, load4(gv) + s);
-    if (eflag_either) e += s * load4(Av + 4 * lf.key[r]);    // the leaves' energy
-  }
+  for (int k = lo; k < n1; k++) storel(g + LANES * fac[k], loadl(g + LANES * fac[k]) + loadl(ad + LANES * k));
   const SparseACERows &ifr = M.inner_by_factor;
   for (int r = ifr.species_ptr[zi]; r < ifr.species_ptr[zi + 1]; r++) {
-    double *gv = g + 4 * ifr.key[r];
-    store4(gv, load4(gv) + lane_sum(ifr.start[r], ifr.start[r + 1], ifr.col.data(), nullptr, adp));
+    double *gv = g + LANES * ifr.key[r];
+    storel(gv, loadl(gv) + lane_sum(ifr.start[r], ifr.start[r + 1], ifr.col.data(), adp));
   }
   for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
   tick(5);
@@ -1046,13 +1054,13 @@ void PairSparseACE::compute(int eflag, int vflag)
         e_base[c] = centre_base(centre[c], zi);
         swap_lane(c);
       }
-      for (int v = 0; v < num_a; v++) A4[4 * v + c] = c < nl ? A[v] : 0.0;
+      for (int v = 0; v < num_a; v++) A4[LANES * v + c] = c < nl ? A[v] : 0.0;
     }
     double e[LANES];
     products(zi, e);
     for (int c = 0; c < nl; c++) {
       swap_lane(c);
-      for (int v = 0; v < num_a; v++) gA[v] = gA4[4 * v + c];
+      for (int v = 0; v < num_a; v++) gA[v] = gA4[LANES * v + c];
       centre_forces(centre[c], e_base[c] + e[c]);
       swap_lane(c);
       if (!profile_seconds.empty()) profile_seconds[N_PHASES] += 1.0;

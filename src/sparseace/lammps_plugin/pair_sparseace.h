@@ -46,6 +46,9 @@ struct SparseACERows {
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
+// centres evaluated together through the product DAG (PairSparseACE::compute)
+constexpr int SPARSEACE_LANES = 4;
+
 struct SparseACEModel {
   int nz = 0, n_radial = 0, pair_degree = 0, lmax = 0, num_a = 0;
   std::vector<std::string> elements;
@@ -60,18 +63,16 @@ struct SparseACEModel {
   // (1..4) are order_ptr[5z + k - 1] : order_ptr[5z + k]; parent indices are global (-1 for
   // order 1).  After reading, parent, factor, coef hold the inner nodes only (order 1 and those
   // another node extends), by order, then by parent: species z has inner_ptr[3z] :
-  // inner_ptr[3z + 2], order 1 up to inner_ptr[3z + 1].  The adjoint sweep (compute()) runs
-  // over the other nodes (leaves) and the inner ones as sums of gathered terms, one per row,
-  // never adding into memory another row writes (no dependency chains through memory):
+  // inner_ptr[3z + 2], order 1 up to inner_ptr[3z + 1].  The adjoint sweep (products()) runs
+  // over the other nodes (leaves) by parent, and over the inner ones as sums of gathered terms:
   //   leaves_by_parent   rows: parent nodes; (col, coef): a leaf's factor and coefficient
-  //   leaves_by_factor   rows: atomic-base entries; (col, coef): a leaf's parent, coefficient
   //   inner_by_parent    rows: parent nodes, highest order first; col: its children, which
   //                      are consecutive nodes (forward pass: the rows in reverse)
   //   inner_by_factor    rows: atomic-base entries; col: a node of order >= 2 with that factor
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACERows leaves_by_parent, leaves_by_factor, inner_by_parent, inner_by_factor;
+  SparseACERows leaves_by_parent, inner_by_parent, inner_by_factor;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
@@ -128,7 +129,7 @@ class PairSparseACE : public Pair {
   // (their adjoint) and adjp4 (adjoint of a node times its parent's product).  Between its
   // atomic base and its forces a centre's arrays (nb_j, nb_ptr and those of swap_lane) wait in
   // lane_arrays, exchanged with the working arrays by swap_lane.
-  static const int LANES = 4;
+  static const int LANES = SPARSEACE_LANES;
   std::vector<double> A4, gA4, AA4, adj4, adjp4;
   struct CentreArrays {
     std::vector<int> nb_j, nb_ptr;
