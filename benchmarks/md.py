@@ -1,7 +1,7 @@
 """Benchmark: MD steps per second on 64-atom diamond Si, one core.
 
-    python benchmarks/md.py [--steps N] [--drift-steps M] [--no-external]
-                            [--fitted 300=MODEL.json 1000=MODEL.json]
+    python benchmarks/md.py [--steps N] [--drift-steps M] [--no-external] [--profile]
+                            [--fitted [300=MODEL.json 1000=MODEL.json]]
     python benchmarks/md.py --mpi [--seconds S]     (MPI speed-up and the study's MD campaign)
 
 Same cell, 300 K velocities, NVE, 1 fs.  Baselines: LAMMPS' own `pair_style sw` (Si.sw) and
@@ -15,12 +15,19 @@ study's 1 ns run at 5 fs (200,000 steps; the bar is 30 minutes = 111 steps/s), r
 native NVE runs continued to 10^4 steps at 1 fs (with the highest temperature reached: the
 synthetic models are not trained, and one that collapses heats up).
 
+--fitted: also the paper config's fitted models, the Zuo Si OMP models of 300 and 1000 functions
+of split seed 1 (``fitted_models``: fitted on first use, a few CPU minutes, and cached), or the
+given model files; targets (issue 25): 20x snap for 300 functions, 8x for 1000.  --profile: the
+share of each phase of the pair style's compute() on those models (timers of
+``$SPARSEACE_PROFILE``, in separate runs).
+
 --mpi (issue 16): the native pair style on 1 and 2 MPI ranks (`mpiexec -n R`, LAMMPS' domain
-decomposition): steps/s on a 512-atom diamond Si cell with the 1000-function model, and the
-projected wall time of the study's MD campaign (config/paper.yaml md: every model of md.runs at
+decomposition): steps/s on a 512-atom diamond Si cell with the 1000-function model (target
+issue 25: 2 ranks 1.8x one rank), and the projected wall time of the study's MD campaign (config/paper.yaml md: every model of md.runs at
 its size, each temperature and start, at its dataset's time step and length) on a 64-core node.
-Models are random sparse subsets of the paper's bases (all pair functions, many-body functions
-drawn uniformly, seed 0); each is timed on its dataset's start cell: Zuo, the first start of
+Models cost per function what fitted supports of the basis cost (``fitted_like_model``: every
+Zuo dataset the support of the Zuo Si OMP model of its size; GAP-Si and water functions drawn
+with the level distribution of that support); each is timed on its dataset's start cell: Zuo, the first start of
 the mirror's test set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom
 frame of the mirror's water data (every configuration of the study's water set has 64
 molecules); GAP-Si (its database is not in the mirror), a 216-atom diamond cell, the size of its
@@ -231,11 +238,30 @@ def paper_config() -> dict:
     return load_config(REPO / "config" / "paper.yaml")
 
 
-def random_sparse_model(config: dict, dataset: str, size: int):
-    """``size`` functions of the paper's basis of ``dataset``: all pair functions and many-body
-    functions drawn uniformly, with zero coefficients (free atoms: a random model, even with
-    coefficients of 1e-4, blows a water cell apart within the timed steps; the cost does not
-    depend on the values: the model file holds every product of the functions)."""
+LEVEL_BINS = 20
+
+
+def level_bins(basis, functions):
+    """Bin of each of the many-body ``functions``: its level relative to the highest level of
+    the basis' many-body functions (LEVEL_BINS bins)."""
+    import numpy as np
+
+    t = basis.factor_table
+    rel = t["level"][functions] / t["level"][t["kind"] == 0].max()
+    return np.minimum((rel * LEVEL_BINS).astype(int), LEVEL_BINS - 1)
+
+
+def fitted_like_model(config: dict, dataset: str, size: int):
+    """``size`` functions of the paper's basis of ``dataset`` that cost what fitted supports
+    cost, with zero coefficients (free atoms: a random model, even with coefficients of 1e-4,
+    blows a water cell apart within the timed steps; the cost does not depend on the values:
+    the model file holds every product of the functions).  A basis of the same functions as the
+    Zuo Si one (every Zuo element): the support of the Zuo Si OMP model of that size
+    (``fitted_models``).  Other bases: all pair functions, and many-body functions drawn (seed 0)
+    with the distribution of the Zuo Si OMP support (of 300 functions for models up to 300, else
+    of 1000) over relative level (``level_bins``), uniformly within a bin; such draws share
+    fewer products than a fit's support (on the Zuo Si basis 1.1x the DAG nodes of the OMP-1000
+    model, 1.6x those of the OMP-300), so their cost is an upper estimate."""
     import numpy as np
 
     from sparseace.basis import ACEBasis
@@ -244,11 +270,21 @@ def random_sparse_model(config: dict, dataset: str, size: int):
     fit = config["fits"][dataset]
     basis = ACEBasis(config["datasets"][dataset]["elements"], fit["order"], fit["totaldegree"],
                      **fit.get("basis_options", {}))
-    n_mb = basis.nspecies * basis.n_manybody
-    pair = np.arange(n_mb, len(basis))
+    ref = ACEPotential.load(fitted_models()["300" if size <= 300 else "1000"])
+    same = (basis.nspecies, basis.order, basis.totaldegree, len(basis)) == \
+        (1, ref.basis.order, ref.basis.totaldegree, len(ref.basis))
+    if same and len(ref) == size:
+        return ACEPotential(basis, ref.active, np.zeros(size))
+    kind = ref.basis.factor_table["kind"]
+    target = np.bincount(level_bins(ref.basis, ref.active[kind[ref.active] == 0]),
+                         minlength=LEVEL_BINS)
+    kind = basis.factor_table["kind"]
+    manybody, pair = np.flatnonzero(kind == 0), np.flatnonzero(kind == 1)
+    b = level_bins(basis, manybody)
+    weight = target[b] / np.bincount(b)[b]
     rng = np.random.default_rng(0)
-    manybody = np.sort(rng.choice(n_mb, size - len(pair), replace=False))
-    return ACEPotential(basis, np.concatenate([manybody, pair]), np.zeros(size))
+    drawn = np.sort(rng.choice(manybody, size - len(pair), replace=False, p=weight / weight.sum()))
+    return ACEPotential(basis, np.concatenate([drawn, pair]), np.zeros(size))
 
 
 def campaign_cell(config: dict, dataset: str):
@@ -311,7 +347,7 @@ def mpi_worker(kind: str, steps: str) -> dict:
                             bulk("Si", "diamond", 5.431, cubic=True).repeat(4), steps)
     _, dataset, size = kind.split(":")
     config = paper_config()
-    return timed_native(random_sparse_model(config, dataset, int(size)),
+    return timed_native(fitted_like_model(config, dataset, int(size)),
                         campaign_cell(config, dataset), steps)
 
 

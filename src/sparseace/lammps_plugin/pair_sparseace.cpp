@@ -355,6 +355,10 @@ void SparseACEModel::read(const std::string &path)
   pair_coef.resize(nz * nz * pair_degree);
   for (size_t k = 0; k < pair_coef.size(); k++)
     pair_coef[k] = pair_weights[k] * rec_pair[3 * (k % pair_degree) + 2];
+  pair_top.assign(nz * nz, 0);
+  for (int k = 0; k < nz * nz; k++)
+    for (int q = 0; q < pair_degree; q++)
+      if (pair_coef[k * pair_degree + q] != 0.0) pair_top[k] = q + 1;
   pair_alpha.assign(pair_degree + 2, 0.0);
   pair_beta.assign(pair_degree + 2, 0.0);
   for (int k = 1; k < pair_degree; k++) {
@@ -597,13 +601,12 @@ void PairSparseACE::radial(int n)
 }
 
 /* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
-   one species pair: c = weights times norms of the Legendre polynomials P_q (summed by
+   one species pair: c = weights times norms of the Legendre polynomials P_q, q < K (summed by
    Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  Eight
    neighbours at a time in registers (the last block runs past p1: into the next species',
    rewritten after, or the padding). */
-void PairSparseACE::pair_terms(int p0, int p1, const double *c, double r0)
+void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0)
 {
-  const int K = model.pair_degree;
   const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
   const double sc = model.rcut / r0;
   for (int pb = p0; pb < p1; pb += 8) {
@@ -777,9 +780,8 @@ double PairSparseACE::centre_base(int i, int zi)
       if (type_species[type[j]] != z) continue;
       const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
       const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= rcutsq) continue;
       const double d = std::sqrt(rsq), inv = 1.0 / d;
-      nb_j[n] = j;
+      nb_j[n] = j;    // written always, kept if within the cutoff (no branch to mispredict)
       rx[n] = dx;
       ry[n] = dy;
       rz[n] = dz;
@@ -788,7 +790,7 @@ double PairSparseACE::centre_base(int i, int zi)
       uz[n] = dz * inv;
       dist[n] = d;
       inv_r[n] = inv;
-      n++;
+      n += rsq < rcutsq;
     }
     M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
     M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
@@ -804,13 +806,15 @@ double PairSparseACE::centre_base(int i, int zi)
   // radial functions, pair terms and harmonics of every neighbour
   radial(n);
   double e = M.eref[zi];
-  if (npd > 0) {
-    for (int z = 0; z < nz; z++)
-      pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], M.r0[zi * nz + z]);
-    for (int p = 0; p < n; p++) e += pair_e[p];
-  } else {
-    for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
+  for (int z = 0; z < nz; z++) {
+    const int top = M.pair_top[zi * nz + z];
+    if (top > 0)
+      pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], top,
+                 M.r0[zi * nz + z]);
+    else
+      for (int p = nb_ptr[z]; p < nb_ptr[z + 1]; p++) pair_e[p] = pair_g[p] = 0.0;
   }
+  for (int p = 0; p < n; p++) e += pair_e[p];
   tick(1);
   harmonics(n);
   tick(2);
@@ -965,7 +969,31 @@ void PairSparseACE::centre_forces(int i, double e)
     for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
       vec4 su[NV], sa[NV], sb[NV];
       for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
-      for (int lm = 0; lm < nlm; lm++) {
+      for (int l = 0, lm = 0; lm < nlm; l++) {
+        // two lm of one l at a time (the same degrees: entries v and v + 1), the last alone
+        for (; lm + 1 < (l + 1) * (l + 1); lm += 2) {
+          vec4 sa1[NV], sb1[NV];
+          for (int c = 0; c < NV; c++) sa[c] = sb[c] = sa1[c] = sb1[c] = vec4{0.0, 0.0, 0.0, 0.0};
+          for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
+            const double gv = g[pv[t]], gv1 = g[pv[t] + 1];
+            const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
+                         *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
+            for (int c = 0; c < NV; c++) {
+              const vec4 dr = load4(dRd + 4 * c), r = load4(Rd + 4 * c);
+              sa[c] += gv * dr;
+              sb[c] += gv * r;
+              sa1[c] += gv1 * dr;
+              sb1[c] += gv1 * r;
+            }
+          }
+          const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
+          double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
+          for (int c = 0; c < NV; c++) {
+            su[c] += sa[c] * load4(Ylm + 4 * c) + sa1[c] * load4(Ylm + ld + 4 * c);
+            store4(gbl + 4 * c, sb[c]);
+            store4(gbl + ld + 4 * c, sb1[c]);
+          }
+        }
         for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
         for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
           const double gv = g[pv[t]];
@@ -982,6 +1010,7 @@ void PairSparseACE::centre_forces(int i, double e)
           su[c] += sa[c] * load4(Ylm + 4 * c);
           store4(gbl + 4 * c, sb[c]);
         }
+        lm++;
       }
       for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
     }

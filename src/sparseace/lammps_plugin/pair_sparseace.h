@@ -76,6 +76,7 @@ struct SparseACEModel {
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
+  std::vector<int> pair_top;                             // nz * nz: 1 + last nonzero weight's q
   std::vector<double> pair_alpha, pair_beta;             // pair recurrence, padded with zeros
   std::vector<double> h_norm, h_a, h_b;                  // harmonics tables per (l, m >= 0)
   std::vector<int> run_start;  // atomic base run of (species s, degree n): [s*n_radial + n] : [+1]
@@ -146,7 +147,7 @@ class PairSparseACE : public Pair {
   void allocate();
   void grow(int nneigh);
   void radial(int n);
-  void pair_terms(int p0, int p1, const double *c, double r0);
+  void pair_terms(int p0, int p1, const double *c, int K, double r0);
   void harmonics(int n);
   void harmonics_gradient(int n);
 };
