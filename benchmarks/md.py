@@ -438,9 +438,10 @@ def worker(kind: str, steps: int, drift_steps: int) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--fitted", nargs="*", default=[], metavar="SIZE=MODEL.json",
+    parser.add_argument("--fitted", nargs="*", default=None, metavar="SIZE=MODEL.json",
                         help="also time fitted Si models of 300 or 1000 functions (their NVE "
-                             "drift is that of a trained potential; the synthetic ones heat up)")
+                             "drift is that of a trained potential; the synthetic ones heat up); "
+                             "without files the paper config's Zuo Si OMP models")
     parser.add_argument("--drift-steps", type=int, default=10000,
                         help="length of the native runs, over which their NVE drift is taken")
     parser.add_argument("--no-external", action="store_true",
@@ -455,13 +456,13 @@ def main():
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     fitted = {}
-    for spec in args.fitted:
+    for spec in args.fitted or []:
         size, _, path = spec.partition("=")
         if size not in ("300", "1000") or not os.path.isfile(path):
             parser.error(f"--fitted {spec!r}: expected 300=MODEL.json or 1000=MODEL.json with an "
                          "existing model file")
         fitted[size] = path
-    if args.fitted == [] and "--fitted" in sys.argv:  # --fitted alone: the paper config's models
+    if args.fitted == []:  # --fitted alone: the paper config's models
         fitted = fitted_models()
     if args.worker:
         kind, steps, drift_steps = args.worker

@@ -300,7 +300,7 @@ void SparseACEModel::read(const std::string &path)
   std::vector<int> ipar, ifac, iorder;
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
-  inner_by_parent = inner_by_factor = SparseACERows();
+  inner_by_parent = SparseACERows();
   leaves_by_parent = SparseACERows();
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
@@ -331,15 +331,13 @@ void SparseACEModel::read(const std::string &path)
     }
     inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
     leaves_by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
-    std::vector<int> child, child_parent, child_factor, phase(iorder.size());
+    std::vector<int> child, child_parent, phase(iorder.size());
     for (int n = inner_ptr[3 * z + 1]; n < inner_ptr[3 * z + 2]; n++) {
       child.push_back(n);
       child_parent.push_back(ipar[n]);
-      child_factor.push_back(ifac[n]);
     }
     for (size_t n = 0; n < iorder.size(); n++) phase[n] = -iorder[n];    // highest order first
     inner_by_parent.add_species(child_parent, child, {}, phase);
-    inner_by_factor.add_species(child_factor, child, {});
   }
   parent.swap(ipar);
   factor.swap(ifac);
@@ -493,7 +491,6 @@ void PairSparseACE::coeff(int narg, char **arg)
   gA4.assign(LANES * model.num_a, 0.0);
   AA4.assign(LANES * model.factor.size(), 0.0);
   adj4.assign(LANES * model.factor.size(), 0.0);
-  adjp4.assign(LANES * model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
   for (auto &c : lane_arrays) c.nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
@@ -550,7 +547,7 @@ void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
   max_neigh = nneigh + nneigh / 2 + BLOCK;    // rows padded for a block past the last neighbour
-  const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1, ntri = L1 * (L1 + 1) / 2;
+  const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1;
   for (auto *v : neighbour_arrays()) v->resize(n);
   gb.resize(n * nlm);
   for (int lane = 0; lane < LANES; lane++) {
@@ -559,10 +556,6 @@ void PairSparseACE::grow(int nneigh)
     for (auto *v : kept_arrays()) v->resize(n);
     R.resize(n * model.n_radial);
     dR.resize(n * model.n_radial);
-    hC.resize(n * L1);
-    hS.resize(n * L1);
-    fq.resize(n * ntri);
-    fqz.resize(n * ntri);
     Y.resize(n * nlm);
     swap_lane(lane);
   }
@@ -637,9 +630,8 @@ void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0
 }
 
 /* Real spherical harmonics Y_lm of the unit vectors of the neighbours [0, n) (harmonics.py:
-   real_harmonics) and what harmonics_gradient needs: C_m + i S_m = (x + i y)^m, and per
-   (l, m >= 0) the normalised q_l^m (Y_lm = q C_m, Y_l-m = q S_m) and its z-derivative at fixed
-   x^2 + y^2 + z^2. */
+   real_harmonics): C_m + i S_m = (x + i y)^m and per (l, m >= 0) the normalised q_l^m by its
+   recurrence in z, Y_lm = q C_m, Y_l-m = q S_m. */
 void PairSparseACE::harmonics(int n)
 {
   const int L = model.lmax, ld = max_neigh;
@@ -663,8 +655,6 @@ void PairSparseACE::harmonics(int n)
           S[h] = x[h] * S[h] + y[h] * C[h];
           C[h] = c;
         }
-        store4(&hC[static_cast<size_t>(m) * ld + pb + 4 * h], C[h]);
-        store4(&hS[static_cast<size_t>(m) * ld + pb + 4 * h], S[h]);
         q1[h] = vec4{dfact, dfact, dfact, dfact};
         q2[h] = qz1[h] = qz2[h] = vec4{0.0, 0.0, 0.0, 0.0};
       }
@@ -677,8 +667,6 @@ void PairSparseACE::harmonics(int n)
         for (int h = 0; h < 2; h++) {
           if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
           const vec4 fqv = f * q1[h];
-          store4(&fq[static_cast<size_t>(t) * ld + pb + 4 * h], fqv);
-          store4(&fqz[static_cast<size_t>(t) * ld + pb + 4 * h], f * qz1[h]);
           store4(&Y[lmc + 4 * h], m == 0 ? fqv : fqv * C[h]);
           if (m > 0) store4(&Y[lms + 4 * h], fqv * S[h]);
         }
@@ -687,43 +675,63 @@ void PairSparseACE::harmonics(int n)
   }
 }
 
-/* (w0, w1, w2)[p] = sum_lm gb_lm(p) grad_r Y_lm(r_p / |r_p|), from the intermediates of
-   harmonics().  The gradient of Y_lm is the tangential part of the gradient of its polynomial
+/* (w0, w1, w2)[p] = sum_lm gb_lm(p) grad_r Y_lm(r_p / |r_p|), with C_m, S_m and q_l^m and its
+   z-derivative at fixed x^2 + y^2 + z^2 computed again as in harmonics() (cheaper than storing
+   them).  The gradient of Y_lm is the tangential part of the gradient of its polynomial
    S_lm = q C_m (or q S_m), divided by |r|; the tangential part of grad q is dq/dz e_z, and
    grad C_m = m (C_{m-1}, -S_{m-1}, 0), grad S_m = m (S_{m-1}, C_{m-1}, 0). */
 void PairSparseACE::harmonics_gradient(int n)
 {
   const int L = model.lmax, ld = max_neigh;
+  const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
   for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
-    vec4 wx[2], wy[2], wz[2];
-    for (int h = 0; h < 2; h++) wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+    vec4 x[2], y[2], z[2], C[2], S[2], wx[2], wy[2], wz[2];
+    for (int h = 0; h < 2; h++) {
+      x[h] = load4(&ux[pb + 4 * h]);
+      y[h] = load4(&uy[pb + 4 * h]);
+      z[h] = load4(&uz[pb + 4 * h]);
+      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
+      S[h] = wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+    }
+    double dfact = 1.0;    // (2m-1)!!
     for (int m = 0; m <= L; m++) {
+      if (m > 0) dfact *= (2 * m - 1);
+      vec4 Cp[2], Sp[2], q1[2], q2[2], qz1[2], qz2[2];
       vec4 ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
-      for (int h = 0; h < 2; h++) ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      for (int h = 0; h < 2; h++) {
+        Cp[h] = C[h];
+        Sp[h] = S[h];
+        if (m > 0) {
+          C[h] = x[h] * Cp[h] - y[h] * Sp[h];
+          S[h] = x[h] * Sp[h] + y[h] * Cp[h];
+        }
+        q1[h] = vec4{dfact, dfact, dfact, dfact};
+        q2[h] = qz1[h] = qz2[h] = ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      }
+      int t = m * (m + 1) / 2 + m;
       for (int l = m; l <= L; l++) {
-        const size_t t = static_cast<size_t>(l * (l + 1) / 2 + m) * ld + pb,
-                     lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
+        if (l > m) t += l;    // (l, m)
+        const double f = nrm[t], a = ha[t], b = hb[t];
+        const size_t lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
+          if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
           const vec4 gc = load4(&gb[lmc + 4 * h]), gs = load4(&gb[lms + 4 * h]);
-          const vec4 f = load4(&fq[t + 4 * h]), fz = load4(&fqz[t + 4 * h]);
-          ac[h] += gc * f;
+          const vec4 fq = f * q1[h], fz = f * qz1[h];
+          ac[h] += gc * fq;
           bc[h] += gc * fz;
-          as[h] += gs * f;
+          as[h] += gs * fq;
           bs[h] += gs * fz;
         }
       }
       for (int h = 0; h < 2; h++) {
-        const size_t o = pb + 4 * h;
         if (m == 0) {
           wz[h] += bc[h];
           continue;
         }
-        const vec4 Cm = load4(&hC[m * ld + o]), Sm = load4(&hS[m * ld + o]);
-        const vec4 Cp = load4(&hC[(m - 1) * ld + o]), Sp = load4(&hS[(m - 1) * ld + o]);
-        wz[h] += bc[h] * Cm + bs[h] * Sm;
-        wx[h] += static_cast<double>(m) * (ac[h] * Cp + as[h] * Sp);
-        wy[h] += static_cast<double>(m) * (as[h] * Cp - ac[h] * Sp);
+        wz[h] += bc[h] * C[h] + bs[h] * S[h];
+        wx[h] += static_cast<double>(m) * (ac[h] * Cp[h] + as[h] * Sp[h]);
+        wy[h] += static_cast<double>(m) * (as[h] * Cp[h] - ac[h] * Sp[h]);
       }
     }
     for (int h = 0; h < 2; h++) {
@@ -753,9 +761,28 @@ void PairSparseACE::swap_lane(int lane)
   CentreArrays &c = lane_arrays[lane];
   nb_j.swap(c.nb_j);
   nb_ptr.swap(c.nb_ptr);
-  std::vector<double> *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y,
-                                 &hC, &hS, &fq, &fqz};
+  std::vector<double> *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y};
   for (size_t k = 0; k < c.v.size(); k++) mine[k]->swap(c.v[k]);
+}
+
+/* sum_p R[p] Y_k[p] over p in [p0, p1) of the four rows Y_k = Y0 + k ld, four neighbours at a
+   time (the last four masked: they may reach past p1 into the next species' neighbours or the
+   padding, finite numbers). */
+static inline vec4 project4(const double *__restrict R, const double *__restrict Y0, size_t ld,
+                            int p0, int p1)
+{
+  vec4 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  for (int p = p0; p < p1; p += 4) {
+    vec4 r = load4(R + p);
+    if (p + 4 > p1) r *= vec4{1.0, p + 1 < p1 ? 1.0 : 0.0, p + 2 < p1 ? 1.0 : 0.0, p + 3 < p1 ? 1.0 : 0.0};
+    s0 += r * load4(Y0 + p);
+    s1 += r * load4(Y0 + ld + p);
+    s2 += r * load4(Y0 + 2 * ld + p);
+    s3 += r * load4(Y0 + 3 * ld + p);
+  }
+  const vec4 t0 = vec4{s0[0], s1[0], s2[0], s3[0]} + vec4{s0[1], s1[1], s2[1], s3[1]};
+  const vec4 t1 = vec4{s0[2], s1[2], s2[2], s3[2]} + vec4{s0[3], s1[3], s2[3], s3[3]};
+  return t0 + t1;
 }
 
 /* Neighbours within the cutoff of centre i (species zi) and their geometry, radial functions,
@@ -828,22 +855,8 @@ double PairSparseACE::centre_base(int i, int zi)
       const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
       const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
       int lm = 0;
-      for (; lm + 4 <= nv; lm += 4) {
-        const double *__restrict Y0 = &Y[static_cast<size_t>(lm) * ld], *__restrict Y1 = Y0 + ld,
-                                 *__restrict Y2 = Y1 + ld, *__restrict Y3 = Y2 + ld;
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-        for (int p = p0; p < p1; p++) {
-          s0 += Rd[p] * Y0[p];
-          s1 += Rd[p] * Y1[p];
-          s2 += Rd[p] * Y2[p];
-          s3 += Rd[p] * Y3[p];
-        }
-        Av[v0 + lm] = s0;
-        Av[v0 + lm + 1] = s1;
-        Av[v0 + lm + 2] = s2;
-        Av[v0 + lm + 3] = s3;
-      }
+      for (; lm + 4 <= nv; lm += 4)
+        store4(Av + v0 + lm, project4(Rd, &Y[static_cast<size_t>(lm) * ld], ld, p0, p1));
       for (; lm < nv; lm++) {
         const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
         double s = 0.0;
@@ -871,21 +884,8 @@ static inline void storel(double *p, vlane v)
   std::memcpy(p, &v, sizeof v);
 }
 
-/* x[col[t]] (LANES lanes) summed over t in [t0, t1). */
-static inline vlane lane_sum(int t0, int t1, const int *__restrict col, const double *__restrict x)
-{
-  vlane s0 = {}, s1 = {};
-  int t = t0;
-  for (; t + 2 <= t1; t += 2) {
-    s0 += loadl(x + LANES * col[t]);
-    s1 += loadl(x + LANES * col[t + 1]);
-  }
-  if (t < t1) s0 += loadl(x + LANES * col[t]);
-  return s0 + s1;
-}
-
 /* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
-   AA4, adj4, adjp4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
+   AA4, adj4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
    adjoint dE/dA (into gA4) by the reverse sweep as sums of gathered terms (rows of the sparse
    matrices of the header).  e_lane: the lanes' energies of the products. */
 void PairSparseACE::products(int zi, double *e_lane)
@@ -897,7 +897,6 @@ void PairSparseACE::products(int zi, double *e_lane)
   const double *cf = M.coef.data();
   const double *__restrict Av = A4.data();
   double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
-  double *__restrict adp = adjp4.data();
   const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
   for (int k = lo; k < n1; k++) storel(P2 + LANES * k, loadl(Av + LANES * fac[k]));
   for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
@@ -928,23 +927,22 @@ void PairSparseACE::products(int zi, double *e_lane)
     storel(ad + LANES * q, loadl(ad + LANES * q) + s);
     if (eflag_either) e += s * Pq;
   }
-  // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
-  // (and adp = dE/d(node) AA[parent] of the children)
+  // inner nodes, highest order first (a child's adjoint is complete before its parent's row):
+  // dE/d(AA_q) += sum_child dE/d(child) A[factor], dE/dA[factor] += dE/d(child) AA_q
   for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
     const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    vlane s = {};
-    for (int c = c0; c < c1; c++) s += loadl(ad + LANES * c) * loadl(Av + LANES * fac[c]);
-    storel(ad + LANES * q, loadl(ad + LANES * q) + s);
     const vlane Pq = loadl(P2 + LANES * q);
-    for (int c = c0; c < c1; c++) storel(adp + LANES * c, loadl(ad + LANES * c) * Pq);
+    vlane s = {};
+    for (int c = c0; c < c1; c++) {
+      const int v = fac[c];
+      const vlane a = loadl(ad + LANES * c);
+      s += a * loadl(Av + LANES * v);
+      storel(g + LANES * v, loadl(g + LANES * v) + a * Pq);
+    }
+    storel(ad + LANES * q, loadl(ad + LANES * q) + s);
   }
-  // dE/dA[v]: order-1 nodes, plus sum over the nodes with factor v of dE/d(node) AA[parent]
+  // dE/dA[v] of the order-1 nodes
   for (int k = lo; k < n1; k++) storel(g + LANES * fac[k], loadl(g + LANES * fac[k]) + loadl(ad + LANES * k));
-  const SparseACERows &ifr = M.inner_by_factor;
-  for (int r = ifr.species_ptr[zi]; r < ifr.species_ptr[zi + 1]; r++) {
-    double *gv = g + LANES * ifr.key[r];
-    storel(gv, loadl(gv) + lane_sum(ifr.start[r], ifr.start[r + 1], ifr.col.data(), adp));
-  }
   for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
   tick(5);
 }

@@ -64,15 +64,14 @@ struct SparseACEModel {
   // order 1).  After reading, parent, factor, coef hold the inner nodes only (order 1 and those
   // another node extends), by order, then by parent: species z has inner_ptr[3z] :
   // inner_ptr[3z + 2], order 1 up to inner_ptr[3z + 1].  The adjoint sweep (products()) runs
-  // over the other nodes (leaves) by parent, and over the inner ones as sums of gathered terms:
+  // over the other nodes (leaves) and the inner ones by parent:
   //   leaves_by_parent   rows: parent nodes; (col, coef): a leaf's factor and coefficient
   //   inner_by_parent    rows: parent nodes, highest order first; col: its children, which
   //                      are consecutive nodes (forward pass: the rows in reverse)
-  //   inner_by_factor    rows: atomic-base entries; col: a node of order >= 2 with that factor
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACERows leaves_by_parent, inner_by_parent, inner_by_factor;
+  SparseACERows leaves_by_parent, inner_by_parent;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
@@ -120,21 +119,21 @@ class PairSparseACE : public Pair {
   std::vector<double> xm, dxm, xp, dxp;        // many-body and pair distance transforms, d/dr
   std::vector<double> R, dR;                   // radial functions: n_radial rows
   std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
-  std::vector<double> hC, hS, fq, fqz, Y;      // harmonics: lmax + 1, ntri, ntri, nlm rows
+  std::vector<double> Y;                       // harmonics: nlm rows
   std::vector<double> gb, gu;                  // forces: nlm rows; radial coefficient
   std::vector<double> w0, w1, w2;              // forces: angular part
   std::vector<double> A, gA;                   // atomic base of the current centre, dE/dA
 
   // Centres are evaluated in batches of LANES of one species: the product DAG of a batch at once,
-  // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes), adj4
-  // (their adjoint) and adjp4 (adjoint of a node times its parent's product).  Between its
+  // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes) and adj4
+  // (their adjoint).  Between its
   // atomic base and its forces a centre's arrays (nb_j, nb_ptr and those of swap_lane) wait in
   // lane_arrays, exchanged with the working arrays by swap_lane.
   static const int LANES = SPARSEACE_LANES;
-  std::vector<double> A4, gA4, AA4, adj4, adjp4;
+  std::vector<double> A4, gA4, AA4, adj4;
   struct CentreArrays {
     std::vector<int> nb_j, nb_ptr;
-    std::array<std::vector<double>, 15> v;
+    std::array<std::vector<double>, 11> v;
   };
   CentreArrays lane_arrays[LANES];
   void swap_lane(int lane);
