@@ -1047,9 +1047,10 @@ void PairSparseACE::centre_forces(int i, double e)
   tick(8);
 }
 
-/* Centres in batches of up to LANES of one species: each its atomic base (centre_base), the
-   batch's products and adjoint together (products, one centre per vector lane), then each its
-   forces (centre_forces); a centre's arrays are kept in its lane between the two. */
+/* Centres by species, in batches of up to LANES of one species: each its atomic base
+   (centre_base), the batch's products and adjoint together (products, one centre per vector
+   lane), then each its forces (centre_forces); a centre's arrays are kept in its lane between
+   the two. */
 void PairSparseACE::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
@@ -1062,17 +1063,18 @@ void PairSparseACE::compute(int eflag, int vflag)
   int centre[LANES];
   double e_base[LANES];
 
-  for (int ii = 0; ii < inum;) {
-    int nl = 0, zi = -1, need = 0;
-    for (; ii < inum && nl < LANES; ii++) {
-      const int i = ilist[ii], z = type_species[type[i]];
-      if (z < 0) continue;
-      if (nl > 0 && z != zi) break;    // the next batch starts at this centre
-      zi = z;
-      need = std::max(need, numneigh[i]);
-      centre[nl++] = i;
+  by_species.clear();
+  for (int z = 0; z < model.nz; z++)
+    for (int ii = 0; ii < inum; ii++)
+      if (type_species[type[ilist[ii]]] == z) by_species.push_back(ilist[ii]);
+  const int ncentres = static_cast<int>(by_species.size());
+  for (int k = 0; k < ncentres;) {
+    const int zi = type_species[type[by_species[k]]];
+    int nl = 0, need = 0;
+    for (; k < ncentres && nl < LANES && type_species[type[by_species[k]]] == zi; k++) {
+      need = std::max(need, numneigh[by_species[k]]);
+      centre[nl++] = by_species[k];
     }
-    if (nl == 0) continue;
     grow(need);
     if (!profile_seconds.empty()) profile_clock = std::chrono::steady_clock::now();
     for (int c = 0; c < LANES; c++) {

@@ -131,6 +131,7 @@ class PairSparseACE : public Pair {
   // lane_arrays, exchanged with the working arrays by swap_lane.
   static const int LANES = SPARSEACE_LANES;
   std::vector<double> A4, gA4, AA4, adj4;
+  std::vector<int> by_species;                 // the local centres, by species
   struct CentreArrays {
     std::vector<int> nb_j, nb_ptr;
     std::array<std::vector<double>, 11> v;
