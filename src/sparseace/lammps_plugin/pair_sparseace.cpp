@@ -870,19 +870,8 @@ double PairSparseACE::centre_base(int i, int zi)
   return e;
 }
 
-/* LANES doubles (GCC/Clang vector extension): one entry of the centres of a batch. */
-static const int LANES = SPARSEACE_LANES;
-typedef double vlane __attribute__((vector_size(sizeof(double) * LANES)));
-static inline vlane loadl(const double *p)
-{
-  vlane v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void storel(double *p, vlane v)
-{
-  std::memcpy(p, &v, sizeof v);
-}
+/* One vec4 holds an entry of the centres of a batch, one per lane. */
+static_assert(SPARSEACE_LANES == 4, "a batch of centres fills the four lanes of a vec4");
 
 /* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
    AA4, adj4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
@@ -898,17 +887,17 @@ void PairSparseACE::products(int zi, double *e_lane)
   const double *__restrict Av = A4.data();
   double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
   const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
-  for (int k = lo; k < n1; k++) storel(P2 + LANES * k, loadl(Av + LANES * fac[k]));
+  for (int k = lo; k < n1; k++) store4(P2 + LANES * k, load4(Av + LANES * fac[k]));
   for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
     const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vlane Pq = loadl(P2 + LANES * ipr.key[r]);
-    for (int c = c0; c < c1; c++) storel(P2 + LANES * c, Pq * loadl(Av + LANES * fac[c]));    // children
+    const vec4 Pq = load4(P2 + LANES * ipr.key[r]);
+    for (int c = c0; c < c1; c++) store4(P2 + LANES * c, Pq * load4(Av + LANES * fac[c]));    // children
   }
-  vlane e = {};
+  vec4 e = {};
   if (eflag_either)
-    for (int k = lo; k < hi; k++) e += cf[k] * loadl(P2 + LANES * k);
+    for (int k = lo; k < hi; k++) e += cf[k] * load4(P2 + LANES * k);
   tick(4);
-  for (int k = lo; k < hi; k++) storel(ad + LANES * k, cf[k] + vlane{});
+  for (int k = lo; k < hi; k++) store4(ad + LANES * k, cf[k] + vec4{});
   std::fill(gA4.begin(), gA4.end(), 0.0);
   // leaves, by parent q: dE/d(AA_q) += sum_leaf coef A[factor], dE/dA[factor] += coef AA_q;
   // their energy AA_q sum_leaf coef A[factor]
@@ -917,32 +906,32 @@ void PairSparseACE::products(int zi, double *e_lane)
   const double *__restrict lcoef = lp.coef.data();
   for (int r = lp.species_ptr[zi]; r < lp.species_ptr[zi + 1]; r++) {
     const int q = lp.key[r];
-    const vlane Pq = loadl(P2 + LANES * q);
-    vlane s = {};
+    const vec4 Pq = load4(P2 + LANES * q);
+    vec4 s = {};
     for (int t = lp.start[r]; t < lp.start[r + 1]; t++) {
       const int v = lcol[t];
-      s += lcoef[t] * loadl(Av + LANES * v);
-      storel(g + LANES * v, loadl(g + LANES * v) + lcoef[t] * Pq);
+      s += lcoef[t] * load4(Av + LANES * v);
+      store4(g + LANES * v, load4(g + LANES * v) + lcoef[t] * Pq);
     }
-    storel(ad + LANES * q, loadl(ad + LANES * q) + s);
+    store4(ad + LANES * q, load4(ad + LANES * q) + s);
     if (eflag_either) e += s * Pq;
   }
   // inner nodes, highest order first (a child's adjoint is complete before its parent's row):
   // dE/d(AA_q) += sum_child dE/d(child) A[factor], dE/dA[factor] += dE/d(child) AA_q
   for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
     const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vlane Pq = loadl(P2 + LANES * q);
-    vlane s = {};
+    const vec4 Pq = load4(P2 + LANES * q);
+    vec4 s = {};
     for (int c = c0; c < c1; c++) {
       const int v = fac[c];
-      const vlane a = loadl(ad + LANES * c);
-      s += a * loadl(Av + LANES * v);
-      storel(g + LANES * v, loadl(g + LANES * v) + a * Pq);
+      const vec4 a = load4(ad + LANES * c);
+      s += a * load4(Av + LANES * v);
+      store4(g + LANES * v, load4(g + LANES * v) + a * Pq);
     }
-    storel(ad + LANES * q, loadl(ad + LANES * q) + s);
+    store4(ad + LANES * q, load4(ad + LANES * q) + s);
   }
   // dE/dA[v] of the order-1 nodes
-  for (int k = lo; k < n1; k++) storel(g + LANES * fac[k], loadl(g + LANES * fac[k]) + loadl(ad + LANES * k));
+  for (int k = lo; k < n1; k++) store4(g + LANES * fac[k], load4(g + LANES * fac[k]) + load4(ad + LANES * k));
   for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
   tick(5);
 }

@@ -46,7 +46,8 @@ struct SparseACERows {
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
-// centres evaluated together through the product DAG (PairSparseACE::compute)
+// centres evaluated together through the product DAG (PairSparseACE::compute), one per lane
+// of a four-double vector
 constexpr int SPARSEACE_LANES = 4;
 
 struct SparseACEModel {
