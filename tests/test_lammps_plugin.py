@@ -212,6 +212,38 @@ def test_order_four_products_through_the_dag(plugin, tmp_path):
     assert_matches(plugin, tmp_path, model, water_box(9), ["H", "O"])
 
 
+def test_pair_terms_of_some_species_pairs_and_degrees_only(plugin, tmp_path):
+    """Pair functions of degree <= 1 and only for an H centre's O neighbours and O-O (a fitted
+    support holds few): the pair polynomials stop at the last nonzero weight, none for H-H and
+    O-H."""
+    full = random_model(["H", "O"], 3, 6, 80, seed=5, eref={"H": -13.6, "O": -432.1}, scale=0.1)
+    b = full.basis
+    rel = full.active - b.nspecies * b.n_manybody
+    centre, neighbour, degree = rel // b.n_pair, rel % b.n_pair % b.nspecies, rel % b.n_pair // 2
+    keep = (rel < 0) | ((degree <= 1) & (neighbour == 1))
+    model = ACEPotential(b, full.active[keep], full.coefficients[keep], full.eref)
+    pw = model.contraction.pair_weights
+    assert np.all(pw[:, 0] == 0) and np.all(pw[:, :, 2:] == 0) and np.all(pw[:, 1, :2] != 0)
+    assert_matches(plugin, tmp_path, model, water_box(7), ["H", "O"])
+
+
+def test_profile_file_has_the_phases_of_every_evaluation(plugin, tmp_path, si_model, monkeypatch):
+    """$SPARSEACE_PROFILE: seconds per phase of compute(), written when the pair style goes."""
+    monkeypatch.setenv("SPARSEACE_PROFILE", str(tmp_path / "profile.txt"))
+    atoms = lammps_cell(bulk("Si", "diamond", 5.43, cubic=True))
+    atoms.rattle(0.05, seed=1)
+    lmp = setup_lammps(plugin, export_model(si_model, tmp_path / "m.sace"), atoms, ["Si"])
+    lmp.commands_string("fix 1 all nve\nrun 2")
+    lmp.close()
+    rows = [line.split() for line in (tmp_path / "profile.txt").read_text().splitlines()]
+    names = [name for name, _ in rows]
+    assert names == ["distances+transforms", "radial+pair", "harmonics", "atomic_base",
+                     "products", "reverse_sweep", "force_projection", "harmonics_gradient",
+                     "force_scatter", "centres"]
+    assert all(float(t) >= 0 for _, t in rows[:-1]) and sum(float(t) for _, t in rows[:-1]) > 0
+    assert float(rows[-1][1]) == 3 * len(atoms)  # the set-up and two steps
+
+
 def nve_energy_error(plugin, model_file, atoms, dt_fs, time_fs=300):
     """Largest deviation of the total energy (eV) from its start in an NVE run."""
     lmp = setup_lammps(plugin, model_file, atoms, ["Si"])

@@ -14,7 +14,9 @@
 #include "legacy_request.h"
 #endif
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <fstream>
@@ -186,26 +188,6 @@ void SparseACERows::add_species(const std::vector<int> &keys, const std::vector<
   species_ptr.push_back(static_cast<int>(key.size()));
 }
 
-void SparseACERowBlocks::add_species(const SparseACERows &rows, int z, int scratch)
-{
-  const int r0 = rows.species_ptr[z], r1 = rows.species_ptr[z + 1];
-  for (int rb = r0; rb < r1; rb += 4) {
-    int length = 0;
-    for (int r = rb; r < std::min(rb + 4, r1); r++)
-      length = std::max(length, rows.start[r + 1] - rows.start[r]);
-    for (int lane = 0; lane < 4; lane++) key.push_back(rb + lane < r1 ? rows.key[rb + lane] : scratch);
-    for (int t = 0; t < length; t++)
-      for (int lane = 0; lane < 4; lane++) {
-        const int r = rb + lane, e = r < r1 ? rows.start[r] + t : -1;
-        const bool real = r < r1 && e < rows.start[r + 1];
-        col.push_back(real ? rows.col[e] : 0);
-        coef.push_back(real ? rows.coef[e] : 0.0);
-      }
-    start.push_back(start.back() + length);
-  }
-  species_ptr.push_back(static_cast<int>(start.size()) - 1);
-}
-
 void SparseACEModel::read(const std::string &path)
 {
   std::ifstream in(path);
@@ -321,9 +303,8 @@ void SparseACEModel::read(const std::string &path)
   std::vector<int> ipar, ifac, iorder;
   std::vector<double> icoef;
   inner_ptr.assign(3 * nz, 0);
-  leaves_by_factor = inner_by_parent = inner_by_factor = SparseACERows();
-  leaves_by_parent = SparseACERowBlocks();
-  SparseACERows leaf_rows;    // by parent
+  inner_by_parent = SparseACERows();
+  leaves_by_parent = SparseACERows();
   for (int z = 0; z < nz; z++) {
     inner_ptr[3 * z] = static_cast<int>(ifac.size());
     std::vector<int> leaf_parent, leaf_factor;
@@ -352,23 +333,18 @@ void SparseACEModel::read(const std::string &path)
       if (k == 1) inner_ptr[3 * z + 1] = static_cast<int>(ifac.size());
     }
     inner_ptr[3 * z + 2] = static_cast<int>(ifac.size());
-    leaf_rows.add_species(leaf_parent, leaf_factor, leaf_coef);
-    leaves_by_factor.add_species(leaf_factor, leaf_parent, leaf_coef);
-    std::vector<int> child, child_parent, child_factor, phase(iorder.size());
+    leaves_by_parent.add_species(leaf_parent, leaf_factor, leaf_coef);
+    std::vector<int> child, child_parent, phase(iorder.size());
     for (int n = inner_ptr[3 * z + 1]; n < inner_ptr[3 * z + 2]; n++) {
       child.push_back(n);
       child_parent.push_back(ipar[n]);
-      child_factor.push_back(ifac[n]);
     }
     for (size_t n = 0; n < iorder.size(); n++) phase[n] = -iorder[n];    // highest order first
     inner_by_parent.add_species(child_parent, child, {}, phase);
-    inner_by_factor.add_species(child_factor, child, {});
   }
   parent.swap(ipar);
   factor.swap(ifac);
   coef.swap(icoef);
-  for (int z = 0; z < nz; z++)
-    leaves_by_parent.add_species(leaf_rows, z, static_cast<int>(factor.size()));
 
   tr_mb.resize(nz * nz);
   tr_pair.resize(nz * nz);
@@ -380,6 +356,10 @@ void SparseACEModel::read(const std::string &path)
   pair_coef.resize(nz * nz * pair_degree);
   for (size_t k = 0; k < pair_coef.size(); k++)
     pair_coef[k] = pair_weights[k] * rec_pair[3 * (k % pair_degree) + 2];
+  pair_top.assign(nz * nz, 0);
+  for (int k = 0; k < nz * nz; k++)
+    for (int q = 0; q < pair_degree; q++)
+      if (pair_coef[k * pair_degree + q] != 0.0) pair_top[k] = q + 1;
   pair_alpha.assign(pair_degree + 2, 0.0);
   pair_beta.assign(pair_degree + 2, 0.0);
   for (int k = 1; k < pair_degree; k++) {
@@ -421,59 +401,20 @@ static inline void store4(double *p, vec4 v)
   std::memcpy(p, &v, sizeof v);
 }
 
-/* Two doubles (GCC/Clang vector extension): x[col[0]], x[col[1]]. */
-typedef double vec2 __attribute__((vector_size(16)));
-static inline vec2 gather2(const int *__restrict col, const double *__restrict x)
-{
-  const int c0 = col[0], c1 = col[1];
-  return vec2{x[c0], x[c1]};
-}
-
-/* sum_t coef[t] x[col[t]] over t in [t0, t1): pairs of terms, two partial sums in flight. */
-static inline double gathered_sum(int t0, int t1, const int *__restrict col,
-                                  const double *__restrict coef, const double *__restrict x)
-{
-  vec2 s0 = {0.0, 0.0}, s1 = {0.0, 0.0}, c;
-  int t = t0;
-  for (; t + 4 <= t1; t += 4) {
-    std::memcpy(&c, coef + t, sizeof c);
-    s0 += c * gather2(col + t, x);
-    std::memcpy(&c, coef + t + 2, sizeof c);
-    s1 += c * gather2(col + t + 2, x);
-  }
-  if (t + 2 <= t1) {
-    std::memcpy(&c, coef + t, sizeof c);
-    s0 += c * gather2(col + t, x);
-    t += 2;
-  }
-  s0 += s1;
-  double s = s0[0] + s0[1];
-  if (t < t1) s += coef[t] * x[col[t]];
-  return s;
-}
-
-/* y[key] += sum_t coef_t x[col_t] over the rows of centre species z, four rows at a time. */
-static void add_row_sums(int z, const SparseACERowBlocks &m, const double *__restrict x,
-                         double *__restrict y)
-{
-  const int *__restrict col = m.col.data();
-  const double *__restrict cf = m.coef.data();
-  for (int b = m.species_ptr[z]; b < m.species_ptr[z + 1]; b++) {
-    vec4 s = {0.0, 0.0, 0.0, 0.0};
-    for (int t = m.start[b]; t < m.start[b + 1]; t++) {
-      const int *c = col + 4 * t;
-      s += load4(cf + 4 * t) * vec4{x[c[0]], x[c[1]], x[c[2]], x[c[3]]};
-    }
-    const int *k = &m.key[4 * b];
-    y[k[0]] += s[0];
-    y[k[1]] += s[1];
-    y[k[2]] += s[2];
-    y[k[3]] += s[3];
-  }
-}
+/* Phases of compute() timed with $SPARSEACE_PROFILE (the file gets one line "name seconds" each,
+   then "centres N": the atoms evaluated). */
+static const char *const PROFILE_PHASES[] = {
+    "distances+transforms", "radial+pair", "harmonics", "atomic_base", "products",
+    "reverse_sweep", "force_projection", "harmonics_gradient", "force_scatter"};
+static const int N_PHASES = sizeof(PROFILE_PHASES) / sizeof(PROFILE_PHASES[0]);
 
 PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
 {
+  const char *profile = std::getenv("SPARSEACE_PROFILE");
+  if (profile && *profile) {
+    profile_path = profile;
+    profile_seconds.assign(N_PHASES + 1, 0.0);    // + 1: the count of centres
+  }
   single_enable = 0;
   restartinfo = 0;
   one_coeff = 1;
@@ -484,6 +425,11 @@ PairSparseACE::PairSparseACE(LAMMPS *lmp) : Pair(lmp)
 
 PairSparseACE::~PairSparseACE()
 {
+  if (!profile_path.empty()) {
+    std::ofstream out(profile_path);
+    for (int k = 0; k < N_PHASES; k++) out << PROFILE_PHASES[k] << " " << profile_seconds[k] << "\n";
+    out << "centres " << profile_seconds[N_PHASES] << "\n";
+  }
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -548,10 +494,12 @@ void PairSparseACE::coeff(int narg, char **arg)
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  AA.assign(model.factor.size(), 0.0);
-  adj.assign(model.factor.size() + 1, 0.0);    // + 1: the scratch node of leaves_by_parent
-  adj_parent.assign(model.factor.size(), 0.0);
+  A4.assign(LANES * model.num_a, 0.0);
+  gA4.assign(LANES * model.num_a, 0.0);
+  AA4.assign(LANES * model.factor.size(), 0.0);
+  adj4.assign(LANES * model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
+  for (auto &c : lane_arrays) c.nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
   grow(64);
 }
@@ -583,8 +531,13 @@ double PairSparseACE::memory_usage()
 
 std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
 {
-  return {&rx, &ry, &rz, &ux, &uy, &uz, &dist, &inv_r, &xm, &dxm, &xp, &dxp, &pair_e, &pair_g,
-          &gu, &t0, &t1, &t2, &t3, &w0, &w1, &w2};
+  return {&dist, &xm, &dxm, &xp, &dxp, &pair_e, &gu, &w0, &w1, &w2};
+}
+
+/* The arrays of one neighbour per entry that centre_forces reads (kept per lane). */
+std::vector<std::vector<double> *> PairSparseACE::kept_arrays()
+{
+  return {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g};
 }
 
 /* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
@@ -601,22 +554,24 @@ static inline void recurrence_step(double a, double b, vec4 x, vec4 &p1, vec4 &p
   d1 = dP;
 }
 
-/* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh). */
+/* Work arrays of the neighbours of one centre, neighbour index fastest (stride max_neigh): the
+   shared ones and those of every lane. */
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
   max_neigh = nneigh + nneigh / 2 + BLOCK;    // rows padded for a block past the last neighbour
-  const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1, ntri = L1 * (L1 + 1) / 2;
-  nb_j.resize(n);
+  const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1;
   for (auto *v : neighbour_arrays()) v->resize(n);
-  R.resize(n * model.n_radial);
-  dR.resize(n * model.n_radial);
-  hC.resize(n * L1);
-  hS.resize(n * L1);
-  fq.resize(n * ntri);
-  fqz.resize(n * ntri);
-  Y.resize(n * nlm);
   gb.resize(n * nlm);
+  for (int lane = 0; lane < LANES; lane++) {
+    swap_lane(lane);
+    nb_j.resize(n);
+    for (auto *v : kept_arrays()) v->resize(n);
+    R.resize(n * model.n_radial);
+    dR.resize(n * model.n_radial);
+    Y.resize(n * nlm);
+    swap_lane(lane);
+  }
 }
 
 /* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
@@ -652,13 +607,12 @@ void PairSparseACE::radial(int n)
 }
 
 /* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
-   one species pair: c = weights times norms of the Legendre polynomials P_q (summed by
+   one species pair: c = weights times norms of the Legendre polynomials P_q, q < K (summed by
    Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  Eight
    neighbours at a time in registers (the last block runs past p1: into the next species',
    rewritten after, or the padding). */
-void PairSparseACE::pair_terms(int p0, int p1, const double *c, double r0)
+void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0)
 {
-  const int K = model.pair_degree;
   const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
   const double sc = model.rcut / r0;
   for (int pb = p0; pb < p1; pb += 8) {
@@ -689,9 +643,8 @@ void PairSparseACE::pair_terms(int p0, int p1, const double *c, double r0)
 }
 
 /* Real spherical harmonics Y_lm of the unit vectors of the neighbours [0, n) (harmonics.py:
-   real_harmonics) and what harmonics_gradient needs: C_m + i S_m = (x + i y)^m, and per
-   (l, m >= 0) the normalised q_l^m (Y_lm = q C_m, Y_l-m = q S_m) and its z-derivative at fixed
-   x^2 + y^2 + z^2. */
+   real_harmonics): C_m + i S_m = (x + i y)^m and per (l, m >= 0) the normalised q_l^m by its
+   recurrence in z, Y_lm = q C_m, Y_l-m = q S_m. */
 void PairSparseACE::harmonics(int n)
 {
   const int L = model.lmax, ld = max_neigh;
@@ -715,8 +668,6 @@ void PairSparseACE::harmonics(int n)
           S[h] = x[h] * S[h] + y[h] * C[h];
           C[h] = c;
         }
-        store4(&hC[static_cast<size_t>(m) * ld + pb + 4 * h], C[h]);
-        store4(&hS[static_cast<size_t>(m) * ld + pb + 4 * h], S[h]);
         q1[h] = vec4{dfact, dfact, dfact, dfact};
         q2[h] = qz1[h] = qz2[h] = vec4{0.0, 0.0, 0.0, 0.0};
       }
@@ -729,8 +680,6 @@ void PairSparseACE::harmonics(int n)
         for (int h = 0; h < 2; h++) {
           if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
           const vec4 fqv = f * q1[h];
-          store4(&fq[static_cast<size_t>(t) * ld + pb + 4 * h], fqv);
-          store4(&fqz[static_cast<size_t>(t) * ld + pb + 4 * h], f * qz1[h]);
           store4(&Y[lmc + 4 * h], m == 0 ? fqv : fqv * C[h]);
           if (m > 0) store4(&Y[lms + 4 * h], fqv * S[h]);
         }
@@ -739,43 +688,63 @@ void PairSparseACE::harmonics(int n)
   }
 }
 
-/* (w0, w1, w2)[p] = sum_lm gb_lm(p) grad_r Y_lm(r_p / |r_p|), from the intermediates of
-   harmonics().  The gradient of Y_lm is the tangential part of the gradient of its polynomial
+/* (w0, w1, w2)[p] = sum_lm gb_lm(p) grad_r Y_lm(r_p / |r_p|), with C_m, S_m and q_l^m and its
+   z-derivative at fixed x^2 + y^2 + z^2 computed again as in harmonics() (cheaper than storing
+   them).  The gradient of Y_lm is the tangential part of the gradient of its polynomial
    S_lm = q C_m (or q S_m), divided by |r|; the tangential part of grad q is dq/dz e_z, and
    grad C_m = m (C_{m-1}, -S_{m-1}, 0), grad S_m = m (S_{m-1}, C_{m-1}, 0). */
 void PairSparseACE::harmonics_gradient(int n)
 {
   const int L = model.lmax, ld = max_neigh;
+  const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
   for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
-    vec4 wx[2], wy[2], wz[2];
-    for (int h = 0; h < 2; h++) wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+    vec4 x[2], y[2], z[2], C[2], S[2], wx[2], wy[2], wz[2];
+    for (int h = 0; h < 2; h++) {
+      x[h] = load4(&ux[pb + 4 * h]);
+      y[h] = load4(&uy[pb + 4 * h]);
+      z[h] = load4(&uz[pb + 4 * h]);
+      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
+      S[h] = wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+    }
+    double dfact = 1.0;    // (2m-1)!!
     for (int m = 0; m <= L; m++) {
+      if (m > 0) dfact *= (2 * m - 1);
+      vec4 Cp[2], Sp[2], q1[2], q2[2], qz1[2], qz2[2];
       vec4 ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
-      for (int h = 0; h < 2; h++) ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      for (int h = 0; h < 2; h++) {
+        Cp[h] = C[h];
+        Sp[h] = S[h];
+        if (m > 0) {
+          C[h] = x[h] * Cp[h] - y[h] * Sp[h];
+          S[h] = x[h] * Sp[h] + y[h] * Cp[h];
+        }
+        q1[h] = vec4{dfact, dfact, dfact, dfact};
+        q2[h] = qz1[h] = qz2[h] = ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      }
+      int t = m * (m + 1) / 2 + m;
       for (int l = m; l <= L; l++) {
-        const size_t t = static_cast<size_t>(l * (l + 1) / 2 + m) * ld + pb,
-                     lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
+        if (l > m) t += l;    // (l, m)
+        const double f = nrm[t], a = ha[t], b = hb[t];
+        const size_t lmc = static_cast<size_t>(l * l + l + m) * ld + pb,
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
+          if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
           const vec4 gc = load4(&gb[lmc + 4 * h]), gs = load4(&gb[lms + 4 * h]);
-          const vec4 f = load4(&fq[t + 4 * h]), fz = load4(&fqz[t + 4 * h]);
-          ac[h] += gc * f;
+          const vec4 fq = f * q1[h], fz = f * qz1[h];
+          ac[h] += gc * fq;
           bc[h] += gc * fz;
-          as[h] += gs * f;
+          as[h] += gs * fq;
           bs[h] += gs * fz;
         }
       }
       for (int h = 0; h < 2; h++) {
-        const size_t o = pb + 4 * h;
         if (m == 0) {
           wz[h] += bc[h];
           continue;
         }
-        const vec4 Cm = load4(&hC[m * ld + o]), Sm = load4(&hS[m * ld + o]);
-        const vec4 Cp = load4(&hC[(m - 1) * ld + o]), Sp = load4(&hS[(m - 1) * ld + o]);
-        wz[h] += bc[h] * Cm + bs[h] * Sm;
-        wx[h] += static_cast<double>(m) * (ac[h] * Cp + as[h] * Sp);
-        wy[h] += static_cast<double>(m) * (as[h] * Cp - ac[h] * Sp);
+        wz[h] += bc[h] * C[h] + bs[h] * S[h];
+        wx[h] += static_cast<double>(m) * (ac[h] * Cp[h] + as[h] * Sp[h]);
+        wy[h] += static_cast<double>(m) * (as[h] * Cp[h] - ac[h] * Sp[h]);
       }
     }
     for (int h = 0; h < 2; h++) {
@@ -789,218 +758,344 @@ void PairSparseACE::harmonics_gradient(int n)
   }
 }
 
-void PairSparseACE::compute(int eflag, int vflag)
+/* The time since the last tick into a phase of the profile ($SPARSEACE_PROFILE). */
+void PairSparseACE::tick(int phase)
 {
-  ev_init(eflag, vflag);
+  if (profile_seconds.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  profile_seconds[phase] += std::chrono::duration<double>(now - profile_clock).count();
+  profile_clock = now;
+}
 
+/* Exchange the arrays of the centre in lane `lane` of a batch with the working arrays (swapping
+   again puts them back). */
+void PairSparseACE::swap_lane(int lane)
+{
+  CentreArrays &c = lane_arrays[lane];
+  nb_j.swap(c.nb_j);
+  nb_ptr.swap(c.nb_ptr);
+  std::vector<double> *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y};
+  for (size_t k = 0; k < c.v.size(); k++) mine[k]->swap(c.v[k]);
+}
+
+/* sum_p R[p] Y_k[p] over p in [p0, p1) of the four rows Y_k = Y0 + k ld, four neighbours at a
+   time (the last four masked: they may reach past p1 into the next species' neighbours or the
+   padding, finite numbers). */
+static inline vec4 project4(const double *__restrict R, const double *__restrict Y0, size_t ld,
+                            int p0, int p1)
+{
+  vec4 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  for (int p = p0; p < p1; p += 4) {
+    vec4 r = load4(R + p);
+    if (p + 4 > p1) r *= vec4{1.0, p + 1 < p1 ? 1.0 : 0.0, p + 2 < p1 ? 1.0 : 0.0, p + 3 < p1 ? 1.0 : 0.0};
+    s0 += r * load4(Y0 + p);
+    s1 += r * load4(Y0 + ld + p);
+    s2 += r * load4(Y0 + 2 * ld + p);
+    s3 += r * load4(Y0 + 3 * ld + p);
+  }
+  const vec4 t0 = vec4{s0[0], s1[0], s2[0], s3[0]} + vec4{s0[1], s1[1], s2[1], s3[1]};
+  const vec4 t1 = vec4{s0[2], s1[2], s2[2], s3[2]} + vec4{s0[3], s1[3], s2[3], s3[3]};
+  return t0 + t1;
+}
+
+/* Neighbours within the cutoff of centre i (species zi) and their geometry, radial functions,
+   pair terms, harmonics and the atomic base A; returns Eref plus the pair energy. */
+double PairSparseACE::centre_base(int i, int zi)
+{
   double **x = atom->x;
-  double **f = atom->f;
   const int *type = atom->type;
-  const int inum = list->inum;
-  const int *ilist = list->ilist;
-  const int *numneigh = list->numneigh;
-  int **firstneigh = list->firstneigh;
-
+  const int *jlist = list->firstneigh[i];
+  const int jnum = list->numneigh[i];
   const SparseACEModel &M = model;
-  const int nz = M.nz, nr = M.n_radial, npd = M.pair_degree;
-  const int nlm = (M.lmax + 1) * (M.lmax + 1);
+  const int nz = M.nz, nr = M.n_radial, npd = M.pair_degree, ld = max_neigh;
   const double rcutsq = M.rcut * M.rcut;
   const int *run = M.run_start.data();
 
-  for (int ii = 0; ii < inum; ii++) {
-    const int i = ilist[ii];
-    const int zi = type_species[type[i]];
-    if (zi < 0) continue;
-    const int *jlist = firstneigh[i];
-    const int jnum = numneigh[i];
-    grow(jnum);
-    const int ld = max_neigh;
-
-    // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
-    int n = 0;
-    for (int z = 0; z < nz; z++) {
-      nb_ptr[z] = n;
-      for (int jj = 0; jj < jnum; jj++) {
-        const int j = jlist[jj] & NEIGHMASK;
-        if (type_species[type[j]] != z) continue;
-        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-        const double rsq = dx * dx + dy * dy + dz * dz;
-        if (rsq >= rcutsq) continue;
-        const double d = std::sqrt(rsq), inv = 1.0 / d;
-        nb_j[n] = j;
-        rx[n] = dx;
-        ry[n] = dy;
-        rz[n] = dz;
-        ux[n] = dx * inv;
-        uy[n] = dy * inv;
-        uz[n] = dz * inv;
-        dist[n] = d;
-        inv_r[n] = inv;
-        n++;
-      }
-      M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
-      M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
+  // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
+  int n = 0;
+  for (int z = 0; z < nz; z++) {
+    nb_ptr[z] = n;
+    for (int jj = 0; jj < jnum; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      if (type_species[type[j]] != z) continue;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      const double d = std::sqrt(rsq), inv = 1.0 / d;
+      nb_j[n] = j;    // written always, kept if within the cutoff (no branch to mispredict)
+      rx[n] = dx;
+      ry[n] = dy;
+      rz[n] = dz;
+      ux[n] = dx * inv;
+      uy[n] = dy * inv;
+      uz[n] = dz * inv;
+      dist[n] = d;
+      inv_r[n] = inv;
+      n += rsq < rcutsq;
     }
-    nb_ptr[nz] = n;
-    for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
-      dist[p] = M.rcut;
-      xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
-      inv_r[p] = 1.0 / M.rcut;
-    }
+    M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
+    M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
+  }
+  nb_ptr[nz] = n;
+  for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
+    dist[p] = M.rcut;
+    xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
+    inv_r[p] = 1.0 / M.rcut;
+  }
+  tick(0);
 
-    // radial functions, pair terms and harmonics of every neighbour
-    radial(n);
-    double e = M.eref[zi];
-    if (npd > 0) {
-      for (int z = 0; z < nz; z++)
-        pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], M.r0[zi * nz + z]);
-      for (int p = 0; p < n; p++) e += pair_e[p];
-    } else {
-      for (int p = 0; p < n; p++) pair_e[p] = pair_g[p] = 0.0;
-    }
-    harmonics(n);
+  // radial functions, pair terms and harmonics of every neighbour
+  radial(n);
+  double e = M.eref[zi];
+  for (int z = 0; z < nz; z++) {
+    const int top = M.pair_top[zi * nz + z];
+    if (top > 0)
+      pair_terms(nb_ptr[z], nb_ptr[z + 1], &M.pair_coef[(zi * nz + z) * npd], top,
+                 M.r0[zi * nz + z]);
+    else
+      for (int p = nb_ptr[z]; p < nb_ptr[z + 1]; p++) pair_e[p] = pair_g[p] = 0.0;
+  }
+  for (int p = 0; p < n; p++) e += pair_e[p];
+  tick(1);
+  harmonics(n);
+  tick(2);
 
-    // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
-    // four lm at a time (each R_d load serves four sums)
-    double *__restrict Av = A.data();
-    for (int z = 0; z < nz; z++) {
-      const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
-      for (int d = 0; d < nr; d++) {
-        const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
-        const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
-        int lm = 0;
-        for (; lm + 4 <= nv; lm += 4) {
-          const double *__restrict Y0 = &Y[static_cast<size_t>(lm) * ld], *__restrict Y1 = Y0 + ld,
-                                   *__restrict Y2 = Y1 + ld, *__restrict Y3 = Y2 + ld;
-          double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-          for (int p = p0; p < p1; p++) {
-            s0 += Rd[p] * Y0[p];
-            s1 += Rd[p] * Y1[p];
-            s2 += Rd[p] * Y2[p];
-            s3 += Rd[p] * Y3[p];
-          }
-          Av[v0 + lm] = s0;
-          Av[v0 + lm + 1] = s1;
-          Av[v0 + lm + 2] = s2;
-          Av[v0 + lm + 3] = s3;
-        }
-        for (; lm < nv; lm++) {
-          const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
-          double s = 0.0;
+  // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
+  // four lm at a time (each R_d load serves four sums)
+  double *__restrict Av = A.data();
+  for (int z = 0; z < nz; z++) {
+    const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
+    for (int d = 0; d < nr; d++) {
+      const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
+      const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
+      int lm = 0;
+      for (; lm + 4 <= nv; lm += 4)
+        store4(Av + v0 + lm, project4(Rd, &Y[static_cast<size_t>(lm) * ld], ld, p0, p1));
+      for (; lm < nv; lm++) {
+        const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
+        double s = 0.0;
 #pragma omp simd reduction(+ : s)
-          for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
-          Av[v0 + lm] = s;
-        }
+        for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
+        Av[v0 + lm] = s;
       }
     }
+  }
+  tick(3);
+  return e;
+}
 
-    // products through the DAG: forward over the inner nodes; the adjoint dE/dA by the
-    // reverse sweep as sums of gathered terms (rows of the sparse matrices of the header)
-    const int *ip = &M.inner_ptr[3 * zi];
-    const int lo = ip[0], n1 = ip[1], hi = ip[2];
-    const int *fac = M.factor.data();
-    const double *cf = M.coef.data();
-    double *__restrict P2 = AA.data(), *__restrict ad = adj.data(), *__restrict g = gA.data();
-    double *__restrict adp = adj_parent.data();
-    const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
-    for (int k = lo; k < n1; k++) P2[k] = Av[fac[k]];
-    for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
-      const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-      const double Pq = P2[ipr.key[r]];
-      for (int c = c0; c < c1; c++) P2[c] = Pq * Av[fac[c]];    // the children of node key[r]
-    }
-    if (eflag_either) {
-#pragma omp simd reduction(+ : e)
-      for (int k = lo; k < hi; k++) e += cf[k] * P2[k];
-    }
-    std::copy(cf + lo, cf + hi, ad + lo);
-    // leaves: dE/d(parent) += sum_leaf coef A[factor] (their energy: below, by factor)
-    add_row_sums(zi, M.leaves_by_parent, Av, ad);
-    // inner nodes, highest order first: dE/d(parent) += sum_child dE/d(child) A[factor]
-    // (and adp = dE/d(node) AA[parent] of the children)
-    for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
-      const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-      ad[q] += gathered_sum(c0, c1, fac, ad, Av);
-      const double Pq = P2[q];
-      for (int c = c0; c < c1; c++) adp[c] = ad[c] * Pq;
-    }
-    // dE/dA[v]: order-1 nodes, plus sum over the nodes with factor v of dE/d(node) AA[parent]
-    for (int v = 0; v < M.num_a; v++) g[v] = 0.0;
-    for (int k = lo; k < n1; k++) g[fac[k]] = ad[k];
-    const SparseACERows &lf = M.leaves_by_factor;
-    for (int r = lf.species_ptr[zi]; r < lf.species_ptr[zi + 1]; r++) {
-      const double s = gathered_sum(lf.start[r], lf.start[r + 1], lf.col.data(), lf.coef.data(), P2);
-      g[lf.key[r]] += s;
-      if (eflag_either) e += s * Av[lf.key[r]];    // the leaves' energy
-    }
-    const SparseACERows &ifr = M.inner_by_factor;
-    for (int r = ifr.species_ptr[zi]; r < ifr.species_ptr[zi + 1]; r++) {
-      double s = 0.0;
-      for (int t = ifr.start[r]; t < ifr.start[r + 1]; t++) s += adp[ifr.col[t]];
-      g[ifr.key[r]] += s;
-    }
+/* One vec4 holds an entry of the centres of a batch, one per lane. */
+static_assert(SPARSEACE_LANES == 4, "a batch of centres fills the four lanes of a vec4");
 
-    // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
-    // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and
-    // times R (gb, for the angular part).  A block may run past its species' neighbours (into
-    // the next species', rewritten after, or the padding of the rows).
-    const int *pptr = M.proj_ptr.data(), *pd = M.proj_d.data(), *pv = M.proj_v.data();
-    for (int z = 0; z < nz; z++) {
-      const int p1 = nb_ptr[z + 1];
-      for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
-        vec4 su[NV], sa[NV], sb[NV];
-        for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
-        for (int lm = 0; lm < nlm; lm++) {
-          for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
+/* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
+   AA4, adj4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
+   adjoint dE/dA (into gA4) by the reverse sweep as sums of gathered terms (rows of the sparse
+   matrices of the header).  e_lane: the lanes' energies of the products. */
+void PairSparseACE::products(int zi, double *e_lane)
+{
+  const SparseACEModel &M = model;
+  const int *ip = &M.inner_ptr[3 * zi];
+  const int lo = ip[0], n1 = ip[1], hi = ip[2];
+  const int *fac = M.factor.data();
+  const double *cf = M.coef.data();
+  const double *__restrict Av = A4.data();
+  double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
+  const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
+  for (int k = lo; k < n1; k++) store4(P2 + LANES * k, load4(Av + LANES * fac[k]));
+  for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
+    const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
+    const vec4 Pq = load4(P2 + LANES * ipr.key[r]);
+    for (int c = c0; c < c1; c++) store4(P2 + LANES * c, Pq * load4(Av + LANES * fac[c]));    // children
+  }
+  vec4 e = {};
+  if (eflag_either)
+    for (int k = lo; k < hi; k++) e += cf[k] * load4(P2 + LANES * k);
+  tick(4);
+  for (int k = lo; k < hi; k++) store4(ad + LANES * k, cf[k] + vec4{});
+  std::fill(gA4.begin(), gA4.end(), 0.0);
+  // leaves, by parent q: dE/d(AA_q) += sum_leaf coef A[factor], dE/dA[factor] += coef AA_q;
+  // their energy AA_q sum_leaf coef A[factor]
+  const SparseACERows &lp = M.leaves_by_parent;
+  const int *__restrict lcol = lp.col.data();
+  const double *__restrict lcoef = lp.coef.data();
+  for (int r = lp.species_ptr[zi]; r < lp.species_ptr[zi + 1]; r++) {
+    const int q = lp.key[r];
+    const vec4 Pq = load4(P2 + LANES * q);
+    vec4 s = {};
+    for (int t = lp.start[r]; t < lp.start[r + 1]; t++) {
+      const int v = lcol[t];
+      s += lcoef[t] * load4(Av + LANES * v);
+      store4(g + LANES * v, load4(g + LANES * v) + lcoef[t] * Pq);
+    }
+    store4(ad + LANES * q, load4(ad + LANES * q) + s);
+    if (eflag_either) e += s * Pq;
+  }
+  // inner nodes, highest order first (a child's adjoint is complete before its parent's row):
+  // dE/d(AA_q) += sum_child dE/d(child) A[factor], dE/dA[factor] += dE/d(child) AA_q
+  for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
+    const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
+    const vec4 Pq = load4(P2 + LANES * q);
+    vec4 s = {};
+    for (int c = c0; c < c1; c++) {
+      const int v = fac[c];
+      const vec4 a = load4(ad + LANES * c);
+      s += a * load4(Av + LANES * v);
+      store4(g + LANES * v, load4(g + LANES * v) + a * Pq);
+    }
+    store4(ad + LANES * q, load4(ad + LANES * q) + s);
+  }
+  // dE/dA[v] of the order-1 nodes
+  for (int k = lo; k < n1; k++) store4(g + LANES * fac[k], load4(g + LANES * fac[k]) + load4(ad + LANES * k));
+  for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
+  tick(5);
+}
+
+/* Forces of centre i on itself and its neighbours (and its energy e and virial) from dE/dA in
+   gA and the arrays of centre_base. */
+void PairSparseACE::centre_forces(int i, double e)
+{
+  double **f = atom->f;
+  const SparseACEModel &M = model;
+  const int nz = M.nz, ld = max_neigh, n = nb_ptr[nz];
+  const int nlm = (M.lmax + 1) * (M.lmax + 1);
+  const double *__restrict g = gA.data();
+
+  // pair gradients dE_i/dr_ij = gu u + (angular part), BLOCK neighbours at a time in
+  // registers: per lm, sums over the radial degree of dE/dA times dR (into gu with Y_lm) and
+  // times R (gb, for the angular part).  A block may run past its species' neighbours (into
+  // the next species', rewritten after, or the padding of the rows).
+  const int *pptr = M.proj_ptr.data(), *pd = M.proj_d.data(), *pv = M.proj_v.data();
+  for (int z = 0; z < nz; z++) {
+    const int p1 = nb_ptr[z + 1];
+    for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
+      vec4 su[NV], sa[NV], sb[NV];
+      for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
+      for (int l = 0, lm = 0; lm < nlm; l++) {
+        // two lm of one l at a time (the same degrees: entries v and v + 1), the last alone
+        for (; lm + 1 < (l + 1) * (l + 1); lm += 2) {
+          vec4 sa1[NV], sb1[NV];
+          for (int c = 0; c < NV; c++) sa[c] = sb[c] = sa1[c] = sb1[c] = vec4{0.0, 0.0, 0.0, 0.0};
           for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
-            const double gv = g[pv[t]];
+            const double gv = g[pv[t]], gv1 = g[pv[t] + 1];
             const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
                          *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
             for (int c = 0; c < NV; c++) {
-              sa[c] += gv * load4(dRd + 4 * c);
-              sb[c] += gv * load4(Rd + 4 * c);
+              const vec4 dr = load4(dRd + 4 * c), r = load4(Rd + 4 * c);
+              sa[c] += gv * dr;
+              sb[c] += gv * r;
+              sa1[c] += gv1 * dr;
+              sb1[c] += gv1 * r;
             }
           }
           const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
           double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
           for (int c = 0; c < NV; c++) {
-            su[c] += sa[c] * load4(Ylm + 4 * c);
+            su[c] += sa[c] * load4(Ylm + 4 * c) + sa1[c] * load4(Ylm + ld + 4 * c);
             store4(gbl + 4 * c, sb[c]);
+            store4(gbl + ld + 4 * c, sb1[c]);
           }
         }
-        for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
-      }
-    }
-    harmonics_gradient(n);
-
-    // forces and virial
-    double fi[3] = {0.0, 0.0, 0.0};
-    for (int p = 0; p < n; p++) {
-      const int j = nb_j[p];
-      const double gv[3] = {gu[p] * ux[p] + w0[p], gu[p] * uy[p] + w1[p], gu[p] * uz[p] + w2[p]};
-      fi[0] += gv[0];
-      fi[1] += gv[1];
-      fi[2] += gv[2];
-      f[j][0] -= gv[0];
-      f[j][1] -= gv[1];
-      f[j][2] -= gv[2];
-      if (vflag_atom) {
-        const double r[3] = {rx[p], ry[p], rz[p]};
-        const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
-                             -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
-                             -0.5 * (r[1] * gv[2] + r[2] * gv[1])};
-        for (int c = 0; c < 6; c++) {
-          vatom[i][c] += 0.5 * v[c];
-          vatom[j][c] += 0.5 * v[c];
+        for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
+        for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
+          const double gv = g[pv[t]];
+          const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
+                       *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
+          for (int c = 0; c < NV; c++) {
+            sa[c] += gv * load4(dRd + 4 * c);
+            sb[c] += gv * load4(Rd + 4 * c);
+          }
         }
+        const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
+        double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
+        for (int c = 0; c < NV; c++) {
+          su[c] += sa[c] * load4(Ylm + 4 * c);
+          store4(gbl + 4 * c, sb[c]);
+        }
+        lm++;
+      }
+      for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
+    }
+  }
+  tick(6);
+  harmonics_gradient(n);
+  tick(7);
+
+  // forces and virial
+  double fi[3] = {0.0, 0.0, 0.0};
+  for (int p = 0; p < n; p++) {
+    const int j = nb_j[p];
+    const double gv[3] = {gu[p] * ux[p] + w0[p], gu[p] * uy[p] + w1[p], gu[p] * uz[p] + w2[p]};
+    fi[0] += gv[0];
+    fi[1] += gv[1];
+    fi[2] += gv[2];
+    f[j][0] -= gv[0];
+    f[j][1] -= gv[1];
+    f[j][2] -= gv[2];
+    if (vflag_atom) {
+      const double r[3] = {rx[p], ry[p], rz[p]};
+      const double v[6] = {-r[0] * gv[0], -r[1] * gv[1], -r[2] * gv[2],
+                           -0.5 * (r[0] * gv[1] + r[1] * gv[0]), -0.5 * (r[0] * gv[2] + r[2] * gv[0]),
+                           -0.5 * (r[1] * gv[2] + r[2] * gv[1])};
+      for (int c = 0; c < 6; c++) {
+        vatom[i][c] += 0.5 * v[c];
+        vatom[j][c] += 0.5 * v[c];
       }
     }
-    f[i][0] += fi[0];
-    f[i][1] += fi[1];
-    f[i][2] += fi[2];
-    if (eflag_global) eng_vdwl += e;
-    if (eflag_atom) eatom[i] += e;
+  }
+  f[i][0] += fi[0];
+  f[i][1] += fi[1];
+  f[i][2] += fi[2];
+  if (eflag_global) eng_vdwl += e;
+  if (eflag_atom) eatom[i] += e;
+  tick(8);
+}
+
+/* Centres by species, in batches of up to LANES of one species: each its atomic base
+   (centre_base), the batch's products and adjoint together (products, one centre per vector
+   lane), then each its forces (centre_forces); a centre's arrays are kept in its lane between
+   the two. */
+void PairSparseACE::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+
+  const int *type = atom->type;
+  const int inum = list->inum;
+  const int *ilist = list->ilist;
+  const int *numneigh = list->numneigh;
+  const int num_a = model.num_a;
+  int centre[LANES];
+  double e_base[LANES];
+
+  by_species.clear();
+  for (int z = 0; z < model.nz; z++)
+    for (int ii = 0; ii < inum; ii++)
+      if (type_species[type[ilist[ii]]] == z) by_species.push_back(ilist[ii]);
+  const int ncentres = static_cast<int>(by_species.size());
+  for (int k = 0; k < ncentres;) {
+    const int zi = type_species[type[by_species[k]]];
+    int nl = 0, need = 0;
+    for (; k < ncentres && nl < LANES && type_species[type[by_species[k]]] == zi; k++) {
+      need = std::max(need, numneigh[by_species[k]]);
+      centre[nl++] = by_species[k];
+    }
+    grow(need);
+    if (!profile_seconds.empty()) profile_clock = std::chrono::steady_clock::now();
+    for (int c = 0; c < LANES; c++) {
+      if (c < nl) {
+        swap_lane(c);
+        e_base[c] = centre_base(centre[c], zi);
+        swap_lane(c);
+      }
+      for (int v = 0; v < num_a; v++) A4[LANES * v + c] = c < nl ? A[v] : 0.0;
+    }
+    double e[LANES];
+    products(zi, e);
+    for (int c = 0; c < nl; c++) {
+      swap_lane(c);
+      for (int v = 0; v < num_a; v++) gA[v] = gA4[LANES * v + c];
+      centre_forces(centre[c], e_base[c] + e[c]);
+      swap_lane(c);
+      if (!profile_seconds.empty()) profile_seconds[N_PHASES] += 1.0;
+    }
   }
 
   if (vflag_fdotr) virial_fdotr_compute();

@@ -15,6 +15,8 @@
 
 #include "pair.h"
 
+#include <array>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -44,16 +46,9 @@ struct SparseACERows {
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
-// The rows of a SparseACERows in blocks of four, one per lane of a 4-wide vector, each block
-// padded to its longest row with zero entries (short rows: one sum per lane, not per row).
-// Block b has the slots start[b] : start[b + 1]; slot t holds the entries (col, coef)[4t + lane]
-// of the rows key[4b + lane] (padding lanes: the key `scratch`).  The blocks of centre species z
-// are species_ptr[z] : species_ptr[z + 1].
-struct SparseACERowBlocks {
-  std::vector<int> species_ptr{0}, key, start{0}, col;
-  std::vector<double> coef;
-  void add_species(const SparseACERows &rows, int z, int scratch);
-};
+// centres evaluated together through the product DAG (PairSparseACE::compute), one per lane
+// of a four-double vector
+constexpr int SPARSEACE_LANES = 4;
 
 struct SparseACEModel {
   int nz = 0, n_radial = 0, pair_degree = 0, lmax = 0, num_a = 0;
@@ -69,22 +64,19 @@ struct SparseACEModel {
   // (1..4) are order_ptr[5z + k - 1] : order_ptr[5z + k]; parent indices are global (-1 for
   // order 1).  After reading, parent, factor, coef hold the inner nodes only (order 1 and those
   // another node extends), by order, then by parent: species z has inner_ptr[3z] :
-  // inner_ptr[3z + 2], order 1 up to inner_ptr[3z + 1].  The adjoint sweep (compute()) runs
-  // over the other nodes (leaves) and the inner ones as sums of gathered terms, one per row,
-  // never adding into memory another row writes (no dependency chains through memory):
+  // inner_ptr[3z + 2], order 1 up to inner_ptr[3z + 1].  The adjoint sweep (products()) runs
+  // over the other nodes (leaves) and the inner ones by parent:
   //   leaves_by_parent   rows: parent nodes; (col, coef): a leaf's factor and coefficient
-  //   leaves_by_factor   rows: atomic-base entries; (col, coef): a leaf's parent, coefficient
   //   inner_by_parent    rows: parent nodes, highest order first; col: its children, which
   //                      are consecutive nodes (forward pass: the rows in reverse)
-  //   inner_by_factor    rows: atomic-base entries; col: a node of order >= 2 with that factor
   std::vector<int> order_ptr, parent, factor;
   std::vector<double> coef;
   std::vector<int> inner_ptr;
-  SparseACERows leaves_by_factor, inner_by_parent, inner_by_factor;
-  SparseACERowBlocks leaves_by_parent;    // scratch key: the node after the last
+  SparseACERows leaves_by_parent, inner_by_parent;
   // derived
   std::vector<SparseACETransform> tr_mb, tr_pair;        // nz * nz
   std::vector<double> pair_coef;                         // pair weights times polynomial norms
+  std::vector<int> pair_top;                             // nz * nz: 1 + last nonzero weight's q
   std::vector<double> pair_alpha, pair_beta;             // pair recurrence, padded with zeros
   std::vector<double> h_norm, h_a, h_b;                  // harmonics tables per (l, m >= 0)
   std::vector<int> run_start;  // atomic base run of (species s, degree n): [s*n_radial + n] : [+1]
@@ -111,6 +103,13 @@ class PairSparseACE : public Pair {
   bool have_model = false;
   std::vector<int> type_species;    // atom type -> model species, -1 for NULL
 
+  // $SPARSEACE_PROFILE=<file>: wall seconds of the phases of compute() (PROFILE_PHASES), summed
+  // over the run and written to <file> by the destructor (empty: no timing)
+  std::string profile_path;
+  std::vector<double> profile_seconds;
+  std::chrono::steady_clock::time_point profile_clock;
+  void tick(int phase);
+
   static const int NV = 4, BLOCK = 4 * NV;    // neighbours per register block of the force projection
 
   // work arrays of the neighbours of the current centre, neighbour index fastest with stride
@@ -121,17 +120,35 @@ class PairSparseACE : public Pair {
   std::vector<double> xm, dxm, xp, dxp;        // many-body and pair distance transforms, d/dr
   std::vector<double> R, dR;                   // radial functions: n_radial rows
   std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
-  std::vector<double> hC, hS, fq, fqz, Y;      // harmonics: lmax + 1, ntri, ntri, nlm rows
+  std::vector<double> Y;                       // harmonics: nlm rows
   std::vector<double> gb, gu;                  // forces: nlm rows; radial coefficient
-  std::vector<double> t0, t1, t2, t3, w0, w1, w2;    // scratch rows
-  std::vector<double> A, gA, AA, adj;          // atomic base, its adjoint; DAG nodes, adjoint
-  std::vector<double> adj_parent;              // adjoint of a node times its parent's product
+  std::vector<double> w0, w1, w2;              // forces: angular part
+  std::vector<double> A, gA;                   // atomic base of the current centre, dE/dA
+
+  // Centres are evaluated in batches of LANES of one species: the product DAG of a batch at once,
+  // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes) and adj4
+  // (their adjoint).  Between its
+  // atomic base and its forces a centre's arrays (nb_j, nb_ptr and those of swap_lane) wait in
+  // lane_arrays, exchanged with the working arrays by swap_lane.
+  static const int LANES = SPARSEACE_LANES;
+  std::vector<double> A4, gA4, AA4, adj4;
+  std::vector<int> by_species;                 // the local centres, by species
+  struct CentreArrays {
+    std::vector<int> nb_j, nb_ptr;
+    std::array<std::vector<double>, 11> v;
+  };
+  CentreArrays lane_arrays[LANES];
+  void swap_lane(int lane);
+  double centre_base(int i, int zi);
+  void products(int zi, double *e_lane);
+  void centre_forces(int i, double e);
 
   std::vector<std::vector<double> *> neighbour_arrays();
+  std::vector<std::vector<double> *> kept_arrays();
   void allocate();
   void grow(int nneigh);
   void radial(int n);
-  void pair_terms(int p0, int p1, const double *c, double r0);
+  void pair_terms(int p0, int p1, const double *c, int K, double r0);
   void harmonics(int n);
   void harmonics_gradient(int n);
 };
