@@ -353,6 +353,11 @@ def test_only_restricts_the_study_to_the_datasets_named():
     assert cost["datasets"] == ["zuo_Ni"] and set(cost["published"]) == {"zuo_Ni"}
     assert set(cost["snap"]["rcut"]) == {"zuo_Ni"}
     config = load_config(REPO / "config/paper.yaml")
+    del config["md"]  # a config without MD restricts too
+    config["only"] = ["zuo_Li"]
+    restrict(config)
+    assert "md" not in config and set(config["fits"]) >= {"zuo_Li"}
+    config = load_config(REPO / "config/paper.yaml")
     config["only"] = ["zuo_*", "nothing*"]
     with pytest.raises(ValueError, match=r"at only: \['nothing\*'\] name\(s\) no dataset"):
         restrict(config)

@@ -123,16 +123,16 @@ def restrict(config: dict, source: str = "<config>") -> None:
     config["figures"] = figures
     config["datasets"] = {k: v for k, v in config["datasets"].items() if k in keep}
     config["fits"] = {k: v for k, v in config.get("fits", {}).items() if k in keep}
-    config["md"]["runs"] = {k: v for k, v in config["md"].get("runs", {}).items() if k in keep}
+    if "md" in config:
+        config["md"]["runs"] = {k: v for k, v in config["md"]["runs"].items() if k in keep}
     if config.get("properties", {}).get("dataset") not in keep:
         config.pop("properties", None)
     cost = config.get("accuracy_cost")
     if cost:
         cost["datasets"] = [d for d in cost.get("datasets", []) if d in keep]
-        for part in (cost.get("snap", {}), cost):
-            for key in ("rcut", "published"):
-                if key in part:
-                    part[key] = {d: v for d, v in part[key].items() if d in keep}
+        for by_dataset in (cost.get("snap", {}).get("rcut"), cost.get("published")):
+            for d in set(by_dataset or ()) - keep:
+                del by_dataset[d]
     _raise_invalid(source, consistency_errors(config))
 
 

@@ -91,11 +91,6 @@ def sparseace_pair(model_file, species) -> list[str]:
             f"pair_coeff * * {lammps_quote(model_file)} {' '.join(species)}"]
 
 
-def median_cost(costs) -> float:
-    """The median of repeated costs (robust to a repeat slowed by other load)."""
-    return float(statistics.median(costs))
-
-
 def pareto_front(cost, error) -> np.ndarray:
     """Boolean mask of the points no other point dominates (another point with cost <= and
     error <= and one of them <); NaN points are never on the front."""
@@ -158,8 +153,9 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
 
     def add(pair, **row):
         costs = time_pair_style(pair, atoms, species, **timing)
-        rows.append({**row, "cost_us_per_atom_step": median_cost(costs),
-                     "cost_spread": (max(costs) - min(costs)) / median_cost(costs)})
+        median = float(statistics.median(costs))  # robust to a repeat slowed by other load
+        rows.append({**row, "cost_us_per_atom_step": median,
+                     "cost_spread": (max(costs) - min(costs)) / median})
         log.info("%s: %.4g meV/atom, %.4g µs/atom/step", row["model"], row["test_energy_mae"],
                  rows[-1]["cost_us_per_atom_step"])
 
@@ -187,8 +183,7 @@ def accuracy_cost(dataset: str, curves, checkpoints, basis, eref: dict, train_fr
         pair = snap_pair(coeff, param, species)
         n_functions, twojmax = snap_file_sizes(coeff, param)
         add(pair, model=name, kind="published", solver="", checkpoint=np.nan,
-            n_functions=n_functions,
-            twojmax=twojmax, test_energy_mae=test_mae(pair))
+            n_functions=n_functions, twojmax=twojmax, test_energy_mae=test_mae(pair))
     table = pd.DataFrame(rows)
     table.insert(0, "dataset", dataset)
     table["pareto"] = pareto_front(table["cost_us_per_atom_step"], table["test_energy_mae"])
