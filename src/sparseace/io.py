@@ -238,20 +238,10 @@ def _extxyz_frames(text: str, name: str):
 
 
 def frame_sizes(path) -> list[int]:
-    """The atom count of each frame of an extxyz file, from its count lines alone (for sizing
-    jobs before they read the file; ``read_extxyz`` checks the rest)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    sizes, start = [], 0
-    while start < len(lines) and lines[start].strip():
-        natoms = _atom_count(lines[start].strip())
-        if natoms is None:
-            raise DataError(f"{path}, frame {len(sizes)}: line {start + 1} should be the number "
-                            f"of atoms of frame {len(sizes)}, got {lines[start][:40]!r}")
-        sizes.append(natoms)
-        start += 2 + natoms
-        while start < len(lines) and lines[start].lstrip().startswith("VEC"):
-            start += 1
-    return sizes
+    """The atom count of each frame of an extxyz file, from the frame scan ``read_extxyz``
+    starts with (for sizing jobs before they read the file; ``read_extxyz`` checks the rest)."""
+    return [int(frame.split("\n", 1)[0]) for frame in _extxyz_frames(_open_text(Path(path)),
+                                                                    str(path))]
 
 
 def read_extxyz(path, energy_key: str, force_key: str | None, virial_key: str | None = None,
