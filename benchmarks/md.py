@@ -158,9 +158,9 @@ def fitted_models() -> dict[str, str]:
     if all(p.exists() for p in paths.values()):
         return {n: str(p) for n, p in paths.items()}
     print(f"fitting the paper config's Zuo Si OMP models into {FITTED_CACHE} (once)", flush=True)
-    frames = {part: read_source_file(mirror() / "zuo2020" / "xyz" / f"Si_{part}.xyz.xz",
-                                     ds["reader"], "zuo_Si", None, ds["elements"])
-              for part in ("train", "test")}
+    frames = {part: [atoms for ref in ds["files"][part] for atoms in read_source_file(
+        mirror() / config["sources"][ref["source"]]["mirror"], ds["reader"], "zuo_Si",
+        ref.get("member"), ds["elements"])] for part in ("train", "test")}
     pool = frames["train"] + frames["test"]
     s = ds["split"]
     parts = split_indices(s["method"], [a.info["config_type"] for a in pool],
