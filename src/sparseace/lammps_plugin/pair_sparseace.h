@@ -127,9 +127,8 @@ class PairSparseACE : public Pair {
 
   // Centres are evaluated in batches of LANES of one species: the product DAG of a batch at once,
   // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes) and adj4
-  // (their adjoint).  Between its
-  // atomic base and its forces a centre's arrays (nb_j, nb_ptr and those of swap_lane) wait in
-  // lane_arrays, exchanged with the working arrays by swap_lane.
+  // (their adjoint).  Between its atomic base and its forces a centre's arrays (nb_j, nb_ptr and
+  // those of swap_lane) wait in lane_arrays, exchanged with the working arrays by swap_lane.
   static const int LANES = SPARSEACE_LANES;
   std::vector<double> A4, gA4, AA4, adj4;
   std::vector<int> by_species;                 // the local centres, by species
