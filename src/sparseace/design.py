@@ -75,17 +75,25 @@ def max_rows(natoms: int) -> int:
 def structure_rows(basis: ACEBasis, atoms, eref: dict, weights: dict | None = None,
                    source: str = "<structure>"):
     """Weighted rows of one configuration: (A (rows, K), y (rows,), counts {E, F, V})."""
+    return weighted_rows(atoms, *_basis_rows(basis, atoms, source), eref, weights, source)
+
+
+def weighted_rows(atoms, E_row, F_rows, W_rows, eref: dict, weights: dict | None = None,
+                  source: str = "<structure>"):
+    """Weighted rows and targets of one configuration from the unweighted rows of a linear model
+    (energy E_row (K,), forces F_rows (N, 3, K) or (3N, K), virial W_rows (6, K), or None: the
+    virial not fitted): energy - sum Eref by wE / sqrt(N), forces by wF, virial by
+    wV / sqrt(N), the weights of its config_type.  (A, y, counts {E, F, V})."""
     energy, forces, virial = reference_data(atoms, source)
     N = len(atoms)
     wE, wF, wV = loss_weights(config_type(atoms), weights)
-    E_rows, F_rows, W_rows = _basis_rows(basis, atoms, source)
     e0 = reference_energy(atoms, eref, source)
-    blocks = [(E_rows[None, :] * (wE / np.sqrt(N)), np.array([energy - e0]) * (wE / np.sqrt(N)))]
+    blocks = [(E_row[None, :] * (wE / np.sqrt(N)), np.array([energy - e0]) * (wE / np.sqrt(N)))]
     counts = {"E": 1, "F": 0, "V": 0}
     if forces is not None:
         blocks.append((F_rows.reshape(3 * N, -1) * wF, forces.reshape(-1) * wF))
         counts["F"] = 3 * N
-    if virial is not None:
+    if virial is not None and W_rows is not None:
         v6 = np.array([virial[a, b] for a, b in VIRIAL_COMPONENTS])
         blocks.append((W_rows * (wV / np.sqrt(N)), v6 * (wV / np.sqrt(N))))
         counts["V"] = 6

@@ -4,7 +4,7 @@ bispectrum rows of LAMMPS' ``compute snap``, written as ``pair_style snap`` file
 Descriptors: ``compute snap`` (LAMMPS ML-SNAP) on each configuration, one element radius 0.5
 and weight 1 per species (cutoff rcut = rcutfac for every pair: a species-blind neighbour
 density with a coefficient set per centre species), ``bzeroflag 0``, ``switchflag 1``.  Rows
-are weighted as ``sparseace.design.structure_rows`` weights ours: the total-energy row (per
+are weighted as ours (``sparseace.design.weighted_rows``): the total-energy row (per
 species the atom count and the summed bispectrum of its atoms; target E - sum Eref) by
 wE / sqrt(N), the 3N force rows by wF (weights per config_type); virials are not fitted.  The
 per-species constant beta_0 + Eref goes to the coefficient file, so that LAMMPS' energies are
@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._lammps import lammps_quote, new_lammps
-from .design import loss_weights
-from .io import config_type, reference_data, reference_energy
+from .design import weighted_rows
 from .md import create_structure
 from .provenance import atomic_path
 from .solvers.dense import BLR, RRQR
@@ -126,20 +125,11 @@ def fit_snap(frames, species, eref: dict, twojmax: int, rcut: float, weights: di
     our fits', see the module docstring) by ``solver`` (rrqr or blr, with ``options``)."""
     if solver not in SOLVERS:
         raise ValueError(f"SNAP solver {solver!r}: one of {sorted(SOLVERS)}")
-    blocks, targets = [], []
-    for index, (atoms, (energy, forces)) in enumerate(zip(frames, snap_rows(
-            frames, species, twojmax, rcut, source=source))):
-        where = f"{source}, frame {index}"
-        E, F, _ = reference_data(atoms, where)
-        wE, wF, _ = loss_weights(config_type(atoms), weights)
-        scale = wE / np.sqrt(len(atoms))
-        blocks.append(energy[None, :] * scale)
-        targets.append([(E - reference_energy(atoms, eref, where)) * scale])
-        if F is not None:
-            blocks.append(forces * wF)
-            targets.append(F.reshape(-1) * wF)
-    coef = SOLVERS[solver](**(options or {})).fit(np.vstack(blocks),
-                                                  np.concatenate(targets)).coef_
+    rows = [weighted_rows(atoms, energy, forces, None, eref, weights, f"{source}, frame {index}")
+            for index, (atoms, (energy, forces)) in enumerate(zip(frames, snap_rows(
+                frames, species, twojmax, rcut, source=source)))]
+    coef = SOLVERS[solver](**(options or {})).fit(np.vstack([r[0] for r in rows]),
+                                                  np.concatenate([r[1] for r in rows])).coef_
     beta = coef.reshape(len(species), -1).copy()
     beta[:, 0] += [eref[s] for s in species]
     return SnapModel(tuple(species), twojmax, float(rcut), beta)
