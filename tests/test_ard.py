@@ -177,3 +177,46 @@ def test_centred_system_and_factor_files(tmp_path):
     assert old.ones is None
     with pytest.raises(ValueError, match=r"cannot be centred.*rebuild the design factors"):
         ard_fit(LstsqSystem.from_factor(old))
+
+
+def spectrum_matrix(eigenvalues, seed=6):
+    """A symmetric matrix with the given eigenvalues in a random orthogonal basis."""
+    Q = np.linalg.qr(np.random.default_rng(seed).normal(size=(len(eigenvalues),) * 2))[0]
+    return (Q * eigenvalues) @ Q.T
+
+
+@pytest.mark.parametrize("smallest, inverts", [(0.5, False), (1.05, False), (3.0, True)])
+def test_cholesky_only_when_pinvh_keeps_every_eigenvalue(smallest, inverts):
+    """At k >= CERTIFY_MIN Sigma comes from Cholesky only when the smallest eigenvalue of M is
+    certainly above MARGIN times pinvh's cutoff k eps lambda_max (here given as a multiple of
+    that cutoff, lam tiny so that the cheap bound cannot decide); either way the posterior is
+    pinvh's up to what rounding leaves of a matrix of condition number ~1/(k eps) (any two
+    orders of operations, e.g. pinvh's and ours, differ by ~1e-4 here), and below the cutoff
+    it is pinvh's truncation, 1e3 times away from the inverse."""
+    from sparseace.solvers import ard
+
+    k = 100
+    s = np.geomspace(1e4, 1e-2, k)
+    s[-1] = smallest * k * ard.EPS * 1e4
+    G, h, lam = spectrum_matrix(s), np.linspace(-1, 1, k), np.full(k, 1e-30)
+    M = G + np.diag(lam)
+    assert ard._inverts(M, lam) is inverts
+    sigma = pinvh(M)
+    mean, diag = _posterior(G, h, np.arange(k), lam, 1.0)
+    assert rel(diag, np.diag(sigma)) < 1e-2 and rel(mean, sigma @ h) < 1e-2
+    if smallest < 1:
+        assert np.abs(diag - np.diag(np.linalg.inv(M))).max() > 1e3 * np.abs(diag).max()
+
+
+def test_cholesky_posterior_of_a_well_conditioned_block():
+    """Eigenvalues bounded below by min(lambda) far above the cutoff: certain without a
+    factorisation, and the Cholesky posterior equals the inverse's to 1e-12."""
+    from sparseace.solvers import ard
+
+    k = 100
+    G, h, lam = spectrum_matrix(np.geomspace(1e2, 1e-6, k)), np.linspace(-1, 1, k), np.ones(k)
+    M = 3.0 * G + np.diag(lam)
+    assert ard._inverts(M, lam)
+    sigma = np.linalg.inv(M)
+    mean, diag = _posterior(G, h, np.arange(k), lam, 3.0)
+    assert rel(diag, np.diag(sigma)) < 1e-12 and rel(mean, 3.0 * sigma @ h) < 1e-12

@@ -74,8 +74,16 @@ class LstsqSystem:
     def residual_norm2(self, x, support=None) -> float:
         """||A x - b||^2; with ``support`` x holds only the coefficients of those columns."""
         x = np.asarray(x, dtype=float)
-        r = (self.R if support is None else self.R[:, support]) @ x - self.z
-        return float(r @ r) + self.rho2
+        if support is None:
+            r = self.R @ x - self.z
+            return float(r @ r) + self.rho2
+        # R is upper triangular: only its leading block up to the last column of the support
+        # meets x (a view, not a copy of the support's columns)
+        m = int(np.max(support, initial=-1)) + 1
+        full = np.zeros(m)
+        full[support] = x
+        r = self.R[:m, :m] @ full - self.z[:m]
+        return float(r @ r) + float(self.z[m:] @ self.z[m:]) + self.rho2
 
     def rmse(self, x, support=None) -> float:
         """Root mean square residual over the rows of A."""
