@@ -220,3 +220,25 @@ def test_cholesky_posterior_of_a_well_conditioned_block():
     sigma = np.linalg.inv(M)
     mean, diag = _posterior(G, h, np.arange(k), lam, 3.0)
     assert rel(diag, np.diag(sigma)) < 1e-12 and rel(mean, 3.0 * sigma @ h) < 1e-12
+
+
+def test_numpy_blas_runs_one_thread_while_ard_iterates():
+    """Inside ``numpy_blas_serial`` numpy's bundled BLAS has one thread and every other BLAS
+    (scipy's, which factorises) keeps its own; afterwards numpy's has its threads back."""
+    from threadpoolctl import threadpool_info
+
+    from sparseace.solvers.ard import numpy_blas_serial
+
+    def threads():
+        return {p["filepath"]: p["num_threads"] for p in threadpool_info()
+                if p["user_api"] == "blas"}
+
+    before = threads()
+    numpy_libs = [f for f in before if "numpy" in f.split("site-packages")[-1]]
+    if not numpy_libs:
+        pytest.skip("numpy has no BLAS of its own here")
+    with numpy_blas_serial():
+        inside = threads()
+    assert all(inside[f] == 1 for f in numpy_libs)
+    assert all(inside[f] == before[f] for f in before if f not in numpy_libs)
+    assert threads() == before
