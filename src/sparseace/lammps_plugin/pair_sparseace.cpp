@@ -388,17 +388,29 @@ void SparseACEModel::read(const std::string &path)
 
 /* ---------------------------------------------------------------- pair style */
 
-/* Four doubles (GCC/Clang vector extension): register blocks of the force projection. */
+/* Vectors of doubles (GCC/Clang vector extension): vec4, four (an entry of the centres of a
+   batch, one per lane); vecw, SPARSEACE_VW (consecutive neighbours in the neighbour kernels). */
 typedef double vec4 __attribute__((vector_size(32)));
+typedef double vecw __attribute__((vector_size(8 * SPARSEACE_VW)));
 static inline vec4 load4(const double *p)
 {
   vec4 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-static inline void store4(double *p, vec4 v)
+static inline vecw loadw(const double *p)
+{
+  vecw v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class V> static inline void store(double *p, V v)
 {
   std::memcpy(p, &v, sizeof v);
+}
+static inline void store4(double *p, vec4 v)
+{
+  store(p, v);
 }
 
 /* Phases of compute() timed with $SPARSEACE_PROFILE (the file gets one line "name seconds" each,
@@ -541,13 +553,13 @@ std::vector<std::vector<double> *> PairSparseACE::kept_arrays()
 }
 
 /* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
-   at four x: (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
+   at VW x: (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
    (P_k, P_{k-1}, P'_k, P'_{k-1}). */
-static inline void recurrence_step(double a, double b, vec4 x, vec4 &p1, vec4 &p2, vec4 &d1,
-                                   vec4 &d2)
+static inline void recurrence_step(double a, double b, vecw x, vecw &p1, vecw &p2, vecw &d1,
+                                   vecw &d2)
 {
-  const vec4 P = a * x * p1 - b * p2;
-  const vec4 dP = a * (p1 + x * d1) - b * d2;
+  const vecw P = a * x * p1 - b * p2;
+  const vecw dP = a * (p1 + x * d1) - b * d2;
   p2 = p1;
   p1 = P;
   d2 = d1;
@@ -575,32 +587,32 @@ void PairSparseACE::grow(int nneigh)
 }
 
 /* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
-   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm.  Eight neighbours at a
+   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm.  2 VW neighbours at a
    time with the recurrence in registers (the last block runs into the padding). */
 void PairSparseACE::radial(int n)
 {
   const int nr = model.n_radial, ld = max_neigh;
   const double *rec = model.rec_mb.data();
-  for (int pb = 0; pb < n; pb += 8) {
-    vec4 x[2], dx[2], env[2], denv[2], p1[2], p2[2], d1[2], d2[2];
+  for (int pb = 0; pb < n; pb += 2 * VW) {
+    vecw x[2], dx[2], env[2], denv[2], p1[2], p2[2], d1[2], d2[2];
     for (int c = 0; c < 2; c++) {
-      x[c] = load4(&xm[pb + 4 * c]);
-      dx[c] = load4(&dxm[pb + 4 * c]);
-      const vec4 w = 1.0 - x[c] * x[c];
+      x[c] = loadw(&xm[pb + VW * c]);
+      dx[c] = loadw(&dxm[pb + VW * c]);
+      const vecw w = 1.0 - x[c] * x[c];
       env[c] = w * w;
       denv[c] = -4.0 * x[c] * w * dx[c];
-      p1[c] = vec4{1.0, 1.0, 1.0, 1.0};
-      p2[c] = d1[c] = d2[c] = vec4{0.0, 0.0, 0.0, 0.0};
-      store4(&R[pb + 4 * c], rec[2] * env[c]);
-      store4(&dR[pb + 4 * c], rec[2] * denv[c]);
+      p1[c] = vecw{} + 1.0;
+      p2[c] = d1[c] = d2[c] = vecw{};
+      store(&R[pb + VW * c], rec[2] * env[c]);
+      store(&dR[pb + VW * c], rec[2] * denv[c]);
     }
     for (int k = 1; k < nr; k++) {
       const double a = rec[3 * k], b = rec[3 * k + 1], nrm = rec[3 * k + 2];
       for (int c = 0; c < 2; c++) {
         recurrence_step(a, b, x[c], p1[c], p2[c], d1[c], d2[c]);
-        store4(&R[static_cast<size_t>(k) * ld + pb + 4 * c], nrm * p1[c] * env[c]);
-        store4(&dR[static_cast<size_t>(k) * ld + pb + 4 * c],
-               nrm * (d1[c] * dx[c] * env[c] + p1[c] * denv[c]));
+        store(&R[static_cast<size_t>(k) * ld + pb + VW * c], nrm * p1[c] * env[c]);
+        store(&dR[static_cast<size_t>(k) * ld + pb + VW * c],
+              nrm * (d1[c] * dx[c] * env[c] + p1[c] * denv[c]));
       }
     }
   }
@@ -608,24 +620,24 @@ void PairSparseACE::radial(int n)
 
 /* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
    one species pair: c = weights times norms of the Legendre polynomials P_q, q < K (summed by
-   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  Eight
+   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  2 VW
    neighbours at a time in registers (the last block runs past p1: into the next species',
    rewritten after, or the padding). */
 void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0)
 {
   const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
   const double sc = model.rcut / r0;
-  for (int pb = p0; pb < p1; pb += 8) {
-    vec4 x[2], b1[2], b2[2], d1[2], d2[2];
+  for (int pb = p0; pb < p1; pb += 2 * VW) {
+    vecw x[2], b1[2], b2[2], d1[2], d2[2];
     for (int h = 0; h < 2; h++) {
-      x[h] = load4(&xp[pb + 4 * h]);
-      b1[h] = b2[h] = d1[h] = d2[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      x[h] = loadw(&xp[pb + VW * h]);
+      b1[h] = b2[h] = d1[h] = d2[h] = vecw{};
     }
     for (int k = K - 1; k >= 0; k--) {
       const double ak = alpha[k + 1], bk = beta[k + 2], ck = c[k];
       for (int h = 0; h < 2; h++) {
-        const vec4 b = ck + ak * x[h] * b1[h] - bk * b2[h];
-        const vec4 db = ak * (b1[h] + x[h] * d1[h]) - bk * d2[h];
+        const vecw b = ck + ak * x[h] * b1[h] - bk * b2[h];
+        const vecw db = ak * (b1[h] + x[h] * d1[h]) - bk * d2[h];
         b2[h] = b1[h];
         b1[h] = b;
         d2[h] = d1[h];
@@ -633,11 +645,11 @@ void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0
       }
     }
     for (int h = 0; h < 2; h++) {
-      const vec4 s = load4(&dist[pb + 4 * h]) / r0;
-      const vec4 env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
-      const vec4 denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
-      store4(&pair_e[pb + 4 * h], b1[h] * env);
-      store4(&pair_g[pb + 4 * h], d1[h] * load4(&dxp[pb + 4 * h]) * env + b1[h] * denv);
+      const vecw s = loadw(&dist[pb + VW * h]) / r0;
+      const vecw env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
+      const vecw denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
+      store(&pair_e[pb + VW * h], b1[h] * env);
+      store(&pair_g[pb + VW * h], d1[h] * loadw(&dxp[pb + VW * h]) * env + b1[h] * denv);
     }
   }
 }
@@ -649,27 +661,27 @@ void PairSparseACE::harmonics(int n)
 {
   const int L = model.lmax, ld = max_neigh;
   const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
-  for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
-    vec4 x[2], y[2], z[2], C[2], S[2];
+  for (int pb = 0; pb < n; pb += 2 * VW) {    // 2 VW neighbours at a time (the last into the padding)
+    vecw x[2], y[2], z[2], C[2], S[2];
     for (int h = 0; h < 2; h++) {
-      x[h] = load4(&ux[pb + 4 * h]);
-      y[h] = load4(&uy[pb + 4 * h]);
-      z[h] = load4(&uz[pb + 4 * h]);
-      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
-      S[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      x[h] = loadw(&ux[pb + VW * h]);
+      y[h] = loadw(&uy[pb + VW * h]);
+      z[h] = loadw(&uz[pb + VW * h]);
+      C[h] = vecw{} + 1.0;
+      S[h] = vecw{};
     }
     double dfact = 1.0;    // (2m-1)!!
     for (int m = 0; m <= L; m++) {
       if (m > 0) dfact *= (2 * m - 1);
-      vec4 q1[2], q2[2], qz1[2], qz2[2];
+      vecw q1[2], q2[2], qz1[2], qz2[2];
       for (int h = 0; h < 2; h++) {
         if (m > 0) {
-          const vec4 c = x[h] * C[h] - y[h] * S[h];
+          const vecw c = x[h] * C[h] - y[h] * S[h];
           S[h] = x[h] * S[h] + y[h] * C[h];
           C[h] = c;
         }
-        q1[h] = vec4{dfact, dfact, dfact, dfact};
-        q2[h] = qz1[h] = qz2[h] = vec4{0.0, 0.0, 0.0, 0.0};
+        q1[h] = vecw{} + dfact;
+        q2[h] = qz1[h] = qz2[h] = vecw{};
       }
       int t = m * (m + 1) / 2 + m;
       for (int l = m; l <= L; l++) {
@@ -679,9 +691,9 @@ void PairSparseACE::harmonics(int n)
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
           if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
-          const vec4 fqv = f * q1[h];
-          store4(&Y[lmc + 4 * h], m == 0 ? fqv : fqv * C[h]);
-          if (m > 0) store4(&Y[lms + 4 * h], fqv * S[h]);
+          const vecw fqv = f * q1[h];
+          store(&Y[lmc + VW * h], m == 0 ? fqv : fqv * C[h]);
+          if (m > 0) store(&Y[lms + VW * h], fqv * S[h]);
         }
       }
     }
@@ -697,20 +709,20 @@ void PairSparseACE::harmonics_gradient(int n)
 {
   const int L = model.lmax, ld = max_neigh;
   const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
-  for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
-    vec4 x[2], y[2], z[2], C[2], S[2], wx[2], wy[2], wz[2];
+  for (int pb = 0; pb < n; pb += 2 * VW) {    // 2 VW neighbours at a time (the last into the padding)
+    vecw x[2], y[2], z[2], C[2], S[2], wx[2], wy[2], wz[2];
     for (int h = 0; h < 2; h++) {
-      x[h] = load4(&ux[pb + 4 * h]);
-      y[h] = load4(&uy[pb + 4 * h]);
-      z[h] = load4(&uz[pb + 4 * h]);
-      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
-      S[h] = wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      x[h] = loadw(&ux[pb + VW * h]);
+      y[h] = loadw(&uy[pb + VW * h]);
+      z[h] = loadw(&uz[pb + VW * h]);
+      C[h] = vecw{} + 1.0;
+      S[h] = wx[h] = wy[h] = wz[h] = vecw{};
     }
     double dfact = 1.0;    // (2m-1)!!
     for (int m = 0; m <= L; m++) {
       if (m > 0) dfact *= (2 * m - 1);
-      vec4 Cp[2], Sp[2], q1[2], q2[2], qz1[2], qz2[2];
-      vec4 ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
+      vecw Cp[2], Sp[2], q1[2], q2[2], qz1[2], qz2[2];
+      vecw ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
       for (int h = 0; h < 2; h++) {
         Cp[h] = C[h];
         Sp[h] = S[h];
@@ -718,8 +730,8 @@ void PairSparseACE::harmonics_gradient(int n)
           C[h] = x[h] * Cp[h] - y[h] * Sp[h];
           S[h] = x[h] * Sp[h] + y[h] * Cp[h];
         }
-        q1[h] = vec4{dfact, dfact, dfact, dfact};
-        q2[h] = qz1[h] = qz2[h] = ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+        q1[h] = vecw{} + dfact;
+        q2[h] = qz1[h] = qz2[h] = ac[h] = bc[h] = as[h] = bs[h] = vecw{};
       }
       int t = m * (m + 1) / 2 + m;
       for (int l = m; l <= L; l++) {
@@ -729,8 +741,8 @@ void PairSparseACE::harmonics_gradient(int n)
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
           if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
-          const vec4 gc = load4(&gb[lmc + 4 * h]), gs = load4(&gb[lms + 4 * h]);
-          const vec4 fq = f * q1[h], fz = f * qz1[h];
+          const vecw gc = loadw(&gb[lmc + VW * h]), gs = loadw(&gb[lms + VW * h]);
+          const vecw fq = f * q1[h], fz = f * qz1[h];
           ac[h] += gc * fq;
           bc[h] += gc * fz;
           as[h] += gs * fq;
@@ -748,12 +760,12 @@ void PairSparseACE::harmonics_gradient(int n)
       }
     }
     for (int h = 0; h < 2; h++) {
-      const size_t o = pb + 4 * h;
-      const vec4 x = load4(&ux[o]), y = load4(&uy[o]), z = load4(&uz[o]), ir = load4(&inv_r[o]);
-      const vec4 uw = x * wx[h] + y * wy[h] + z * wz[h];
-      store4(&w0[o], (wx[h] - uw * x) * ir);
-      store4(&w1[o], (wy[h] - uw * y) * ir);
-      store4(&w2[o], (wz[h] - uw * z) * ir);
+      const size_t o = pb + VW * h;
+      const vecw x = loadw(&ux[o]), y = loadw(&uy[o]), z = loadw(&uz[o]), ir = loadw(&inv_r[o]);
+      const vecw uw = x * wx[h] + y * wy[h] + z * wz[h];
+      store(&w0[o], (wx[h] - uw * x) * ir);
+      store(&w1[o], (wy[h] - uw * y) * ir);
+      store(&w2[o], (wz[h] - uw * z) * ir);
     }
   }
 }
@@ -778,23 +790,38 @@ void PairSparseACE::swap_lane(int lane)
   for (size_t k = 0; k < c.v.size(); k++) mine[k]->swap(c.v[k]);
 }
 
-/* sum_p R[p] Y_k[p] over p in [p0, p1) of the four rows Y_k = Y0 + k ld, four neighbours at a
-   time (the last four masked: they may reach past p1 into the next species' neighbours or the
-   padding, finite numbers). */
+/* Eight ones, eight zeros: from 8 - k, the mask of the first k lanes of a vecw. */
+static const double HEAD_MASK[16] = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+static_assert(SPARSEACE_VW <= 8, "HEAD_MASK holds up to eight ones");
+
+/* The sum of the halves of a vecw of eight (a vecw of four itself). */
+static inline vec4 fold(vecw s)
+{
+  vec4 lo, hi = {};
+  std::memcpy(&lo, &s, sizeof lo);
+  if (sizeof s > sizeof lo) std::memcpy(&hi, reinterpret_cast<const char *>(&s) + sizeof lo, sizeof hi);
+  return lo + hi;
+}
+
+/* sum_p R[p] Y_k[p] over p in [p0, p1) of the four rows Y_k = Y0 + k ld, VW neighbours at a
+   time (the last masked). */
 static inline vec4 project4(const double *__restrict R, const double *__restrict Y0, size_t ld,
                             int p0, int p1)
 {
-  vec4 s0 = {}, s1 = {}, s2 = {}, s3 = {};
-  for (int p = p0; p < p1; p += 4) {
-    vec4 r = load4(R + p);
-    if (p + 4 > p1) r *= vec4{1.0, p + 1 < p1 ? 1.0 : 0.0, p + 2 < p1 ? 1.0 : 0.0, p + 3 < p1 ? 1.0 : 0.0};
-    s0 += r * load4(Y0 + p);
-    s1 += r * load4(Y0 + ld + p);
-    s2 += r * load4(Y0 + 2 * ld + p);
-    s3 += r * load4(Y0 + 3 * ld + p);
-  }
-  const vec4 t0 = vec4{s0[0], s1[0], s2[0], s3[0]} + vec4{s0[1], s1[1], s2[1], s3[1]};
-  const vec4 t1 = vec4{s0[2], s1[2], s2[2], s3[2]} + vec4{s0[3], s1[3], s2[3], s3[3]};
+  vecw s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  auto add = [&](int p, vecw r) {
+    s0 += r * loadw(Y0 + p);
+    s1 += r * loadw(Y0 + ld + p);
+    s2 += r * loadw(Y0 + 2 * ld + p);
+    s3 += r * loadw(Y0 + 3 * ld + p);
+  };
+  int p = p0;
+  for (; p + SPARSEACE_VW <= p1; p += SPARSEACE_VW) add(p, loadw(R + p));
+  // the last neighbours: the rows run on into the next species' or the padding (finite)
+  if (p < p1) add(p, loadw(R + p) * loadw(HEAD_MASK + 8 - (p1 - p)));
+  const vec4 f0 = fold(s0), f1 = fold(s1), f2 = fold(s2), f3 = fold(s3);
+  const vec4 t0 = vec4{f0[0], f1[0], f2[0], f3[0]} + vec4{f0[1], f1[1], f2[1], f3[1]};
+  const vec4 t1 = vec4{f0[2], f1[2], f2[2], f3[2]} + vec4{f0[3], f1[3], f2[3], f3[3]};
   return t0 + t1;
 }
 
@@ -967,19 +994,19 @@ void PairSparseACE::centre_forces(int i, double e)
   for (int z = 0; z < nz; z++) {
     const int p1 = nb_ptr[z + 1];
     for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
-      vec4 su[NV], sa[NV], sb[NV];
-      for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
+      vecw su[NV], sa[NV], sb[NV];
+      for (int c = 0; c < NV; c++) su[c] = loadw(&pair_g[pb + VW * c]);
       for (int l = 0, lm = 0; lm < nlm; l++) {
         // two lm of one l at a time (the same degrees: entries v and v + 1), the last alone
         for (; lm + 1 < (l + 1) * (l + 1); lm += 2) {
-          vec4 sa1[NV], sb1[NV];
-          for (int c = 0; c < NV; c++) sa[c] = sb[c] = sa1[c] = sb1[c] = vec4{0.0, 0.0, 0.0, 0.0};
+          vecw sa1[NV], sb1[NV];
+          for (int c = 0; c < NV; c++) sa[c] = sb[c] = sa1[c] = sb1[c] = vecw{};
           for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
             const double gv = g[pv[t]], gv1 = g[pv[t] + 1];
             const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
                          *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
             for (int c = 0; c < NV; c++) {
-              const vec4 dr = load4(dRd + 4 * c), r = load4(Rd + 4 * c);
+              const vecw dr = loadw(dRd + VW * c), r = loadw(Rd + VW * c);
               sa[c] += gv * dr;
               sb[c] += gv * r;
               sa1[c] += gv1 * dr;
@@ -989,30 +1016,30 @@ void PairSparseACE::centre_forces(int i, double e)
           const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
           double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
           for (int c = 0; c < NV; c++) {
-            su[c] += sa[c] * load4(Ylm + 4 * c) + sa1[c] * load4(Ylm + ld + 4 * c);
-            store4(gbl + 4 * c, sb[c]);
-            store4(gbl + ld + 4 * c, sb1[c]);
+            su[c] += sa[c] * loadw(Ylm + VW * c) + sa1[c] * loadw(Ylm + ld + VW * c);
+            store(gbl + VW * c, sb[c]);
+            store(gbl + ld + VW * c, sb1[c]);
           }
         }
-        for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
+        for (int c = 0; c < NV; c++) sa[c] = sb[c] = vecw{};
         for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
           const double gv = g[pv[t]];
           const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
                        *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
           for (int c = 0; c < NV; c++) {
-            sa[c] += gv * load4(dRd + 4 * c);
-            sb[c] += gv * load4(Rd + 4 * c);
+            sa[c] += gv * loadw(dRd + VW * c);
+            sb[c] += gv * loadw(Rd + VW * c);
           }
         }
         const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
         double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
         for (int c = 0; c < NV; c++) {
-          su[c] += sa[c] * load4(Ylm + 4 * c);
-          store4(gbl + 4 * c, sb[c]);
+          su[c] += sa[c] * loadw(Ylm + VW * c);
+          store(gbl + VW * c, sb[c]);
         }
         lm++;
       }
-      for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
+      for (int c = 0; c < NV; c++) store(&gu[pb + VW * c], su[c]);
     }
   }
   tick(6);

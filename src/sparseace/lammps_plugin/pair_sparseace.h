@@ -49,6 +49,12 @@ struct SparseACERows {
 // centres evaluated together through the product DAG (PairSparseACE::compute), one per lane
 // of a four-double vector
 constexpr int SPARSEACE_LANES = 4;
+// doubles per vector of the neighbour kernels: the widest the target has (AVX-512: 8)
+#ifdef __AVX512F__
+constexpr int SPARSEACE_VW = 8;
+#else
+constexpr int SPARSEACE_VW = 4;
+#endif
 
 struct SparseACEModel {
   int nz = 0, n_radial = 0, pair_degree = 0, lmax = 0, num_a = 0;
@@ -110,7 +116,8 @@ class PairSparseACE : public Pair {
   std::chrono::steady_clock::time_point profile_clock;
   void tick(int phase);
 
-  static const int NV = 4, BLOCK = 4 * NV;    // neighbours per register block of the force projection
+  // neighbours per register block of the force projection: NV vectors of VW
+  static const int VW = SPARSEACE_VW, BLOCK = 16, NV = BLOCK / VW;
 
   // work arrays of the neighbours of the current centre, neighbour index fastest with stride
   // max_neigh (grown, never shrunk); neighbours of species z are nb_ptr[z] : nb_ptr[z + 1]
