@@ -24,6 +24,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 using namespace LAMMPS_NS;
 
@@ -403,6 +406,17 @@ static inline vecw loadw(const double *p)
   vecw v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+static inline vecw sqrt(vecw v)    // (std::sqrt in a loop is not vectorised: errno)
+{
+#if defined(__AVX512F__)
+  return reinterpret_cast<vecw>(_mm512_sqrt_pd(reinterpret_cast<__m512d>(v)));
+#elif defined(__AVX__)
+  return reinterpret_cast<vecw>(_mm256_sqrt_pd(reinterpret_cast<__m256d>(v)));
+#else
+  for (int c = 0; c < SPARSEACE_VW; c++) v[c] = std::sqrt(v[c]);
+  return v;
+#endif
 }
 template <class V> static inline void store(double *p, V v)
 {
@@ -803,17 +817,16 @@ static inline vec4 fold(vecw s)
   return lo + hi;
 }
 
-/* sum_p R[p] Y_k[p] over p in [p0, p1) of the four rows Y_k = Y0 + k ld, VW neighbours at a
-   time (the last masked). */
-static inline vec4 project4(const double *__restrict R, const double *__restrict Y0, size_t ld,
-                            int p0, int p1)
+/* sum_p R[p] Y_k[p] over p in [p0, p1) of four rows Y_k, VW neighbours at a time (the last
+   masked). */
+static inline vec4 project4(const double *__restrict R, const double *const Y[4], int p0, int p1)
 {
   vecw s0 = {}, s1 = {}, s2 = {}, s3 = {};
   auto add = [&](int p, vecw r) {
-    s0 += r * loadw(Y0 + p);
-    s1 += r * loadw(Y0 + ld + p);
-    s2 += r * loadw(Y0 + 2 * ld + p);
-    s3 += r * loadw(Y0 + 3 * ld + p);
+    s0 += r * loadw(Y[0] + p);
+    s1 += r * loadw(Y[1] + p);
+    s2 += r * loadw(Y[2] + p);
+    s3 += r * loadw(Y[3] + p);
   };
   int p = p0;
   for (; p + SPARSEACE_VW <= p1; p += SPARSEACE_VW) add(p, loadw(R + p));
@@ -838,35 +851,42 @@ double PairSparseACE::centre_base(int i, int zi)
   const double rcutsq = M.rcut * M.rcut;
   const int *run = M.run_start.data();
 
-  // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
+  // neighbours within the cutoff, grouped by species (nb_ptr): r_ij and |r_ij|^2 (in dist)
+  const double xi[3] = {x[i][0], x[i][1], x[i][2]};
   int n = 0;
   for (int z = 0; z < nz; z++) {
     nb_ptr[z] = n;
     for (int jj = 0; jj < jnum; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
       if (type_species[type[j]] != z) continue;
-      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      const double dx = x[j][0] - xi[0], dy = x[j][1] - xi[1], dz = x[j][2] - xi[2];
       const double rsq = dx * dx + dy * dy + dz * dz;
-      const double d = std::sqrt(rsq), inv = 1.0 / d;
       nb_j[n] = j;    // written always, kept if within the cutoff (no branch to mispredict)
       rx[n] = dx;
       ry[n] = dy;
       rz[n] = dz;
-      ux[n] = dx * inv;
-      uy[n] = dy * inv;
-      uz[n] = dz * inv;
-      dist[n] = d;
-      inv_r[n] = inv;
+      dist[n] = rsq;
       n += rsq < rcutsq;
     }
-    M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
-    M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
   }
   nb_ptr[nz] = n;
   for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
-    dist[p] = M.rcut;
-    xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
-    inv_r[p] = 1.0 / M.rcut;
+    rx[p] = ry[p] = rz[p] = 0.0;
+    dist[p] = rcutsq;
+    xm[p] = dxm[p] = xp[p] = dxp[p] = 0.0;
+  }
+  // distances, unit vectors (VW neighbours at a time, the padding too) and the transforms
+  for (int p = 0; p < n + BLOCK; p += VW) {
+    const vecw d = sqrt(loadw(&dist[p])), inv = 1.0 / d;
+    store(&dist[p], d);
+    store(&inv_r[p], inv);
+    store(&ux[p], loadw(&rx[p]) * inv);
+    store(&uy[p], loadw(&ry[p]) * inv);
+    store(&uz[p], loadw(&rz[p]) * inv);
+  }
+  for (int z = 0; z < nz; z++) {
+    M.tr_mb[zi * nz + z].eval(nb_ptr[z + 1] - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
+    M.tr_pair[zi * nz + z].eval(nb_ptr[z + 1] - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
   }
   tick(0);
 
@@ -887,22 +907,18 @@ double PairSparseACE::centre_base(int i, int zi)
   tick(2);
 
   // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
-  // four lm at a time (each R_d load serves four sums)
+  // four lm at a time (each R_d load serves four sums; the last group repeats its last row)
   double *__restrict Av = A.data();
   for (int z = 0; z < nz; z++) {
     const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
     for (int d = 0; d < nr; d++) {
       const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
       const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
-      int lm = 0;
-      for (; lm + 4 <= nv; lm += 4)
-        store4(Av + v0 + lm, project4(Rd, &Y[static_cast<size_t>(lm) * ld], ld, p0, p1));
-      for (; lm < nv; lm++) {
-        const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
-        double s = 0.0;
-#pragma omp simd reduction(+ : s)
-        for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
-        Av[v0 + lm] = s;
+      for (int lm = 0; lm < nv; lm += 4) {
+        const double *rows[4];
+        for (int k = 0; k < 4; k++) rows[k] = &Y[static_cast<size_t>(std::min(lm + k, nv - 1)) * ld];
+        const vec4 a = project4(Rd, rows, p0, p1);
+        std::memcpy(Av + v0 + lm, &a, sizeof(double) * std::min(4, nv - lm));
       }
     }
   }
