@@ -520,10 +520,10 @@ void PairSparseACE::coeff(int narg, char **arg)
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  A4.assign(LANES * model.num_a, 0.0);
-  gA4.assign(LANES * model.num_a, 0.0);
-  AA4.assign(LANES * model.factor.size(), 0.0);
-  adj4.assign(LANES * model.factor.size(), 0.0);
+  AL.assign(LANES * model.num_a, 0.0);
+  gAL.assign(LANES * model.num_a, 0.0);
+  AAL.assign(LANES * model.factor.size(), 0.0);
+  adjL.assign(LANES * model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
   for (auto &c : lane_arrays) c.nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
@@ -926,12 +926,12 @@ double PairSparseACE::centre_base(int i, int zi)
   return e;
 }
 
-/* One vec4 holds an entry of the centres of a batch, one per lane. */
-static_assert(SPARSEACE_LANES == 4, "a batch of centres fills the four lanes of a vec4");
+/* One vecw holds an entry of the centres of a batch, one per lane. */
+static_assert(SPARSEACE_LANES == SPARSEACE_VW, "a batch of centres fills the lanes of a vecw");
 
-/* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
-   AA4, adj4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
-   adjoint dE/dA (into gA4) by the reverse sweep as sums of gathered terms (rows of the sparse
+/* Products through the DAG of centre species zi for the LANES centres of a batch at once (AL,
+   AAL, adjL, gAL: entry k of lane c at LANES k + c): forward over the inner nodes; the
+   adjoint dE/dA (into gAL) by the reverse sweep as sums of gathered terms (rows of the sparse
    matrices of the header).  e_lane: the lanes' energies of the products. */
 void PairSparseACE::products(int zi, double *e_lane)
 {
@@ -940,21 +940,21 @@ void PairSparseACE::products(int zi, double *e_lane)
   const int lo = ip[0], n1 = ip[1], hi = ip[2];
   const int *fac = M.factor.data();
   const double *cf = M.coef.data();
-  const double *__restrict Av = A4.data();
-  double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
+  const double *__restrict Av = AL.data();
+  double *__restrict P2 = AAL.data(), *__restrict ad = adjL.data(), *__restrict g = gAL.data();
   const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
-  for (int k = lo; k < n1; k++) store4(P2 + LANES * k, load4(Av + LANES * fac[k]));
+  for (int k = lo; k < n1; k++) store(P2 + LANES * k, loadw(Av + LANES * fac[k]));
   for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
     const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vec4 Pq = load4(P2 + LANES * ipr.key[r]);
-    for (int c = c0; c < c1; c++) store4(P2 + LANES * c, Pq * load4(Av + LANES * fac[c]));    // children
+    const vecw Pq = loadw(P2 + LANES * ipr.key[r]);
+    for (int c = c0; c < c1; c++) store(P2 + LANES * c, Pq * loadw(Av + LANES * fac[c]));    // children
   }
-  vec4 e = {};
+  vecw e = {};
   if (eflag_either)
-    for (int k = lo; k < hi; k++) e += cf[k] * load4(P2 + LANES * k);
+    for (int k = lo; k < hi; k++) e += cf[k] * loadw(P2 + LANES * k);
   tick(4);
-  for (int k = lo; k < hi; k++) store4(ad + LANES * k, cf[k] + vec4{});
-  std::fill(gA4.begin(), gA4.end(), 0.0);
+  for (int k = lo; k < hi; k++) store(ad + LANES * k, cf[k] + vecw{});
+  std::fill(gAL.begin(), gAL.end(), 0.0);
   // leaves, by parent q: dE/d(AA_q) += sum_leaf coef A[factor], dE/dA[factor] += coef AA_q;
   // their energy AA_q sum_leaf coef A[factor]
   const SparseACERows &lp = M.leaves_by_parent;
@@ -962,32 +962,32 @@ void PairSparseACE::products(int zi, double *e_lane)
   const double *__restrict lcoef = lp.coef.data();
   for (int r = lp.species_ptr[zi]; r < lp.species_ptr[zi + 1]; r++) {
     const int q = lp.key[r];
-    const vec4 Pq = load4(P2 + LANES * q);
-    vec4 s = {};
+    const vecw Pq = loadw(P2 + LANES * q);
+    vecw s = {};
     for (int t = lp.start[r]; t < lp.start[r + 1]; t++) {
       const int v = lcol[t];
-      s += lcoef[t] * load4(Av + LANES * v);
-      store4(g + LANES * v, load4(g + LANES * v) + lcoef[t] * Pq);
+      s += lcoef[t] * loadw(Av + LANES * v);
+      store(g + LANES * v, loadw(g + LANES * v) + lcoef[t] * Pq);
     }
-    store4(ad + LANES * q, load4(ad + LANES * q) + s);
+    store(ad + LANES * q, loadw(ad + LANES * q) + s);
     if (eflag_either) e += s * Pq;
   }
   // inner nodes, highest order first (a child's adjoint is complete before its parent's row):
   // dE/d(AA_q) += sum_child dE/d(child) A[factor], dE/dA[factor] += dE/d(child) AA_q
   for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
     const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vec4 Pq = load4(P2 + LANES * q);
-    vec4 s = {};
+    const vecw Pq = loadw(P2 + LANES * q);
+    vecw s = {};
     for (int c = c0; c < c1; c++) {
       const int v = fac[c];
-      const vec4 a = load4(ad + LANES * c);
-      s += a * load4(Av + LANES * v);
-      store4(g + LANES * v, load4(g + LANES * v) + a * Pq);
+      const vecw a = loadw(ad + LANES * c);
+      s += a * loadw(Av + LANES * v);
+      store(g + LANES * v, loadw(g + LANES * v) + a * Pq);
     }
-    store4(ad + LANES * q, load4(ad + LANES * q) + s);
+    store(ad + LANES * q, loadw(ad + LANES * q) + s);
   }
   // dE/dA[v] of the order-1 nodes
-  for (int k = lo; k < n1; k++) store4(g + LANES * fac[k], load4(g + LANES * fac[k]) + load4(ad + LANES * k));
+  for (int k = lo; k < n1; k++) store(g + LANES * fac[k], loadw(g + LANES * fac[k]) + loadw(ad + LANES * k));
   for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
   tick(5);
 }
@@ -1128,13 +1128,13 @@ void PairSparseACE::compute(int eflag, int vflag)
         e_base[c] = centre_base(centre[c], zi);
         swap_lane(c);
       }
-      for (int v = 0; v < num_a; v++) A4[LANES * v + c] = c < nl ? A[v] : 0.0;
+      for (int v = 0; v < num_a; v++) AL[LANES * v + c] = c < nl ? A[v] : 0.0;
     }
     double e[LANES];
     products(zi, e);
     for (int c = 0; c < nl; c++) {
       swap_lane(c);
-      for (int v = 0; v < num_a; v++) gA[v] = gA4[LANES * v + c];
+      for (int v = 0; v < num_a; v++) gA[v] = gAL[LANES * v + c];
       centre_forces(centre[c], e_base[c] + e[c]);
       swap_lane(c);
       if (!profile_seconds.empty()) profile_seconds[N_PHASES] += 1.0;

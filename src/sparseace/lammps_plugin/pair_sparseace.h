@@ -46,15 +46,15 @@ struct SparseACERows {
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
-// centres evaluated together through the product DAG (PairSparseACE::compute), one per lane
-// of a four-double vector
-constexpr int SPARSEACE_LANES = 4;
-// doubles per vector of the neighbour kernels: the widest the target has (AVX-512: 8)
+// doubles per vector of the kernels: the widest the target has (AVX-512: 8, else 4)
 #ifdef __AVX512F__
 constexpr int SPARSEACE_VW = 8;
 #else
 constexpr int SPARSEACE_VW = 4;
 #endif
+// centres evaluated together through the product DAG (PairSparseACE::compute), one per lane
+// of a vector
+constexpr int SPARSEACE_LANES = SPARSEACE_VW;
 
 struct SparseACEModel {
   int nz = 0, n_radial = 0, pair_degree = 0, lmax = 0, num_a = 0;
@@ -133,11 +133,11 @@ class PairSparseACE : public Pair {
   std::vector<double> A, gA;                   // atomic base of the current centre, dE/dA
 
   // Centres are evaluated in batches of LANES of one species: the product DAG of a batch at once,
-  // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes) and adj4
+  // entry k of lane c at LANES k + c of AL (atomic base), gAL (dE/dA), AAL (DAG nodes) and adjL
   // (their adjoint).  Between its atomic base and its forces a centre's arrays (nb_j, nb_ptr and
   // those of swap_lane) wait in lane_arrays, exchanged with the working arrays by swap_lane.
   static const int LANES = SPARSEACE_LANES;
-  std::vector<double> A4, gA4, AA4, adj4;
+  std::vector<double> AL, gAL, AAL, adjL;
   std::vector<int> by_species;                 // the local centres, by species
   struct CentreArrays {
     std::vector<int> nb_j, nb_ptr;
