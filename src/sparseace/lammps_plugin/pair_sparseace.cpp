@@ -391,16 +391,10 @@ void SparseACEModel::read(const std::string &path)
 
 /* ---------------------------------------------------------------- pair style */
 
-/* Vectors of doubles (GCC/Clang vector extension): vec4, four (an entry of the centres of a
-   batch, one per lane); vecw, SPARSEACE_VW (consecutive neighbours in the neighbour kernels). */
+/* Vectors of doubles (GCC/Clang vector extension): vecw, SPARSEACE_VW (consecutive neighbours
+   in the neighbour kernels; an entry of the centres of a batch, one per lane); vec4, four. */
 typedef double vec4 __attribute__((vector_size(32)));
 typedef double vecw __attribute__((vector_size(8 * SPARSEACE_VW)));
-static inline vec4 load4(const double *p)
-{
-  vec4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 static inline vecw loadw(const double *p)
 {
   vecw v;
@@ -421,10 +415,6 @@ static inline vecw sqrt(vecw v)    // (std::sqrt in a loop is not vectorised: er
 template <class V> static inline void store(double *p, V v)
 {
   std::memcpy(p, &v, sizeof v);
-}
-static inline void store4(double *p, vec4 v)
-{
-  store(p, v);
 }
 
 /* Phases of compute() timed with $SPARSEACE_PROFILE (the file gets one line "name seconds" each,
