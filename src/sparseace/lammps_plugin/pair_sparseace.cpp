@@ -545,13 +545,13 @@ double PairSparseACE::memory_usage()
   return bytes;
 }
 
-std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
+std::vector<PairSparseACE::Work *> PairSparseACE::neighbour_arrays()
 {
   return {&dist, &xm, &dxm, &xp, &dxp, &pair_e, &gu, &w0, &w1, &w2};
 }
 
 /* The arrays of one neighbour per entry that centre_forces reads (kept per lane). */
-std::vector<std::vector<double> *> PairSparseACE::kept_arrays()
+std::vector<PairSparseACE::Work *> PairSparseACE::kept_arrays()
 {
   return {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g};
 }
@@ -575,7 +575,8 @@ static inline void recurrence_step(double a, double b, vecw x, vecw &p1, vecw &p
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
-  max_neigh = nneigh + nneigh / 2 + BLOCK;    // rows padded for a block past the last neighbour
+  // rows padded for a block past the last neighbour; each row starts on a 64-byte boundary
+  max_neigh = (nneigh + nneigh / 2 + BLOCK + 7) / 8 * 8;
   const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1;
   for (auto *v : neighbour_arrays()) v->resize(n);
   gb.resize(n * nlm);
@@ -790,7 +791,7 @@ void PairSparseACE::swap_lane(int lane)
   CentreArrays &c = lane_arrays[lane];
   nb_j.swap(c.nb_j);
   nb_ptr.swap(c.nb_ptr);
-  std::vector<double> *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y};
+  Work *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y};
   for (size_t k = 0; k < c.v.size(); k++) mine[k]->swap(c.v[k]);
 }
 
