@@ -24,6 +24,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 using namespace LAMMPS_NS;
 
@@ -388,15 +391,28 @@ void SparseACEModel::read(const std::string &path)
 
 /* ---------------------------------------------------------------- pair style */
 
-/* Four doubles (GCC/Clang vector extension): register blocks of the force projection. */
+/* Vectors of doubles (GCC/Clang vector extension): vecw, SPARSEACE_VW (consecutive neighbours
+   in the neighbour kernels; an entry of the centres of a batch, one per lane); vec4, four. */
 typedef double vec4 __attribute__((vector_size(32)));
-static inline vec4 load4(const double *p)
+typedef double vecw __attribute__((vector_size(8 * SPARSEACE_VW)));
+static inline vecw loadw(const double *p)
 {
-  vec4 v;
+  vecw v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-static inline void store4(double *p, vec4 v)
+static inline vecw sqrt(vecw v)    // (std::sqrt in a loop is not vectorised: errno)
+{
+#if defined(__AVX512F__)
+  return reinterpret_cast<vecw>(_mm512_sqrt_pd(reinterpret_cast<__m512d>(v)));
+#elif defined(__AVX__)
+  return reinterpret_cast<vecw>(_mm256_sqrt_pd(reinterpret_cast<__m256d>(v)));
+#else
+  for (int c = 0; c < SPARSEACE_VW; c++) v[c] = std::sqrt(v[c]);
+  return v;
+#endif
+}
+template <class V> static inline void store(double *p, V v)
 {
   std::memcpy(p, &v, sizeof v);
 }
@@ -494,10 +510,10 @@ void PairSparseACE::coeff(int narg, char **arg)
 
   A.assign(model.num_a, 0.0);
   gA.assign(model.num_a, 0.0);
-  A4.assign(LANES * model.num_a, 0.0);
-  gA4.assign(LANES * model.num_a, 0.0);
-  AA4.assign(LANES * model.factor.size(), 0.0);
-  adj4.assign(LANES * model.factor.size(), 0.0);
+  AL.assign(LANES * model.num_a, 0.0);
+  gAL.assign(LANES * model.num_a, 0.0);
+  AAL.assign(LANES * model.factor.size(), 0.0);
+  adjL.assign(LANES * model.factor.size(), 0.0);
   nb_ptr.assign(model.nz + 1, 0);
   for (auto &c : lane_arrays) c.nb_ptr.assign(model.nz + 1, 0);
   max_neigh = 0;
@@ -529,25 +545,25 @@ double PairSparseACE::memory_usage()
   return bytes;
 }
 
-std::vector<std::vector<double> *> PairSparseACE::neighbour_arrays()
+std::vector<PairSparseACE::Work *> PairSparseACE::neighbour_arrays()
 {
   return {&dist, &xm, &dxm, &xp, &dxp, &pair_e, &gu, &w0, &w1, &w2};
 }
 
 /* The arrays of one neighbour per entry that centre_forces reads (kept per lane). */
-std::vector<std::vector<double> *> PairSparseACE::kept_arrays()
+std::vector<PairSparseACE::Work *> PairSparseACE::kept_arrays()
 {
   return {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g};
 }
 
 /* One step of the three-term recurrence P_k = a x P_{k-1} - b P_{k-2} and of its x-derivative
-   at four x: (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
+   at VW x: (p1, p2, d1, d2) hold (P_{k-1}, P_{k-2}, P'_{k-1}, P'_{k-2}) and become
    (P_k, P_{k-1}, P'_k, P'_{k-1}). */
-static inline void recurrence_step(double a, double b, vec4 x, vec4 &p1, vec4 &p2, vec4 &d1,
-                                   vec4 &d2)
+static inline void recurrence_step(double a, double b, vecw x, vecw &p1, vecw &p2, vecw &d1,
+                                   vecw &d2)
 {
-  const vec4 P = a * x * p1 - b * p2;
-  const vec4 dP = a * (p1 + x * d1) - b * d2;
+  const vecw P = a * x * p1 - b * p2;
+  const vecw dP = a * (p1 + x * d1) - b * d2;
   p2 = p1;
   p1 = P;
   d2 = d1;
@@ -559,7 +575,8 @@ static inline void recurrence_step(double a, double b, vec4 x, vec4 &p1, vec4 &p
 void PairSparseACE::grow(int nneigh)
 {
   if (nneigh <= max_neigh) return;
-  max_neigh = nneigh + nneigh / 2 + BLOCK;    // rows padded for a block past the last neighbour
+  // rows padded for a block past the last neighbour; each row starts on a 64-byte boundary
+  max_neigh = (nneigh + nneigh / 2 + BLOCK + 7) / 8 * 8;
   const size_t n = max_neigh, L1 = model.lmax + 1, nlm = L1 * L1;
   for (auto *v : neighbour_arrays()) v->resize(n);
   gb.resize(n * nlm);
@@ -575,32 +592,32 @@ void PairSparseACE::grow(int nneigh)
 }
 
 /* Many-body radial functions R_k and dR_k/dr of the neighbours [0, n) (radial.py:
-   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm.  Eight neighbours at a
+   radial_functions with the envelope (1 - x^2)^2); x, dx/dr in xm, dxm.  2 VW neighbours at a
    time with the recurrence in registers (the last block runs into the padding). */
 void PairSparseACE::radial(int n)
 {
   const int nr = model.n_radial, ld = max_neigh;
   const double *rec = model.rec_mb.data();
-  for (int pb = 0; pb < n; pb += 8) {
-    vec4 x[2], dx[2], env[2], denv[2], p1[2], p2[2], d1[2], d2[2];
+  for (int pb = 0; pb < n; pb += 2 * VW) {
+    vecw x[2], dx[2], env[2], denv[2], p1[2], p2[2], d1[2], d2[2];
     for (int c = 0; c < 2; c++) {
-      x[c] = load4(&xm[pb + 4 * c]);
-      dx[c] = load4(&dxm[pb + 4 * c]);
-      const vec4 w = 1.0 - x[c] * x[c];
+      x[c] = loadw(&xm[pb + VW * c]);
+      dx[c] = loadw(&dxm[pb + VW * c]);
+      const vecw w = 1.0 - x[c] * x[c];
       env[c] = w * w;
       denv[c] = -4.0 * x[c] * w * dx[c];
-      p1[c] = vec4{1.0, 1.0, 1.0, 1.0};
-      p2[c] = d1[c] = d2[c] = vec4{0.0, 0.0, 0.0, 0.0};
-      store4(&R[pb + 4 * c], rec[2] * env[c]);
-      store4(&dR[pb + 4 * c], rec[2] * denv[c]);
+      p1[c] = vecw{} + 1.0;
+      p2[c] = d1[c] = d2[c] = vecw{};
+      store(&R[pb + VW * c], rec[2] * env[c]);
+      store(&dR[pb + VW * c], rec[2] * denv[c]);
     }
     for (int k = 1; k < nr; k++) {
       const double a = rec[3 * k], b = rec[3 * k + 1], nrm = rec[3 * k + 2];
       for (int c = 0; c < 2; c++) {
         recurrence_step(a, b, x[c], p1[c], p2[c], d1[c], d2[c]);
-        store4(&R[static_cast<size_t>(k) * ld + pb + 4 * c], nrm * p1[c] * env[c]);
-        store4(&dR[static_cast<size_t>(k) * ld + pb + 4 * c],
-               nrm * (d1[c] * dx[c] * env[c] + p1[c] * denv[c]));
+        store(&R[static_cast<size_t>(k) * ld + pb + VW * c], nrm * p1[c] * env[c]);
+        store(&dR[static_cast<size_t>(k) * ld + pb + VW * c],
+              nrm * (d1[c] * dx[c] * env[c] + p1[c] * denv[c]));
       }
     }
   }
@@ -608,24 +625,24 @@ void PairSparseACE::radial(int n)
 
 /* Pair energies sum_q c_q P_q(x(r)) e(r) and their r-derivatives of the neighbours [p0, p1) of
    one species pair: c = weights times norms of the Legendre polynomials P_q, q < K (summed by
-   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  Eight
+   Clenshaw's recurrence), e the repulsive envelope (radial.py, pair envelope).  2 VW
    neighbours at a time in registers (the last block runs past p1: into the next species',
    rewritten after, or the padding). */
 void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0)
 {
   const double *alpha = model.pair_alpha.data(), *beta = model.pair_beta.data();
   const double sc = model.rcut / r0;
-  for (int pb = p0; pb < p1; pb += 8) {
-    vec4 x[2], b1[2], b2[2], d1[2], d2[2];
+  for (int pb = p0; pb < p1; pb += 2 * VW) {
+    vecw x[2], b1[2], b2[2], d1[2], d2[2];
     for (int h = 0; h < 2; h++) {
-      x[h] = load4(&xp[pb + 4 * h]);
-      b1[h] = b2[h] = d1[h] = d2[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      x[h] = loadw(&xp[pb + VW * h]);
+      b1[h] = b2[h] = d1[h] = d2[h] = vecw{};
     }
     for (int k = K - 1; k >= 0; k--) {
       const double ak = alpha[k + 1], bk = beta[k + 2], ck = c[k];
       for (int h = 0; h < 2; h++) {
-        const vec4 b = ck + ak * x[h] * b1[h] - bk * b2[h];
-        const vec4 db = ak * (b1[h] + x[h] * d1[h]) - bk * d2[h];
+        const vecw b = ck + ak * x[h] * b1[h] - bk * b2[h];
+        const vecw db = ak * (b1[h] + x[h] * d1[h]) - bk * d2[h];
         b2[h] = b1[h];
         b1[h] = b;
         d2[h] = d1[h];
@@ -633,11 +650,11 @@ void PairSparseACE::pair_terms(int p0, int p1, const double *c, int K, double r0
       }
     }
     for (int h = 0; h < 2; h++) {
-      const vec4 s = load4(&dist[pb + 4 * h]) / r0;
-      const vec4 env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
-      const vec4 denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
-      store4(&pair_e[pb + 4 * h], b1[h] * env);
-      store4(&pair_g[pb + 4 * h], d1[h] * load4(&dxp[pb + 4 * h]) * env + b1[h] * denv);
+      const vecw s = loadw(&dist[pb + VW * h]) / r0;
+      const vecw env = 1.0 / (s * s) - 1.0 / (sc * sc) + 2.0 / (sc * sc * sc) * (s - sc);
+      const vecw denv = (-2.0 / (s * s * s) + 2.0 / (sc * sc * sc)) / r0;
+      store(&pair_e[pb + VW * h], b1[h] * env);
+      store(&pair_g[pb + VW * h], d1[h] * loadw(&dxp[pb + VW * h]) * env + b1[h] * denv);
     }
   }
 }
@@ -649,27 +666,27 @@ void PairSparseACE::harmonics(int n)
 {
   const int L = model.lmax, ld = max_neigh;
   const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
-  for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
-    vec4 x[2], y[2], z[2], C[2], S[2];
+  for (int pb = 0; pb < n; pb += 2 * VW) {    // 2 VW neighbours at a time (the last into the padding)
+    vecw x[2], y[2], z[2], C[2], S[2];
     for (int h = 0; h < 2; h++) {
-      x[h] = load4(&ux[pb + 4 * h]);
-      y[h] = load4(&uy[pb + 4 * h]);
-      z[h] = load4(&uz[pb + 4 * h]);
-      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
-      S[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      x[h] = loadw(&ux[pb + VW * h]);
+      y[h] = loadw(&uy[pb + VW * h]);
+      z[h] = loadw(&uz[pb + VW * h]);
+      C[h] = vecw{} + 1.0;
+      S[h] = vecw{};
     }
     double dfact = 1.0;    // (2m-1)!!
     for (int m = 0; m <= L; m++) {
       if (m > 0) dfact *= (2 * m - 1);
-      vec4 q1[2], q2[2], qz1[2], qz2[2];
+      vecw q1[2], q2[2], qz1[2], qz2[2];
       for (int h = 0; h < 2; h++) {
         if (m > 0) {
-          const vec4 c = x[h] * C[h] - y[h] * S[h];
+          const vecw c = x[h] * C[h] - y[h] * S[h];
           S[h] = x[h] * S[h] + y[h] * C[h];
           C[h] = c;
         }
-        q1[h] = vec4{dfact, dfact, dfact, dfact};
-        q2[h] = qz1[h] = qz2[h] = vec4{0.0, 0.0, 0.0, 0.0};
+        q1[h] = vecw{} + dfact;
+        q2[h] = qz1[h] = qz2[h] = vecw{};
       }
       int t = m * (m + 1) / 2 + m;
       for (int l = m; l <= L; l++) {
@@ -679,9 +696,9 @@ void PairSparseACE::harmonics(int n)
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
           if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
-          const vec4 fqv = f * q1[h];
-          store4(&Y[lmc + 4 * h], m == 0 ? fqv : fqv * C[h]);
-          if (m > 0) store4(&Y[lms + 4 * h], fqv * S[h]);
+          const vecw fqv = f * q1[h];
+          store(&Y[lmc + VW * h], m == 0 ? fqv : fqv * C[h]);
+          if (m > 0) store(&Y[lms + VW * h], fqv * S[h]);
         }
       }
     }
@@ -697,20 +714,20 @@ void PairSparseACE::harmonics_gradient(int n)
 {
   const int L = model.lmax, ld = max_neigh;
   const double *nrm = model.h_norm.data(), *ha = model.h_a.data(), *hb = model.h_b.data();
-  for (int pb = 0; pb < n; pb += 8) {    // eight neighbours at a time (the last into the padding)
-    vec4 x[2], y[2], z[2], C[2], S[2], wx[2], wy[2], wz[2];
+  for (int pb = 0; pb < n; pb += 2 * VW) {    // 2 VW neighbours at a time (the last into the padding)
+    vecw x[2], y[2], z[2], C[2], S[2], wx[2], wy[2], wz[2];
     for (int h = 0; h < 2; h++) {
-      x[h] = load4(&ux[pb + 4 * h]);
-      y[h] = load4(&uy[pb + 4 * h]);
-      z[h] = load4(&uz[pb + 4 * h]);
-      C[h] = vec4{1.0, 1.0, 1.0, 1.0};
-      S[h] = wx[h] = wy[h] = wz[h] = vec4{0.0, 0.0, 0.0, 0.0};
+      x[h] = loadw(&ux[pb + VW * h]);
+      y[h] = loadw(&uy[pb + VW * h]);
+      z[h] = loadw(&uz[pb + VW * h]);
+      C[h] = vecw{} + 1.0;
+      S[h] = wx[h] = wy[h] = wz[h] = vecw{};
     }
     double dfact = 1.0;    // (2m-1)!!
     for (int m = 0; m <= L; m++) {
       if (m > 0) dfact *= (2 * m - 1);
-      vec4 Cp[2], Sp[2], q1[2], q2[2], qz1[2], qz2[2];
-      vec4 ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
+      vecw Cp[2], Sp[2], q1[2], q2[2], qz1[2], qz2[2];
+      vecw ac[2], bc[2], as[2], bs[2];    // sums over l of gb q and gb dq/dz
       for (int h = 0; h < 2; h++) {
         Cp[h] = C[h];
         Sp[h] = S[h];
@@ -718,8 +735,8 @@ void PairSparseACE::harmonics_gradient(int n)
           C[h] = x[h] * Cp[h] - y[h] * Sp[h];
           S[h] = x[h] * Sp[h] + y[h] * Cp[h];
         }
-        q1[h] = vec4{dfact, dfact, dfact, dfact};
-        q2[h] = qz1[h] = qz2[h] = ac[h] = bc[h] = as[h] = bs[h] = vec4{0.0, 0.0, 0.0, 0.0};
+        q1[h] = vecw{} + dfact;
+        q2[h] = qz1[h] = qz2[h] = ac[h] = bc[h] = as[h] = bs[h] = vecw{};
       }
       int t = m * (m + 1) / 2 + m;
       for (int l = m; l <= L; l++) {
@@ -729,8 +746,8 @@ void PairSparseACE::harmonics_gradient(int n)
                      lms = static_cast<size_t>(l * l + l - m) * ld + pb;
         for (int h = 0; h < 2; h++) {
           if (l > m) recurrence_step(a, b, z[h], q1[h], q2[h], qz1[h], qz2[h]);
-          const vec4 gc = load4(&gb[lmc + 4 * h]), gs = load4(&gb[lms + 4 * h]);
-          const vec4 fq = f * q1[h], fz = f * qz1[h];
+          const vecw gc = loadw(&gb[lmc + VW * h]), gs = loadw(&gb[lms + VW * h]);
+          const vecw fq = f * q1[h], fz = f * qz1[h];
           ac[h] += gc * fq;
           bc[h] += gc * fz;
           as[h] += gs * fq;
@@ -748,12 +765,12 @@ void PairSparseACE::harmonics_gradient(int n)
       }
     }
     for (int h = 0; h < 2; h++) {
-      const size_t o = pb + 4 * h;
-      const vec4 x = load4(&ux[o]), y = load4(&uy[o]), z = load4(&uz[o]), ir = load4(&inv_r[o]);
-      const vec4 uw = x * wx[h] + y * wy[h] + z * wz[h];
-      store4(&w0[o], (wx[h] - uw * x) * ir);
-      store4(&w1[o], (wy[h] - uw * y) * ir);
-      store4(&w2[o], (wz[h] - uw * z) * ir);
+      const size_t o = pb + VW * h;
+      const vecw x = loadw(&ux[o]), y = loadw(&uy[o]), z = loadw(&uz[o]), ir = loadw(&inv_r[o]);
+      const vecw uw = x * wx[h] + y * wy[h] + z * wz[h];
+      store(&w0[o], (wx[h] - uw * x) * ir);
+      store(&w1[o], (wy[h] - uw * y) * ir);
+      store(&w2[o], (wz[h] - uw * z) * ir);
     }
   }
 }
@@ -774,27 +791,41 @@ void PairSparseACE::swap_lane(int lane)
   CentreArrays &c = lane_arrays[lane];
   nb_j.swap(c.nb_j);
   nb_ptr.swap(c.nb_ptr);
-  std::vector<double> *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y};
+  Work *mine[] = {&rx, &ry, &rz, &ux, &uy, &uz, &inv_r, &pair_g, &R, &dR, &Y};
   for (size_t k = 0; k < c.v.size(); k++) mine[k]->swap(c.v[k]);
 }
 
-/* sum_p R[p] Y_k[p] over p in [p0, p1) of the four rows Y_k = Y0 + k ld, four neighbours at a
-   time (the last four masked: they may reach past p1 into the next species' neighbours or the
-   padding, finite numbers). */
-static inline vec4 project4(const double *__restrict R, const double *__restrict Y0, size_t ld,
-                            int p0, int p1)
+/* Eight ones, eight zeros: from 8 - k, the mask of the first k lanes of a vecw. */
+static const double HEAD_MASK[16] = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+static_assert(SPARSEACE_VW <= 8, "HEAD_MASK holds up to eight ones");
+
+/* The sum of the halves of a vecw of eight (a vecw of four itself). */
+static inline vec4 fold(vecw s)
 {
-  vec4 s0 = {}, s1 = {}, s2 = {}, s3 = {};
-  for (int p = p0; p < p1; p += 4) {
-    vec4 r = load4(R + p);
-    if (p + 4 > p1) r *= vec4{1.0, p + 1 < p1 ? 1.0 : 0.0, p + 2 < p1 ? 1.0 : 0.0, p + 3 < p1 ? 1.0 : 0.0};
-    s0 += r * load4(Y0 + p);
-    s1 += r * load4(Y0 + ld + p);
-    s2 += r * load4(Y0 + 2 * ld + p);
-    s3 += r * load4(Y0 + 3 * ld + p);
-  }
-  const vec4 t0 = vec4{s0[0], s1[0], s2[0], s3[0]} + vec4{s0[1], s1[1], s2[1], s3[1]};
-  const vec4 t1 = vec4{s0[2], s1[2], s2[2], s3[2]} + vec4{s0[3], s1[3], s2[3], s3[3]};
+  vec4 lo, hi = {};
+  std::memcpy(&lo, &s, sizeof lo);
+  if (sizeof s > sizeof lo) std::memcpy(&hi, reinterpret_cast<const char *>(&s) + sizeof lo, sizeof hi);
+  return lo + hi;
+}
+
+/* sum_p R[p] Y_k[p] over p in [p0, p1) of four rows Y_k, VW neighbours at a time (the last
+   masked). */
+static inline vec4 project4(const double *__restrict R, const double *const Y[4], int p0, int p1)
+{
+  vecw s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  auto add = [&](int p, vecw r) {
+    s0 += r * loadw(Y[0] + p);
+    s1 += r * loadw(Y[1] + p);
+    s2 += r * loadw(Y[2] + p);
+    s3 += r * loadw(Y[3] + p);
+  };
+  int p = p0;
+  for (; p + SPARSEACE_VW <= p1; p += SPARSEACE_VW) add(p, loadw(R + p));
+  // the last neighbours: the rows run on into the next species' or the padding (finite)
+  if (p < p1) add(p, loadw(R + p) * loadw(HEAD_MASK + 8 - (p1 - p)));
+  const vec4 f0 = fold(s0), f1 = fold(s1), f2 = fold(s2), f3 = fold(s3);
+  const vec4 t0 = vec4{f0[0], f1[0], f2[0], f3[0]} + vec4{f0[1], f1[1], f2[1], f3[1]};
+  const vec4 t1 = vec4{f0[2], f1[2], f2[2], f3[2]} + vec4{f0[3], f1[3], f2[3], f3[3]};
   return t0 + t1;
 }
 
@@ -811,35 +842,42 @@ double PairSparseACE::centre_base(int i, int zi)
   const double rcutsq = M.rcut * M.rcut;
   const int *run = M.run_start.data();
 
-  // neighbours within the cutoff, grouped by species (nb_ptr): geometry and distance transforms
+  // neighbours within the cutoff, grouped by species (nb_ptr): r_ij and |r_ij|^2 (in dist)
+  const double xi[3] = {x[i][0], x[i][1], x[i][2]};
   int n = 0;
   for (int z = 0; z < nz; z++) {
     nb_ptr[z] = n;
     for (int jj = 0; jj < jnum; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
       if (type_species[type[j]] != z) continue;
-      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      const double dx = x[j][0] - xi[0], dy = x[j][1] - xi[1], dz = x[j][2] - xi[2];
       const double rsq = dx * dx + dy * dy + dz * dz;
-      const double d = std::sqrt(rsq), inv = 1.0 / d;
       nb_j[n] = j;    // written always, kept if within the cutoff (no branch to mispredict)
       rx[n] = dx;
       ry[n] = dy;
       rz[n] = dz;
-      ux[n] = dx * inv;
-      uy[n] = dy * inv;
-      uz[n] = dz * inv;
-      dist[n] = d;
-      inv_r[n] = inv;
+      dist[n] = rsq;
       n += rsq < rcutsq;
     }
-    M.tr_mb[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
-    M.tr_pair[zi * nz + z].eval(n - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
   }
   nb_ptr[nz] = n;
   for (int p = n; p < n + BLOCK; p++) {    // padding read by blocks past the last neighbour
-    dist[p] = M.rcut;
-    xm[p] = dxm[p] = xp[p] = dxp[p] = ux[p] = uy[p] = uz[p] = 0.0;
-    inv_r[p] = 1.0 / M.rcut;
+    rx[p] = ry[p] = rz[p] = 0.0;
+    dist[p] = rcutsq;
+    xm[p] = dxm[p] = xp[p] = dxp[p] = 0.0;
+  }
+  // distances, unit vectors (VW neighbours at a time, the padding too) and the transforms
+  for (int p = 0; p < n + BLOCK; p += VW) {
+    const vecw d = sqrt(loadw(&dist[p])), inv = 1.0 / d;
+    store(&dist[p], d);
+    store(&inv_r[p], inv);
+    store(&ux[p], loadw(&rx[p]) * inv);
+    store(&uy[p], loadw(&ry[p]) * inv);
+    store(&uz[p], loadw(&rz[p]) * inv);
+  }
+  for (int z = 0; z < nz; z++) {
+    M.tr_mb[zi * nz + z].eval(nb_ptr[z + 1] - nb_ptr[z], &dist[nb_ptr[z]], &xm[nb_ptr[z]], &dxm[nb_ptr[z]]);
+    M.tr_pair[zi * nz + z].eval(nb_ptr[z + 1] - nb_ptr[z], &dist[nb_ptr[z]], &xp[nb_ptr[z]], &dxp[nb_ptr[z]]);
   }
   tick(0);
 
@@ -860,22 +898,18 @@ double PairSparseACE::centre_base(int i, int zi)
   tick(2);
 
   // atomic base A: run (species z, radial degree d) holds sum_j R_d(r_j) Y_lm(u_j) over lm,
-  // four lm at a time (each R_d load serves four sums)
+  // four lm at a time (each R_d load serves four sums; the last group repeats its last row)
   double *__restrict Av = A.data();
   for (int z = 0; z < nz; z++) {
     const int p0 = nb_ptr[z], p1 = nb_ptr[z + 1];
     for (int d = 0; d < nr; d++) {
       const double *__restrict Rd = &R[static_cast<size_t>(d) * ld];
       const int v0 = run[z * nr + d], nv = run[z * nr + d + 1] - v0;
-      int lm = 0;
-      for (; lm + 4 <= nv; lm += 4)
-        store4(Av + v0 + lm, project4(Rd, &Y[static_cast<size_t>(lm) * ld], ld, p0, p1));
-      for (; lm < nv; lm++) {
-        const double *__restrict Ylm = &Y[static_cast<size_t>(lm) * ld];
-        double s = 0.0;
-#pragma omp simd reduction(+ : s)
-        for (int p = p0; p < p1; p++) s += Rd[p] * Ylm[p];
-        Av[v0 + lm] = s;
+      for (int lm = 0; lm < nv; lm += 4) {
+        const double *rows[4];
+        for (int k = 0; k < 4; k++) rows[k] = &Y[static_cast<size_t>(std::min(lm + k, nv - 1)) * ld];
+        const vec4 a = project4(Rd, rows, p0, p1);
+        std::memcpy(Av + v0 + lm, &a, sizeof(double) * std::min(4, nv - lm));
       }
     }
   }
@@ -883,12 +917,12 @@ double PairSparseACE::centre_base(int i, int zi)
   return e;
 }
 
-/* One vec4 holds an entry of the centres of a batch, one per lane. */
-static_assert(SPARSEACE_LANES == 4, "a batch of centres fills the four lanes of a vec4");
+/* One vecw holds an entry of the centres of a batch, one per lane. */
+static_assert(SPARSEACE_LANES == SPARSEACE_VW, "a batch of centres fills the lanes of a vecw");
 
-/* Products through the DAG of centre species zi for the LANES centres of a batch at once (A4,
-   AA4, adj4, gA4: entry k of lane c at LANES k + c): forward over the inner nodes; the
-   adjoint dE/dA (into gA4) by the reverse sweep as sums of gathered terms (rows of the sparse
+/* Products through the DAG of centre species zi for the LANES centres of a batch at once (AL,
+   AAL, adjL, gAL: entry k of lane c at LANES k + c): forward over the inner nodes; the
+   adjoint dE/dA (into gAL) by the reverse sweep as sums of gathered terms (rows of the sparse
    matrices of the header).  e_lane: the lanes' energies of the products. */
 void PairSparseACE::products(int zi, double *e_lane)
 {
@@ -897,21 +931,21 @@ void PairSparseACE::products(int zi, double *e_lane)
   const int lo = ip[0], n1 = ip[1], hi = ip[2];
   const int *fac = M.factor.data();
   const double *cf = M.coef.data();
-  const double *__restrict Av = A4.data();
-  double *__restrict P2 = AA4.data(), *__restrict ad = adj4.data(), *__restrict g = gA4.data();
+  const double *__restrict Av = AL.data();
+  double *__restrict P2 = AAL.data(), *__restrict ad = adjL.data(), *__restrict g = gAL.data();
   const SparseACERows &ipr = M.inner_by_parent;    // rows: parents, highest order first
-  for (int k = lo; k < n1; k++) store4(P2 + LANES * k, load4(Av + LANES * fac[k]));
+  for (int k = lo; k < n1; k++) store(P2 + LANES * k, loadw(Av + LANES * fac[k]));
   for (int r = ipr.species_ptr[zi + 1] - 1; r >= ipr.species_ptr[zi]; r--) {
     const int c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vec4 Pq = load4(P2 + LANES * ipr.key[r]);
-    for (int c = c0; c < c1; c++) store4(P2 + LANES * c, Pq * load4(Av + LANES * fac[c]));    // children
+    const vecw Pq = loadw(P2 + LANES * ipr.key[r]);
+    for (int c = c0; c < c1; c++) store(P2 + LANES * c, Pq * loadw(Av + LANES * fac[c]));    // children
   }
-  vec4 e = {};
+  vecw e = {};
   if (eflag_either)
-    for (int k = lo; k < hi; k++) e += cf[k] * load4(P2 + LANES * k);
+    for (int k = lo; k < hi; k++) e += cf[k] * loadw(P2 + LANES * k);
   tick(4);
-  for (int k = lo; k < hi; k++) store4(ad + LANES * k, cf[k] + vec4{});
-  std::fill(gA4.begin(), gA4.end(), 0.0);
+  for (int k = lo; k < hi; k++) store(ad + LANES * k, cf[k] + vecw{});
+  std::fill(gAL.begin(), gAL.end(), 0.0);
   // leaves, by parent q: dE/d(AA_q) += sum_leaf coef A[factor], dE/dA[factor] += coef AA_q;
   // their energy AA_q sum_leaf coef A[factor]
   const SparseACERows &lp = M.leaves_by_parent;
@@ -919,32 +953,32 @@ void PairSparseACE::products(int zi, double *e_lane)
   const double *__restrict lcoef = lp.coef.data();
   for (int r = lp.species_ptr[zi]; r < lp.species_ptr[zi + 1]; r++) {
     const int q = lp.key[r];
-    const vec4 Pq = load4(P2 + LANES * q);
-    vec4 s = {};
+    const vecw Pq = loadw(P2 + LANES * q);
+    vecw s = {};
     for (int t = lp.start[r]; t < lp.start[r + 1]; t++) {
       const int v = lcol[t];
-      s += lcoef[t] * load4(Av + LANES * v);
-      store4(g + LANES * v, load4(g + LANES * v) + lcoef[t] * Pq);
+      s += lcoef[t] * loadw(Av + LANES * v);
+      store(g + LANES * v, loadw(g + LANES * v) + lcoef[t] * Pq);
     }
-    store4(ad + LANES * q, load4(ad + LANES * q) + s);
+    store(ad + LANES * q, loadw(ad + LANES * q) + s);
     if (eflag_either) e += s * Pq;
   }
   // inner nodes, highest order first (a child's adjoint is complete before its parent's row):
   // dE/d(AA_q) += sum_child dE/d(child) A[factor], dE/dA[factor] += dE/d(child) AA_q
   for (int r = ipr.species_ptr[zi]; r < ipr.species_ptr[zi + 1]; r++) {
     const int q = ipr.key[r], c0 = ipr.col[ipr.start[r]], c1 = c0 + ipr.start[r + 1] - ipr.start[r];
-    const vec4 Pq = load4(P2 + LANES * q);
-    vec4 s = {};
+    const vecw Pq = loadw(P2 + LANES * q);
+    vecw s = {};
     for (int c = c0; c < c1; c++) {
       const int v = fac[c];
-      const vec4 a = load4(ad + LANES * c);
-      s += a * load4(Av + LANES * v);
-      store4(g + LANES * v, load4(g + LANES * v) + a * Pq);
+      const vecw a = loadw(ad + LANES * c);
+      s += a * loadw(Av + LANES * v);
+      store(g + LANES * v, loadw(g + LANES * v) + a * Pq);
     }
-    store4(ad + LANES * q, load4(ad + LANES * q) + s);
+    store(ad + LANES * q, loadw(ad + LANES * q) + s);
   }
   // dE/dA[v] of the order-1 nodes
-  for (int k = lo; k < n1; k++) store4(g + LANES * fac[k], load4(g + LANES * fac[k]) + load4(ad + LANES * k));
+  for (int k = lo; k < n1; k++) store(g + LANES * fac[k], loadw(g + LANES * fac[k]) + loadw(ad + LANES * k));
   for (int c = 0; c < LANES; c++) e_lane[c] = e[c];
   tick(5);
 }
@@ -967,19 +1001,19 @@ void PairSparseACE::centre_forces(int i, double e)
   for (int z = 0; z < nz; z++) {
     const int p1 = nb_ptr[z + 1];
     for (int pb = nb_ptr[z]; pb < p1; pb += BLOCK) {
-      vec4 su[NV], sa[NV], sb[NV];
-      for (int c = 0; c < NV; c++) su[c] = load4(&pair_g[pb + 4 * c]);
+      vecw su[NV], sa[NV], sb[NV];
+      for (int c = 0; c < NV; c++) su[c] = loadw(&pair_g[pb + VW * c]);
       for (int l = 0, lm = 0; lm < nlm; l++) {
         // two lm of one l at a time (the same degrees: entries v and v + 1), the last alone
         for (; lm + 1 < (l + 1) * (l + 1); lm += 2) {
-          vec4 sa1[NV], sb1[NV];
-          for (int c = 0; c < NV; c++) sa[c] = sb[c] = sa1[c] = sb1[c] = vec4{0.0, 0.0, 0.0, 0.0};
+          vecw sa1[NV], sb1[NV];
+          for (int c = 0; c < NV; c++) sa[c] = sb[c] = sa1[c] = sb1[c] = vecw{};
           for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
             const double gv = g[pv[t]], gv1 = g[pv[t] + 1];
             const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
                          *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
             for (int c = 0; c < NV; c++) {
-              const vec4 dr = load4(dRd + 4 * c), r = load4(Rd + 4 * c);
+              const vecw dr = loadw(dRd + VW * c), r = loadw(Rd + VW * c);
               sa[c] += gv * dr;
               sb[c] += gv * r;
               sa1[c] += gv1 * dr;
@@ -989,30 +1023,30 @@ void PairSparseACE::centre_forces(int i, double e)
           const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
           double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
           for (int c = 0; c < NV; c++) {
-            su[c] += sa[c] * load4(Ylm + 4 * c) + sa1[c] * load4(Ylm + ld + 4 * c);
-            store4(gbl + 4 * c, sb[c]);
-            store4(gbl + ld + 4 * c, sb1[c]);
+            su[c] += sa[c] * loadw(Ylm + VW * c) + sa1[c] * loadw(Ylm + ld + VW * c);
+            store(gbl + VW * c, sb[c]);
+            store(gbl + ld + VW * c, sb1[c]);
           }
         }
-        for (int c = 0; c < NV; c++) sa[c] = sb[c] = vec4{0.0, 0.0, 0.0, 0.0};
+        for (int c = 0; c < NV; c++) sa[c] = sb[c] = vecw{};
         for (int t = pptr[z * nlm + lm]; t < pptr[z * nlm + lm + 1]; t++) {
           const double gv = g[pv[t]];
           const double *Rd = &R[static_cast<size_t>(pd[t]) * ld + pb],
                        *dRd = &dR[static_cast<size_t>(pd[t]) * ld + pb];
           for (int c = 0; c < NV; c++) {
-            sa[c] += gv * load4(dRd + 4 * c);
-            sb[c] += gv * load4(Rd + 4 * c);
+            sa[c] += gv * loadw(dRd + VW * c);
+            sb[c] += gv * loadw(Rd + VW * c);
           }
         }
         const double *Ylm = &Y[static_cast<size_t>(lm) * ld + pb];
         double *gbl = &gb[static_cast<size_t>(lm) * ld + pb];
         for (int c = 0; c < NV; c++) {
-          su[c] += sa[c] * load4(Ylm + 4 * c);
-          store4(gbl + 4 * c, sb[c]);
+          su[c] += sa[c] * loadw(Ylm + VW * c);
+          store(gbl + VW * c, sb[c]);
         }
         lm++;
       }
-      for (int c = 0; c < NV; c++) store4(&gu[pb + 4 * c], su[c]);
+      for (int c = 0; c < NV; c++) store(&gu[pb + VW * c], su[c]);
     }
   }
   tick(6);
@@ -1085,13 +1119,13 @@ void PairSparseACE::compute(int eflag, int vflag)
         e_base[c] = centre_base(centre[c], zi);
         swap_lane(c);
       }
-      for (int v = 0; v < num_a; v++) A4[LANES * v + c] = c < nl ? A[v] : 0.0;
+      for (int v = 0; v < num_a; v++) AL[LANES * v + c] = c < nl ? A[v] : 0.0;
     }
     double e[LANES];
     products(zi, e);
     for (int c = 0; c < nl; c++) {
       swap_lane(c);
-      for (int v = 0; v < num_a; v++) gA[v] = gA4[LANES * v + c];
+      for (int v = 0; v < num_a; v++) gA[v] = gAL[LANES * v + c];
       centre_forces(centre[c], e_base[c] + e[c]);
       swap_lane(c);
       if (!profile_seconds.empty()) profile_seconds[N_PHASES] += 1.0;

@@ -17,6 +17,8 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -46,9 +48,15 @@ struct SparseACERows {
                    const std::vector<double> &coefs, const std::vector<int> &phase = {});
 };
 
+// doubles per vector of the kernels: the widest the target has (AVX-512: 8, else 4)
+#ifdef __AVX512F__
+constexpr int SPARSEACE_VW = 8;
+#else
+constexpr int SPARSEACE_VW = 4;
+#endif
 // centres evaluated together through the product DAG (PairSparseACE::compute), one per lane
-// of a four-double vector
-constexpr int SPARSEACE_LANES = 4;
+// of a vector
+constexpr int SPARSEACE_LANES = SPARSEACE_VW;
 
 struct SparseACEModel {
   int nz = 0, n_radial = 0, pair_degree = 0, lmax = 0, num_a = 0;
@@ -87,6 +95,18 @@ struct SparseACEModel {
   void read(const std::string &path);    // throws std::runtime_error with file and line
 };
 
+// Allocator of storage on 64-byte boundaries: the work arrays' vectors of eight doubles (at
+// multiples of eight) each on one cache line.
+template <class T> struct SparseACEAligned {
+  using value_type = T;
+  SparseACEAligned() = default;
+  template <class U> SparseACEAligned(const SparseACEAligned<U> &) {}
+  T *allocate(std::size_t n) { return static_cast<T *>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T *p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
+  bool operator==(const SparseACEAligned &) const { return true; }
+  bool operator!=(const SparseACEAligned &) const { return false; }
+};
+
 class PairSparseACE : public Pair {
  public:
   PairSparseACE(class LAMMPS *);
@@ -110,31 +130,33 @@ class PairSparseACE : public Pair {
   std::chrono::steady_clock::time_point profile_clock;
   void tick(int phase);
 
-  static const int NV = 4, BLOCK = 4 * NV;    // neighbours per register block of the force projection
+  // neighbours per register block of the force projection: NV vectors of VW
+  static const int VW = SPARSEACE_VW, BLOCK = 16, NV = BLOCK / VW;
+  using Work = std::vector<double, SparseACEAligned<double>>;
 
   // work arrays of the neighbours of the current centre, neighbour index fastest with stride
   // max_neigh (grown, never shrunk); neighbours of species z are nb_ptr[z] : nb_ptr[z + 1]
   int max_neigh = 0;
   std::vector<int> nb_j, nb_ptr;
-  std::vector<double> rx, ry, rz, ux, uy, uz, dist, inv_r;   // r_ij, unit vector, |r_ij|, 1/|r_ij|
-  std::vector<double> xm, dxm, xp, dxp;        // many-body and pair distance transforms, d/dr
-  std::vector<double> R, dR;                   // radial functions: n_radial rows
-  std::vector<double> pair_e, pair_g;          // pair energy, its r-derivative
-  std::vector<double> Y;                       // harmonics: nlm rows
-  std::vector<double> gb, gu;                  // forces: nlm rows; radial coefficient
-  std::vector<double> w0, w1, w2;              // forces: angular part
-  std::vector<double> A, gA;                   // atomic base of the current centre, dE/dA
+  Work rx, ry, rz, ux, uy, uz, dist, inv_r;    // r_ij, unit vector, |r_ij|, 1/|r_ij|
+  Work xm, dxm, xp, dxp;           // many-body and pair distance transforms, d/dr
+  Work R, dR;                      // radial functions: n_radial rows
+  Work pair_e, pair_g;             // pair energy, its r-derivative
+  Work Y;                          // harmonics: nlm rows
+  Work gb, gu;                     // forces: nlm rows; radial coefficient
+  Work w0, w1, w2;                 // forces: angular part
+  Work A, gA;                      // atomic base of the current centre, dE/dA
 
   // Centres are evaluated in batches of LANES of one species: the product DAG of a batch at once,
-  // entry k of lane c at LANES k + c of A4 (atomic base), gA4 (dE/dA), AA4 (DAG nodes) and adj4
+  // entry k of lane c at LANES k + c of AL (atomic base), gAL (dE/dA), AAL (DAG nodes) and adjL
   // (their adjoint).  Between its atomic base and its forces a centre's arrays (nb_j, nb_ptr and
   // those of swap_lane) wait in lane_arrays, exchanged with the working arrays by swap_lane.
   static const int LANES = SPARSEACE_LANES;
-  std::vector<double> A4, gA4, AA4, adj4;
+  Work AL, gAL, AAL, adjL;
   std::vector<int> by_species;                 // the local centres, by species
   struct CentreArrays {
     std::vector<int> nb_j, nb_ptr;
-    std::array<std::vector<double>, 11> v;
+    std::array<Work, 11> v;
   };
   CentreArrays lane_arrays[LANES];
   void swap_lane(int lane);
@@ -142,8 +164,8 @@ class PairSparseACE : public Pair {
   void products(int zi, double *e_lane);
   void centre_forces(int i, double e);
 
-  std::vector<std::vector<double> *> neighbour_arrays();
-  std::vector<std::vector<double> *> kept_arrays();
+  std::vector<Work *> neighbour_arrays();
+  std::vector<Work *> kept_arrays();
   void allocate();
   void grow(int nneigh);
   void radial(int n);
