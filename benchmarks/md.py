@@ -24,7 +24,9 @@ share of each phase of the pair style's compute() on those models (timers of
 
 --mpi (issue 16): the native pair style on 1 and 2 MPI ranks (`mpiexec -n R`, LAMMPS' domain
 decomposition): steps/s on a 512-atom diamond Si cell with the 1000-function model (target,
-issue 25: 2 ranks 1.8x one rank), and the projected wall time of the study's MD campaign
+issue 25: 2 ranks 1.8x one rank) beside two independent one-rank runs at once (their summed
+rate over one run's: what the machine's two cores give with no communication at all, the
+ceiling of the 2-rank speed-up), and the projected wall time of the study's MD campaign
 (config/paper.yaml md: every model of md.runs at its size, each temperature and start, at its
 dataset's time step and length) on a 64-core node.  Models cost per function what fitted
 supports of the basis cost (``fitted_like_model``: every Zuo dataset the support of the Zuo Si
@@ -363,17 +365,24 @@ def mpi_worker(kind: str, steps: str) -> dict:
                         campaign_cell(config, dataset), steps)
 
 
-def run_ranks(ranks: int, kind: str, steps: str) -> dict | None:
-    """``mpi_worker`` on ``ranks`` MPI processes; rank 0's result."""
+def run_ranks(ranks: int, kind: str, steps: str, copies: int = 1) -> dict | list | None:
+    """``mpi_worker`` on ``ranks`` MPI processes; rank 0's result.  ``copies`` > 1: that many
+    independent runs at once, a list of their results."""
     from sparseace.md import mpiexec_command
 
-    out = subprocess.run([*mpiexec_command(ranks), sys.executable, __file__, "--worker", kind,
-                          steps, "0"], capture_output=True, text=True, cwd=REPO,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if out.returncode:
-        print(f"{kind} on {ranks} ranks failed:\n{(out.stdout + out.stderr)[-2000:]}")
-        return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    procs = [subprocess.Popen([*mpiexec_command(ranks), sys.executable, __file__, "--worker",
+                               kind, steps, "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+             for _ in range(copies)]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate()
+        if proc.returncode:
+            print(f"{kind} on {ranks} ranks failed:\n{(stdout + stderr)[-2000:]}")
+            return None
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results[0] if copies == 1 else results
 
 
 def makespan(jobs: list[tuple[float, int]], cores: int) -> float:
@@ -396,6 +405,13 @@ def mpi_main(seconds: float) -> None:
           f"{two['rate']:.1f} steps/s: speed-up {two['rate'] / one['rate']:.2f} (load average "
           f"{one['load']:.1f}, {two['load']:.1f}: above 1 and 2, other processes shared the "
           "cores)", flush=True)
+    pair = run_ranks(1, "mpi512", str(one["steps"]), copies=2)
+    if pair:
+        ceiling = sum(r["rate"] for r in pair) / one["rate"]
+        print(f"two independent one-rank runs at once: {pair[0]['rate']:.1f} and "
+              f"{pair[1]['rate']:.1f} steps/s, together {ceiling:.2f}x one run alone: what this "
+              "machine's two cores give without any communication, the most 2 ranks can reach",
+              flush=True)
     config = paper_config()
     md, measured = config["md"], {}
     plans = {"every run on 1 rank": [], "every run on 2 ranks": [], "md.jobs ranks": []}
