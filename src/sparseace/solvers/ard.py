@@ -239,42 +239,36 @@ def ard_checkpoints(train: LstsqSystem, val: LstsqSystem, threshold_lambdas, siz
     ordered by threshold (their label)."""
     c = CentredSystem(train)
     with numpy_blas_serial():
-        return _checkpoints(c, val, threshold_lambdas, sizes, max_iter, tol, bisection_steps,
-                            size_cap, hyper)
+        start = first_update(c, hyper)
+        fits: dict[float, ARDState] = {}
 
+        def fit(t: float) -> ARDState:
+            if t not in fits:
+                fits[t] = _ard(c, start, t, max_iter, tol, hyper)
+                f = fits[t]
+                log.info("ARD threshold_lambda %.10g: %d active after %d iterations%s", t,
+                         len(f.support), f.iterations, "" if f.converged else " (not converged)")
+            return fits[t]
 
-def _checkpoints(c, val, threshold_lambdas, sizes, max_iter, tol, bisection_steps, size_cap,
-                 hyper) -> Checkpoints:
-    start = first_update(c, hyper)
-    fits: dict[float, ARDState] = {}
-
-    def fit(t: float) -> ARDState:
-        if t not in fits:
-            fits[t] = _ard(c, start, t, max_iter, tol, hyper)
-            f = fits[t]
-            log.info("ARD threshold_lambda %.10g: %d active after %d iterations%s", t,
-                     len(f.support), f.iterations, "" if f.converged else " (not converged)")
-        return fits[t]
-
-    skipped = []
-    for t in sorted(float(t) for t in threshold_lambdas):
-        if size_cap is not None and any(len(f.support) > size_cap for f in fits.values()):
-            skipped.append(t)
-            continue
-        fit(t)
-    search = {str(n): _bisect_size(n, fits, fit, bisection_steps)
-              for n in sorted(set(int(n) for n in sizes))}
-    thresholds = sorted(fits)
-    models = [fits[t] for t in thresholds]
-    rmse = [val.rmse(f.coef, f.support) for f in models]
-    at_size = {str(n): _most_functions_not_above(n, models, rmse) for n in sizes}
-    return Checkpoints.from_models(
-        "ard", thresholds, [f.support for f in models], [f.coef for f in models], rmse,
-        {"max_iter": max_iter, "tol": tol, "grid": [float(t) for t in threshold_lambdas],
-         "skipped_above_size_cap": skipped, "size_cap": size_cap,
-         "iterations": [f.iterations for f in models],
-         "converged": [f.converged for f in models], "at_size": at_size,
-         "size_search": search, "centred": True})
+        skipped = []
+        for t in sorted(float(t) for t in threshold_lambdas):
+            if size_cap is not None and any(len(f.support) > size_cap for f in fits.values()):
+                skipped.append(t)
+                continue
+            fit(t)
+        search = {str(n): _bisect_size(n, fits, fit, bisection_steps)
+                  for n in sorted(set(int(n) for n in sizes))}
+        thresholds = sorted(fits)
+        models = [fits[t] for t in thresholds]
+        rmse = [val.rmse(f.coef, f.support) for f in models]
+        at_size = {str(n): _most_functions_not_above(n, models, rmse) for n in sizes}
+        return Checkpoints.from_models(
+            "ard", thresholds, [f.support for f in models], [f.coef for f in models], rmse,
+            {"max_iter": max_iter, "tol": tol, "grid": [float(t) for t in threshold_lambdas],
+             "skipped_above_size_cap": skipped, "size_cap": size_cap,
+             "iterations": [f.iterations for f in models],
+             "converged": [f.converged for f in models], "at_size": at_size,
+             "size_search": search, "centred": True})
 
 
 def _most_functions_not_above(n: int, models, rmse) -> int:

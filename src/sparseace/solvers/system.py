@@ -75,13 +75,11 @@ class LstsqSystem:
         """||A x - b||^2; with ``support`` x holds only the coefficients of those columns."""
         x = np.asarray(x, dtype=float)
         if support is None:
-            r = self.R @ x - self.z
-            return float(r @ r) + self.rho2
-        # R is upper triangular: only its leading block up to the last column of the support
-        # meets x (a view, not a copy of the support's columns)
-        m = int(np.max(support, initial=-1)) + 1
-        full = np.zeros(m)
-        full[support] = x
+            m, full = self.ncols, x
+        else:  # R is upper triangular: only its leading block up to the support's last column
+            m = int(np.max(support, initial=-1)) + 1  # meets x (a view, not a column copy)
+            full = np.zeros(m)
+            full[support] = x
         r = self.R[:m, :m] @ full - self.z[:m]
         return float(r @ r) + float(self.z[m:] @ self.z[m:]) + self.rho2
 
