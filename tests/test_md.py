@@ -274,6 +274,19 @@ def test_native_engine_on_two_mpi_ranks(tmp_path):
 
 @native_only
 @mpi_only
+def test_two_ranks_share_a_crystal_evenly(caplog):
+    """Whole lattice planes lie on the boundary of the 2 ranks' slabs of 512-atom diamond Si:
+    balanced, each rank has 256 atoms (LAMMPS' own split gives 288 and 224)."""
+    model = random_model(["Si"], 3, 6, 40, seed=5, scale=0.001)
+    start = bulk("Si", "diamond", 5.43, cubic=True).repeat(4)
+    with caplog.at_level("INFO", logger="sparseace.md"):
+        verdict = run_md(model, start, WATER, ranks=2)
+    assert verdict.stable and verdict.steps == 8
+    assert "2 ranks: at most 256 of the 512 atoms on one rank" in caplog.text
+
+
+@native_only
+@mpi_only
 def test_a_failure_on_one_rank_ends_the_mpi_run_with_its_traceback(tmp_path, monkeypatch):
     @contextmanager
     def unwritable(path, suffix=""):  # rank 0 alone fails writing the trajectory
@@ -317,6 +330,9 @@ def test_stable_only_when_every_requested_step_ran(monkeypatch):
 
         def get_thermo(self, key):
             return 0.0
+
+        def extract_setting(self, name):  # "world_size": one rank
+            return 1
 
         def close(self):
             pass
