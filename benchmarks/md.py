@@ -2,7 +2,8 @@
 
     python benchmarks/md.py [--steps N] [--drift-steps M] [--no-external] [--profile]
                             [--fitted [300=MODEL.json 1000=MODEL.json]]
-    python benchmarks/md.py --mpi [--seconds S] [--rounds R]   (MPI speed-up, the MD campaign)
+    python benchmarks/md.py --mpi [--seconds S] [--rounds R] [--no-campaign]
+                                                    (MPI speed-up, the study's MD campaign)
 
 Same cell, 300 K velocities, NVE, 1 fs.  Baselines: LAMMPS' own `pair_style sw` (Si.sw) and
 `pair_style snap` (twojmax 8, rc 4.68 Å, 56 coefficients).  sparseace models with 300 and 1000
@@ -397,7 +398,7 @@ def makespan(jobs: list[tuple[float, int]], cores: int) -> float:
     return max(free)
 
 
-def mpi_main(seconds: float, rounds: int) -> None:
+def mpi_main(seconds: float, rounds: int, campaign: bool) -> None:
     steps, speedups, ceilings = f"auto:{seconds}", [], []
     for k in range(1, rounds + 1):  # rounds in turn: a slow phase of the machine hits all three
         one = run_ranks(1, "mpi512", steps)
@@ -416,6 +417,8 @@ def mpi_main(seconds: float, rounds: int) -> None:
           f"x{statistics.median(speedups):.2f} one rank (target 1.8); two independent one-rank "
           f"runs at once x{statistics.median(ceilings):.2f}: what this machine's two cores give "
           "without any communication, the most 2 ranks can reach", flush=True)
+    if not campaign:
+        return
     config = paper_config()
     md, measured = config["md"], {}
     plans = {"every run on 1 rank": [], "every run on 2 ranks": [], "md.jobs ranks": []}
@@ -488,6 +491,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="--mpi: rounds of the 512-atom runs (1 rank, 2 ranks, two 1-rank "
                              "runs at once), the median speed-up reported")
+    parser.add_argument("--no-campaign", action="store_true",
+                        help="--mpi: the 512-atom rounds only, not the campaign projection")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     fitted = {}
@@ -507,7 +512,7 @@ def main():
             print(json.dumps(result))
         return
     if args.mpi:
-        mpi_main(args.seconds, args.rounds)
+        mpi_main(args.seconds, args.rounds, not args.no_campaign)
         return
     from sparseace.lammps_plugin import build_plugin
 
