@@ -11,7 +11,9 @@ from ase.build import bulk
 
 from sparseace.config import consistency_errors, load_config
 from sparseace.cost import cost_checkpoints, pair_style_energies, pareto_front, time_pair_style
-from sparseace.snap import fit_snap, snap_file_sizes, snap_pair
+from sparseace.design import weighted_rows
+from sparseace.snap import fit_snap, snap_file_sizes, snap_pair, snap_rows
+from sparseace.solvers import BLR
 
 # A linear SNAP of two species (twojmax 2: 5 bispectrum components), written by hand in
 # LAMMPS' format: per species beta_0 (eV) and beta_1..5.
@@ -81,6 +83,22 @@ def test_snap_fit_recovers_the_coefficients_of_lammps_own_snap(tmp_path):
         fit_snap(frames, ["Si"], eref, 2, 4.2)
     with pytest.raises(ValueError, match="twojmax must be an even"):
         fit_snap(frames, ["Si", "Ge"], eref, 3, 4.2)
+    with pytest.raises(ValueError, match="no configurations"):
+        fit_snap([], ["Si", "Ge"], eref, 2, 4.2)
+
+
+def test_streamed_snap_fit_equals_the_fit_of_the_stacked_rows(tmp_path):
+    """fit_snap folds each configuration's rows into a triangular factor: BLR on it gives what
+    BLR on all rows stacked gives."""
+    frames, _ = _frames(tmp_path)
+    for atoms in frames:  # noisy targets: the evidence then sets a finite noise precision
+        atoms.info["REF_energy"] += np.random.default_rng(len(atoms)).normal(0, 0.05)
+    weights, eref = {"default": {"E": 30, "F": 1, "V": 1}}, {"Si": 0.0, "Ge": 0.0}
+    rows = [weighted_rows(a, e, f, None, eref, weights)
+            for a, (e, f) in zip(frames, snap_rows(frames, ["Si", "Ge"], 2, 4.2))]
+    dense = BLR().fit(np.vstack([r[0] for r in rows]), np.concatenate([r[1] for r in rows]))
+    model = fit_snap(frames, ["Si", "Ge"], eref, 2, 4.2, weights, solver="blr")
+    np.testing.assert_allclose(model.coefficients.ravel(), dense.coef_, rtol=1e-9, atol=1e-10)
 
 
 def test_cost_timer_gives_positive_finite_costs_per_repeat(tmp_path):

@@ -20,13 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from ._lammps import lammps_quote, new_lammps
-from .design import weighted_rows
+from .design import DesignFactor, TriangularAccumulator, weighted_rows
 from .md import create_structure
 from .provenance import atomic_path
-from .solvers.dense import BLR, RRQR
+from .solvers.dense import blr_solve, rrqr_solve
+from .solvers.system import LstsqSystem
 
 RFAC0 = 0.99363  # LAMMPS' and FitSNAP's usual value (examples/snap, the Zuo 2020 files)
-SOLVERS = {"rrqr": RRQR, "blr": BLR}
+SOLVERS = {  # on the reduced system s, with the solver's options o (as RRQR's and BLR's)
+    "rrqr": lambda s, o: rrqr_solve(s.R, s.z, **o),
+    "blr": lambda s, o: blr_solve(s.R, s.z, s.rho2, s.nrows, **o)[0],
+}
 
 
 @dataclass
@@ -75,15 +79,14 @@ def snap_file_sizes(coeff, param) -> tuple[int, int]:
 
 def snap_rows(frames, species, twojmax: int, rcut: float, rfac0: float = RFAC0,
               rmin0: float = 0.0, source: str = "<frames>"):
-    """Per configuration, (energy row, force rows (3N, C)) of ``compute snap``, C = S (K + 1)
-    columns: per species s (order of ``species``) its atom count (energy row; 0 in force rows)
-    then its K bispectrum columns (energy: summed over its atoms; forces: the force components
-    of atoms 1..N, x y z each, per unit coefficient)."""
+    """Per configuration, in turn: (energy row, force rows (3N, C)) of ``compute snap``,
+    C = S (K + 1) columns: per species s (order of ``species``) its atom count (energy row; 0
+    in force rows) then its K bispectrum columns (energy: summed over its atoms; forces: the
+    force components of atoms 1..N, x y z each, per unit coefficient)."""
     if twojmax < 0 or twojmax % 2:
         raise ValueError(f"twojmax must be an even non-negative integer, got {twojmax!r}")
     S = len(species)
     radii, weights = " ".join(["0.5"] * S), " ".join(["1.0"] * S)
-    out = []
     with closing(new_lammps()) as lmp:
         for index, atoms in enumerate(frames):
             unknown = sorted(set(atoms.get_chemical_symbols()) - set(species))
@@ -114,8 +117,7 @@ run 0
                 energy[s * (K + 1)] = counts[s]
                 energy[s * (K + 1) + 1:(s + 1) * (K + 1)] = A[0, s * K:(s + 1) * K]
                 forces[:, s * (K + 1) + 1:(s + 1) * (K + 1)] = A[1:1 + 3 * N, s * K:(s + 1) * K]
-            out.append((energy, forces))
-    return out
+            yield energy, forces
 
 
 def fit_snap(frames, species, eref: dict, twojmax: int, rcut: float, weights: dict | None = None,
@@ -125,11 +127,18 @@ def fit_snap(frames, species, eref: dict, twojmax: int, rcut: float, weights: di
     our fits', see the module docstring) by ``solver`` (rrqr or blr, with ``options``)."""
     if solver not in SOLVERS:
         raise ValueError(f"SNAP solver {solver!r}: one of {sorted(SOLVERS)}")
-    rows = [weighted_rows(atoms, energy, forces, None, eref, weights, f"{source}, frame {index}")
-            for index, (atoms, (energy, forces)) in enumerate(zip(frames, snap_rows(
-                frames, species, twojmax, rcut, source=source)))]
-    coef = SOLVERS[solver](**(options or {})).fit(np.vstack([r[0] for r in rows]),
-                                                  np.concatenate([r[1] for r in rows])).coef_
+    rows = snap_rows(frames, species, twojmax, rcut, source=source)
+    acc = None  # the weighted rows streamed into a triangular factor, a configuration at a time
+    for index, (atoms, (energy, forces)) in enumerate(zip(frames, rows)):
+        A, y, _ = weighted_rows(atoms, energy, forces, None, eref, weights,
+                                f"{source}, frame {index}")
+        if acc is None:
+            acc = TriangularAccumulator(A.shape[1])
+        acc.add(A, y)
+    if acc is None:
+        raise ValueError(f"{source}: no configurations to fit a SNAP to")
+    system = LstsqSystem.from_factor(DesignFactor(acc.factor(), acc.nrows, ones=acc.ones()))
+    coef = SOLVERS[solver](system, options or {})
     beta = coef.reshape(len(species), -1).copy()
     beta[:, 0] += [eref[s] for s in species]
     return SnapModel(tuple(species), twojmax, float(rcut), beta)
