@@ -50,6 +50,7 @@ import argparse
 import heapq
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -333,8 +334,10 @@ def timed_native(model, atoms, steps: str, repeats: int = 3) -> dict:
     from sparseace.md import _setup
 
     species = sorted(set(atoms.get_chemical_symbols()), key=atoms.get_chemical_symbols().index)
-    path = export_model(model, os.path.join(tempfile.mkdtemp(), "model.sace"))
-    lmp = new_lammps()
+    workdir = tempfile.mkdtemp()
+    path = export_model(model, os.path.join(workdir, "model.sace"))
+    log_path = os.path.join(workdir, "log.lammps")  # written by rank 0
+    lmp = new_lammps("-log", log_path)
     settings = {"engine": "native", "temperature": 300.0, "seed": 1, "timestep_fs": 0.5,
                 "damping_fs": 100.0, "thermo_every": 1000}
     _setup(lmp, (build_plugin(), path), atoms, species, None, settings)
@@ -350,7 +353,20 @@ def timed_native(model, atoms, steps: str, repeats: int = 3) -> dict:
         rates.append(int(steps) / (time.perf_counter() - start))
     lmp.close()
     return {"rate": max(rates), "rates": rates, "steps": int(steps), "atoms": len(atoms),
-            "load": os.getloadavg()[0]}
+            "load": os.getloadavg()[0],
+            "breakdown": loop_breakdown(log_path) if os.path.exists(log_path) else None}
+
+
+def loop_breakdown(log_path: str) -> dict:
+    """The last run's timing breakdown in a LAMMPS log: its loop time (s) and the [min, avg,
+    max] over the ranks of the seconds in the pair style and in communication (which includes
+    waiting for the slowest rank)."""
+    text = Path(log_path).read_text()
+    loop = re.findall(r"^Loop time of (\S+) on", text, re.M)[-1]
+    sections = {name: [float(v) for v in re.findall(
+        rf"^{name}\s*\|\s*(\S+)\s*\|\s*(\S+)\s*\|\s*(\S+)", text, re.M)[-1]]
+        for name in ("Pair", "Comm")}
+    return {"loop": float(loop), **sections}
 
 
 def mpi_worker(kind: str, steps: str) -> dict:
@@ -399,7 +415,7 @@ def makespan(jobs: list[tuple[float, int]], cores: int) -> float:
 
 
 def mpi_main(seconds: float, rounds: int, campaign: bool) -> None:
-    steps, speedups, ceilings = f"auto:{seconds}", [], []
+    steps, speedups, ceilings, pair_split, comm_share = f"auto:{seconds}", [], [], [], []
     for k in range(1, rounds + 1):  # rounds in turn: a slow phase of the machine hits all three
         one = run_ranks(1, "mpi512", steps)
         steps = str(one["steps"]) if one else steps
@@ -409,14 +425,23 @@ def mpi_main(seconds: float, rounds: int, campaign: bool) -> None:
             return
         speedups.append(two["rate"] / one["rate"])
         ceilings.append(sum(r["rate"] for r in pair) / one["rate"])
+        b = two["breakdown"]
+        pair_split.append(b["Pair"][2] / b["Pair"][0])
+        comm_share.append(b["Comm"][0] / b["loop"])
         print(f"round {k}: 1 rank {one['rate']:.1f} steps/s; 2 ranks {two['rate']:.1f} steps/s "
-              f"(x{speedups[-1]:.2f}); two one-rank runs at once {pair[0]['rate']:.1f} + "
+              f"(x{speedups[-1]:.2f}; pair style {b['Pair'][0]:.2f} and {b['Pair'][2]:.2f} s on "
+              f"the two ranks, communication {100 * comm_share[-1]:.1f} % of the loop on the "
+              f"rank that waits least); two one-rank runs at once {pair[0]['rate']:.1f} + "
               f"{pair[1]['rate']:.1f} steps/s (x{ceilings[-1]:.2f}); load average "
               f"{one['load']:.1f}, {two['load']:.1f}", flush=True)
     print(f"512-atom diamond Si, 1000 functions, median of {rounds} rounds: 2 ranks "
           f"x{statistics.median(speedups):.2f} one rank (target 1.8); two independent one-rank "
           f"runs at once x{statistics.median(ceilings):.2f}: what this machine's two cores give "
-          "without any communication, the most 2 ranks can reach", flush=True)
+          "without any communication, the most 2 ranks can reach.  Medians: the slower rank "
+          f"spends {statistics.median(pair_split):.3f}x the faster one's time in the pair style "
+          "(with 256 atoms each: the two cores' speeds differ), and "
+          f"{100 * statistics.median(comm_share):.1f} % of the loop in communication, most of it "
+          "waiting for the other rank within a step", flush=True)
     if not campaign:
         return
     config = paper_config()
