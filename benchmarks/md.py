@@ -27,8 +27,10 @@ share of each phase of the pair style's compute() on those models (timers of
 decomposition): steps/s on a 512-atom diamond Si cell with the 1000-function model (target,
 issue 25: 2 ranks 1.8x one rank) beside two independent one-rank runs at once (their summed
 rate over one run's: what the machine's two cores give with no communication at all, the
-ceiling of the 2-rank speed-up), in R rounds of the three (default 3; the median ratios: this
-machine's speed drifts by 20 % over minutes), and the projected wall time of the study's MD campaign
+ceiling of the 2-rank speed-up; twice the slower of the two: the ceiling of ranks that wait for
+each other every step), in R rounds of the three (default 3; the median ratios: this machine's
+speed drifts by 20 % over minutes), with LAMMPS' timing breakdown of the 2-rank runs (seconds
+in the pair style on each rank, share of communication and waiting), and the projected wall time of the study's MD campaign
 (config/paper.yaml md: every model of md.runs at its size, each temperature and start, at its
 dataset's time step and length) on a 64-core node.  Models cost per function what fitted
 supports of the basis cost (``fitted_like_model``: every Zuo dataset the support of the Zuo Si
@@ -415,7 +417,8 @@ def makespan(jobs: list[tuple[float, int]], cores: int) -> float:
 
 
 def mpi_main(seconds: float, rounds: int, campaign: bool) -> None:
-    steps, speedups, ceilings, pair_split, comm_share = f"auto:{seconds}", [], [], [], []
+    steps = f"auto:{seconds}"
+    speedups, ceilings, lockstep, pair_split, comm_share = [], [], [], [], []
     for k in range(1, rounds + 1):  # rounds in turn: a slow phase of the machine hits all three
         one = run_ranks(1, "mpi512", steps)
         steps = str(one["steps"]) if one else steps
@@ -425,6 +428,7 @@ def mpi_main(seconds: float, rounds: int, campaign: bool) -> None:
             return
         speedups.append(two["rate"] / one["rate"])
         ceilings.append(sum(r["rate"] for r in pair) / one["rate"])
+        lockstep.append(2 * min(r["rate"] for r in pair) / one["rate"])
         b = two["breakdown"]
         pair_split.append(b["Pair"][2] / b["Pair"][0])
         comm_share.append(b["Comm"][0] / b["loop"])
@@ -432,12 +436,15 @@ def mpi_main(seconds: float, rounds: int, campaign: bool) -> None:
               f"(x{speedups[-1]:.2f}; pair style {b['Pair'][0]:.2f} and {b['Pair'][2]:.2f} s on "
               f"the two ranks, communication {100 * comm_share[-1]:.1f} % of the loop on the "
               f"rank that waits least); two one-rank runs at once {pair[0]['rate']:.1f} + "
-              f"{pair[1]['rate']:.1f} steps/s (x{ceilings[-1]:.2f}); load average "
+              f"{pair[1]['rate']:.1f} steps/s (x{ceilings[-1]:.2f}; twice the slower: "
+              f"x{lockstep[-1]:.2f}); load average "
               f"{one['load']:.1f}, {two['load']:.1f}", flush=True)
     print(f"512-atom diamond Si, 1000 functions, median of {rounds} rounds: 2 ranks "
           f"x{statistics.median(speedups):.2f} one rank (target 1.8); two independent one-rank "
           f"runs at once x{statistics.median(ceilings):.2f}: what this machine's two cores give "
-          "without any communication, the most 2 ranks can reach.  Medians: the slower rank "
+          "without any communication; twice the slower of the two "
+          f"x{statistics.median(lockstep):.2f}: what ranks in step with each other reach at "
+          "most when the cores' speeds differ.  Medians: the slower rank "
           f"spends {statistics.median(pair_split):.3f}x the faster one's time in the pair style "
           "(with 256 atoms each: the two cores' speeds differ), and "
           f"{100 * statistics.median(comm_share):.1f} % of the loop in communication, most of it "
