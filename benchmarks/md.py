@@ -30,10 +30,10 @@ rate over one run's: what the machine's two cores give with no communication at 
 ceiling of the 2-rank speed-up; twice the slower of the two: the ceiling of ranks that wait for
 each other every step), in R rounds of the three (default 3; the median ratios: this machine's
 speed drifts by 20 % over minutes), with LAMMPS' timing breakdown of the 2-rank runs (seconds
-in the pair style on each rank, share of communication and waiting), and the projected wall time of the study's MD campaign
-(config/paper.yaml md: every model of md.runs at its size, each temperature and start, at its
-dataset's time step and length) on a 64-core node.  Models cost per function what fitted
-supports of the basis cost (``fitted_like_model``: every Zuo dataset the support of the Zuo Si
+in the pair style on each rank, share of communication and waiting), and the projected wall
+time of the study's MD campaign (config/paper.yaml md: every model of md.runs at its size, each
+temperature and start, at its dataset's time step and length) on a 64-core node.  Models cost
+per function what fitted supports of the basis cost (``fitted_like_model``: every Zuo dataset the support of the Zuo Si
 OMP model of its size; GAP-Si and water functions drawn with the level distribution of that
 support); each is timed on its dataset's start cell: Zuo, the first start of the mirror's test
 set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom frame of the mirror's
@@ -395,9 +395,9 @@ def run_ranks(ranks: int, kind: str, steps: str, copies: int = 1) -> dict | list
                               stderr=subprocess.PIPE, text=True, cwd=REPO,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
              for _ in range(copies)]
+    outputs = [proc.communicate() for proc in procs]  # every copy ends before any is read
     results = []
-    for proc in procs:
-        stdout, stderr = proc.communicate()
+    for proc, (stdout, stderr) in zip(procs, outputs):
         if proc.returncode:
             print(f"{kind} on {ranks} ranks failed:\n{(stdout + stderr)[-2000:]}")
             return None

@@ -23,14 +23,11 @@ from ._lammps import lammps_quote, new_lammps
 from .design import DesignFactor, TriangularAccumulator, weighted_rows
 from .md import create_structure
 from .provenance import atomic_path
-from .solvers.dense import blr_solve, rrqr_solve
+from .solvers.dense import BLR, RRQR
 from .solvers.system import LstsqSystem
 
 RFAC0 = 0.99363  # LAMMPS' and FitSNAP's usual value (examples/snap, the Zuo 2020 files)
-SOLVERS = {  # on the reduced system s, with the solver's options o (as RRQR's and BLR's)
-    "rrqr": lambda s, o: rrqr_solve(s.R, s.z, **o),
-    "blr": lambda s, o: blr_solve(s.R, s.z, s.rho2, s.nrows, **o)[0],
-}
+SOLVERS = {"rrqr": RRQR, "blr": BLR}
 
 
 @dataclass
@@ -138,7 +135,7 @@ def fit_snap(frames, species, eref: dict, twojmax: int, rcut: float, weights: di
     if acc is None:
         raise ValueError(f"{source}: no configurations to fit a SNAP to")
     system = LstsqSystem.from_factor(DesignFactor(acc.factor(), acc.nrows, ones=acc.ones()))
-    coef = SOLVERS[solver](system, options or {})
+    coef = SOLVERS[solver](**(options or {})).fit_system(system).coef_
     beta = coef.reshape(len(species), -1).copy()
     beta[:, 0] += [eref[s] for s in species]
     return SnapModel(tuple(species), twojmax, float(rcut), beta)

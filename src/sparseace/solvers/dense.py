@@ -92,7 +92,10 @@ class RRQR:
         self.rtol = rtol
 
     def fit(self, A, b):
-        s = LstsqSystem.from_dense(A, b)
+        return self.fit_system(LstsqSystem.from_dense(A, b))
+
+    def fit_system(self, s: LstsqSystem):
+        """Fit the problem of a reduced system (``LstsqSystem``: R, z, rho2, nrows)."""
         self.coef_ = rrqr_solve(s.R, s.z, self.rtol)
         return self
 
@@ -104,7 +107,10 @@ class BLR:
         self.variance_floor = variance_floor
 
     def fit(self, A, b):
-        s = LstsqSystem.from_dense(A, b)
+        return self.fit_system(LstsqSystem.from_dense(A, b))
+
+    def fit_system(self, s: LstsqSystem):
+        """Fit the problem of a reduced system (``LstsqSystem``: R, z, rho2, nrows)."""
         self.coef_, self.alpha_, self.beta_ = blr_solve(s.R, s.z, s.rho2, s.nrows,
                                                         self.variance_floor)
         return self
