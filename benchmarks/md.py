@@ -35,8 +35,8 @@ time of the study's MD campaign (config/paper.yaml md: every model of md.runs at
 temperature and start, at its dataset's time step and length) on a 64-core node.  Models cost
 per function what fitted supports of the basis cost (``fitted_like_model``: every Zuo dataset
 the support of the Zuo Si OMP model of its size; GAP-Si and water functions drawn with the
-level distribution of that support); each is timed on its dataset's start cell: Zuo, the first start of the mirror's test
-set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom frame of the mirror's
+level distribution of that support); each is timed on its dataset's start cell: Zuo, the first
+start of the mirror's test set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom frame of the mirror's
 water data (every configuration of the study's water set has 64 molecules); GAP-Si (its
 database is not in the mirror), a 216-atom diamond cell, the size of its largest liquid and
 amorphous cells.  Rates are the best of 3 timed runs (MPI ranks wait for the slowest, so other
