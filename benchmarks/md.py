@@ -25,25 +25,24 @@ share of each phase of the pair style's compute() on those models (timers of
 
 --mpi (issue 16): the native pair style on 1 and 2 MPI ranks (`mpiexec -n R`, LAMMPS' domain
 decomposition): steps/s on a 512-atom diamond Si cell with the 1000-function model (target,
-issue 25: 2 ranks 1.8x one rank) beside two independent one-rank runs at once (their summed
-rate over one run's: what the machine's two cores give with no communication at all, the
-ceiling of the 2-rank speed-up; twice the slower of the two: the ceiling of ranks that wait for
-each other every step), in R rounds of the three (default 3; the median ratios: this machine's
-speed drifts by 20 % over minutes), with LAMMPS' timing breakdown of the 2-rank runs (seconds
-in the pair style on each rank, share of communication and waiting), and the projected wall
-time of the study's MD campaign (config/paper.yaml md: every model of md.runs at its size, each
-temperature and start, at its dataset's time step and length) on a 64-core node.  Models cost
-per function what fitted supports of the basis cost (``fitted_like_model``: every Zuo dataset
-the support of the Zuo Si OMP model of its size; GAP-Si and water functions drawn with the
-level distribution of that support); each is timed on its dataset's start cell: Zuo, the first
-start of the mirror's test set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom frame of the mirror's
-water data (every configuration of the study's water set has 64 molecules); GAP-Si (its
-database is not in the mirror), a 216-atom diamond cell, the size of its largest liquid and
-amorphous cells.  Rates are the best of 3 timed runs (MPI ranks wait for the slowest, so other
-load on a shared machine hurts 2 ranks most).  A run takes its steps at the rate measured on
-that cell (every start of a Zuo test set has the size of the first; assumed for GAP-Si and
-water); the node runs the jobs longest first, each on the next free core (or pair of cores at 2
-ranks).
+issue 25: 2 ranks 1.8x one rank) beside two independent one-rank runs at once (their summed rate
+over one run's: what the machine's two cores give with no communication at all, the ceiling of
+the 2-rank speed-up; twice the slower of the two: the ceiling of ranks that wait for each other
+every step), in R rounds of the three (default 3; the median ratios: this machine's speed drifts
+by 20 % over minutes), with LAMMPS' timing breakdown of the 2-rank runs (seconds in the pair
+style on each rank, share of communication and waiting), and the projected wall time of the
+study's MD campaign (config/paper.yaml md: every model of md.runs at its size, each temperature
+and start, at its dataset's time step and length) on a 64-core node. Models cost per function
+what fitted supports of the basis cost (``fitted_like_model``: every Zuo dataset the support of
+the Zuo Si OMP model of its size; GAP-Si and water functions drawn with the level distribution
+of that support); each is timed on its dataset's start cell: Zuo, the first start of the
+mirror's test set (sparseace.md.start_configurations, md.min_atoms); water, a 192-atom frame of
+the mirror's water data (every configuration of the study's water set has 64 molecules); GAP-Si
+(its database is not in the mirror), a 216-atom diamond cell, the size of its largest liquid and
+amorphous cells. Rates are the best of 3 timed runs (MPI ranks wait for the slowest, so other
+load on a shared machine hurts 2 ranks most). A run takes its steps at the rate measured on that
+cell (every start of a Zuo test set has the size of the first; assumed for GAP-Si and water);
+the node runs the jobs longest first, each on the next free core (or pair of cores at 2 ranks).
 """
 
 from __future__ import annotations
